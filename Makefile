@@ -1,0 +1,36 @@
+# Airlock — two entry points for a fresh machine:
+#   make demo   router + embedded mock upstream + a sample agent, no API key needed
+#   make test   the whole test suite (Swift and the official Python SDKs)
+SWIFT ?= swift
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+BIN := .build/debug/airlock
+
+.PHONY: all build deps demo test test-swift test-python format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh "$(VENV)"
+
+build:
+	$(SWIFT) build --product airlock
+
+demo: deps build
+	@scripts/demo.sh "$(BIN)" "$(PYTHON)"
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(MAKE) test-swift test-python
+
+test-swift:
+	$(SWIFT) test --skip-build
+
+test-python:
+	AIRLOCK_BIN=$(BIN) $(PYTHON) -m pytest tests/python -q
+
+format-check:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build $(VENV)

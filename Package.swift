@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Airlock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "airlock", targets: ["airlock"]),
+        .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
+        .library(name: "AirlockRouter", targets: ["AirlockRouter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+    ],
+    targets: [
+        // Linux-only helpers that must be C: SO_PEERCRED, NETLINK_SOCK_DIAG, SCM_RIGHTS.
+        .target(name: "CAirlockLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .target(
+            name: "AirlockPolicy",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AirlockMockUpstream",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AirlockRouter",
+            dependencies: [
+                "AirlockPolicy",
+                "CAirlockLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "airlock",
+            dependencies: [
+                "AirlockPolicy",
+                "AirlockRouter",
+                "AirlockMockUpstream",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AirlockMockUpstreamTests",
+            dependencies: [
+                "AirlockMockUpstream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AirlockRouterTests",
+            dependencies: [
+                "AirlockRouter",
+                "AirlockPolicy",
+                "AirlockMockUpstream",
+                "AirlockTestSupport",
+                "CAirlockLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AirlockEndToEndTests",
+            dependencies: [
+                "AirlockPolicy",
+                "AirlockMockUpstream",
+                "AirlockTestSupport",
+                "CAirlockLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,262 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A problem found in a decoded configuration, at a key path such as `router.listeners[0].tcp`.
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var hint: String
+
+    public init(_ path: String, _ message: String, hint: String) {
+        self.path = path
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { "\(path): \(message). \(hint)" }
+}
+
+extension AirlockConfig {
+    /// Every rule the types alone cannot express. An empty result means the configuration is usable.
+    public func validate() -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        func add(_ path: String, _ message: String, _ hint: String) {
+            issues.append(ConfigIssue(path, message, hint: hint))
+        }
+        if version != 1 {
+            add("version", "unsupported version \(version)", "This router reads version 1; set `version: 1`.")
+        }
+        validateRouter(add)
+        validateSandboxes(add)
+        validateUpstreams(add)
+        validateModels(add)
+        validateRetry(add)
+        return issues
+    }
+
+    private func validateRouter(_ add: (String, String, String) -> Void) {
+        if router.listeners.isEmpty {
+            add("router.listeners", "no listener is configured", "Add one, e.g. `- tcp: 127.0.0.1:8443`.")
+        }
+        let sandboxNames = Set(sandboxes.map(\.name))
+        for (i, listener) in router.listeners.enumerated() {
+            let path = "router.listeners[\(i)]"
+            switch listener.kind {
+            case .tcp(let host, _):
+                if let why = LoopbackAddress.refusal(host) {
+                    add(
+                        "\(path).tcp",
+                        "\(host) is not a loopback address (\(why))",
+                        "The router only listens on loopback; use 127.0.0.1 or [::1]."
+                    )
+                }
+            case .unix(let socketPath, let mode, _):
+                if !socketPath.hasPrefix("/") {
+                    add("\(path).unix", "\"\(socketPath)\" is not an absolute path", "Use a path such as /run/airlock/router.sock.")
+                } else if socketPath.utf8.count >= 108 {
+                    add("\(path).unix", "the socket path is \(socketPath.utf8.count) bytes long", "Unix socket paths must be under 108 bytes.")
+                }
+                if mode.rawValue & 0o007 != 0 {
+                    add(
+                        "\(path).mode",
+                        "mode \(String(mode.rawValue, radix: 8)) lets every local user connect",
+                        "Clear the `other` bits, e.g. \"0660\", and grant access with `group`."
+                    )
+                }
+            case .inherited(let fd, let sandbox):
+                if fd < 3 {
+                    add("\(path).fd", "descriptor \(fd) is stdin, stdout or stderr", "Hand the listener in as descriptor 3 or above.")
+                }
+                if !sandboxNames.contains(sandbox) {
+                    add("\(path).sandbox", "no sandbox is named \"\(sandbox)\"", "Name one of: \(sandboxNames.sorted().joined(separator: ", ")).")
+                }
+            }
+        }
+        if !router.stateDirectory.hasPrefix("/") {
+            add("router.state_directory", "\"\(router.stateDirectory)\" is not an absolute path", "Use e.g. /var/lib/airlock.")
+        }
+        check(router.drainTimeout, in: .milliseconds(1)...(.seconds(600)), "router.drain_timeout", add)
+        let limits = router.limits
+        check(limits.maxBodyBytes, in: 1...(64 << 20), "router.limits.max_body_bytes", add)
+        check(limits.maxHeaderBytes, in: 1024...(1 << 20), "router.limits.max_header_bytes", add)
+        check(limits.headerTimeout, in: .milliseconds(100)...(.seconds(300)), "router.limits.header_timeout", add)
+        check(limits.idleTimeout, in: .seconds(1)...(.seconds(3600)), "router.limits.idle_timeout", add)
+        check(limits.maxConcurrent, in: 1...100_000, "router.limits.max_concurrent", add)
+        check(limits.rate, "router.limits.rate", add)
+        if limits.contentTypes.isEmpty {
+            add("router.limits.content_types", "the list is empty, so every request would be refused", "List at least application/json.")
+        }
+        for (i, type) in limits.contentTypes.enumerated() where type != type.lowercased() || type.contains(";") {
+            add("router.limits.content_types[\(i)]", "\"\(type)\" is not a bare lowercase media type", "Write e.g. application/json, without parameters.")
+        }
+    }
+
+    private func validateSandboxes(_ add: (String, String, String) -> Void) {
+        if sandboxes.isEmpty {
+            add("sandboxes", "no sandbox is configured", "Every connection must map to a sandbox; add one.")
+        }
+        let tenantNames = Set(tenants.map(\.name))
+        let modelNames = Set(models.map(\.name))
+        var seen = Set<String>()
+        var uidOwner: [UInt32: String] = [:]
+        var gidOwner: [UInt32: String] = [:]
+        for (i, sandbox) in sandboxes.enumerated() {
+            let path = "sandboxes[\(i)]"
+            if !Self.isName(sandbox.name) {
+                add("\(path).name", "\"\(sandbox.name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit.")
+            }
+            if !seen.insert(sandbox.name).inserted {
+                add("\(path).name", "the name \"\(sandbox.name)\" is used twice", "Give every sandbox its own name.")
+            }
+            if !tenantNames.contains(sandbox.tenant) {
+                add("\(path).tenant", "no tenant is named \"\(sandbox.tenant)\"", "Add it under `tenants` or name an existing one.")
+            }
+            for (j, model) in sandbox.models.enumerated() where model != "*" && !modelNames.contains(model) {
+                add("\(path).models[\(j)]", "no model is named \"\(model)\"", "Add it under `models` or use \"*\" for all.")
+            }
+            for (j, uid) in sandbox.uids.enumerated() {
+                if let other = uidOwner.updateValue(sandbox.name, forKey: uid), other != sandbox.name {
+                    add("\(path).uids[\(j)]", "UID \(uid) is already sandbox \"\(other)\"", "A peer UID can be one sandbox only.")
+                }
+            }
+            for (j, gid) in sandbox.gids.enumerated() {
+                if let other = gidOwner.updateValue(sandbox.name, forKey: gid), other != sandbox.name {
+                    add("\(path).gids[\(j)]", "GID \(gid) is already sandbox \"\(other)\"", "A peer GID can be one sandbox only.")
+                }
+            }
+            check(sandbox.maxConcurrent, in: 1...100_000, "\(path).max_concurrent", add)
+            check(sandbox.rate, "\(path).rate", add)
+            if let maxTokens = sandbox.maxTokens {
+                check(maxTokens.cap, in: 1...10_000_000, "\(path).max_tokens.cap", add)
+            }
+        }
+        var tenantSeen = Set<String>()
+        for (i, tenant) in tenants.enumerated() {
+            if !Self.isName(tenant.name) {
+                add("tenants[\(i)].name", "\"\(tenant.name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
+            }
+            if !tenantSeen.insert(tenant.name).inserted {
+                add("tenants[\(i)].name", "the name \"\(tenant.name)\" is used twice", "Give every tenant its own name.")
+            }
+            if let day = tenant.tokensPerDay { check(day, in: 1...Int(Int64.max / 4), "tenants[\(i)].tokens_per_day", add) }
+            if let month = tenant.tokensPerMonth {
+                check(month, in: 1...Int(Int64.max / 4), "tenants[\(i)].tokens_per_month", add)
+            }
+        }
+    }
+
+    private func validateUpstreams(_ add: (String, String, String) -> Void) {
+        if upstreams.isEmpty {
+            add("upstreams", "no upstream is configured", "Add at least one provider endpoint.")
+        }
+        var seen = Set<String>()
+        for (i, upstream) in upstreams.enumerated() {
+            let path = "upstreams[\(i)]"
+            if !Self.isName(upstream.name) {
+                add("\(path).name", "\"\(upstream.name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
+            }
+            if !seen.insert(upstream.name).inserted {
+                add("\(path).name", "the name \"\(upstream.name)\" is used twice", "Give every upstream its own name.")
+            }
+            switch UpstreamURL.parse(upstream.baseURL) {
+            case .failure(let why):
+                add("\(path).base_url", why.message, why.hint)
+            case .success: break
+            }
+            if upstream.kind == .azureOpenAI, upstream.apiVersion == nil {
+                add("\(path).api_version", "Azure OpenAI needs an api-version", "Set e.g. `api_version: 2024-10-21`.")
+            }
+            if upstream.kind != .azureOpenAI, upstream.apiVersion != nil || !upstream.deployments.isEmpty {
+                add("\(path)", "`api_version` and `deployments` apply to azure-openai upstreams only", "Remove them, or set `kind: azure-openai`.")
+            }
+            switch upstream.credential {
+            case nil where upstream.kind != .openaiCompatible:
+                add("\(path).credential", "a \(upstream.kind.rawValue) upstream needs a credential", "Set `credential: {file: /etc/airlock/keys/NAME}` or `{env: VAR}`.")
+            case .file(let file)? where !file.hasPrefix("/"):
+                add("\(path).credential.file", "\"\(file)\" is not an absolute path", "Use an absolute path readable only by the router user.")
+            case .environment(let name)? where name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }):
+                add("\(path).credential.env", "\"\(name)\" is not an environment variable name", "Use letters, digits and '_'.")
+            default: break
+            }
+            if let caFile = upstream.caFile, !caFile.hasPrefix("/") {
+                add("\(path).ca_file", "\"\(caFile)\" is not an absolute path", "Use an absolute path to a PEM bundle.")
+            }
+            let t = upstream.timeouts
+            check(t.connect, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.connect, "\(path).timeouts.connect", add)
+            check(t.responseHeaders, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.responseHeaders, "\(path).timeouts.response_headers", add)
+            check(t.idle, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.idle, "\(path).timeouts.idle", add)
+            check(upstream.breaker.failures, in: 1...10_000, "\(path).breaker.failures", add)
+            check(upstream.breaker.window, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.window", add)
+            check(upstream.breaker.cooldown, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.cooldown", add)
+        }
+    }
+
+    private func validateModels(_ add: (String, String, String) -> Void) {
+        let upstreamByName = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var seen = Set<String>()
+        for (i, model) in models.enumerated() {
+            let path = "models[\(i)]"
+            if model.name.isEmpty || model.name.count > 256 || model.name.contains(where: { $0.isWhitespace }) || model.name == "*" {
+                add("\(path).name", "\"\(model.name)\" is not a usable model name", "Use the name agents send, without spaces.")
+            }
+            if !seen.insert(model.name).inserted {
+                add("\(path).name", "the model \"\(model.name)\" is listed twice", "List each model once, with all its upstreams under `targets`.")
+            }
+            if model.targets.isEmpty {
+                add("\(path).targets", "the model has no upstream", "List at least one `- upstream: NAME`.")
+            }
+            for (j, target) in model.targets.enumerated() {
+                guard let upstream = upstreamByName[target.upstream] else {
+                    add("\(path).targets[\(j)].upstream", "no upstream is named \"\(target.upstream)\"", "Name one of: \(upstreams.map(\.name).joined(separator: ", ")).")
+                    continue
+                }
+                if upstream.kind.api != model.api {
+                    add(
+                        "\(path).targets[\(j)].upstream",
+                        "upstream \"\(upstream.name)\" (\(upstream.kind.rawValue)) does not serve the \(model.api.rawValue) API",
+                        "Route \(model.api.rawValue) models to \(model.api == .anthropic ? "anthropic" : "openai, azure-openai or openai-compatible") upstreams."
+                    )
+                }
+            }
+        }
+    }
+
+    private func validateRetry(_ add: (String, String, String) -> Void) {
+        check(retry.attempts, in: 1...10, "retry.attempts", add)
+        check(retry.base, in: .milliseconds(1)...(.seconds(60)), "retry.base", add)
+        check(retry.cap, in: retry.base...(.seconds(300)), "retry.cap", add)
+        check(retry.maxRetryAfter, in: .seconds(0)...(.seconds(600)), "retry.max_retry_after", add)
+    }
+
+    private func check(_ value: Int, in range: ClosedRange<Int>, _ path: String, _ add: (String, String, String) -> Void) {
+        if !range.contains(value) {
+            add(path, "\(value) is out of range", "Use a value from \(range.lowerBound) to \(range.upperBound).")
+        }
+    }
+
+    private func check(
+        _ value: ConfigDuration,
+        in range: ClosedRange<ConfigDuration>,
+        _ path: String,
+        _ add: (String, String, String) -> Void
+    ) {
+        if !range.contains(value) {
+            add(path, "\(value) is out of range", "Use a duration from \(range.lowerBound) to \(range.upperBound).")
+        }
+    }
+
+    private func check(_ rate: RateSettings, _ path: String, _ add: (String, String, String) -> Void) {
+        if !(rate.rps > 0 && rate.rps <= 1_000_000) {
+            add("\(path).rps", "\(rate.rps) is out of range", "Use a rate above 0 and at most 1000000 per second.")
+        }
+        check(rate.burst, in: 1...10_000_000, "\(path).burst", add)
+    }
+
+    static func isName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func ok(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
+        return ok(bytes[0]) && bytes.allSatisfy { ok($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
+}

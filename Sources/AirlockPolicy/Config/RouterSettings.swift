@@ -1,0 +1,117 @@
+/// Process-level settings of the router: where it listens, where it keeps state, which user it runs as.
+public struct RouterSettings: Decodable, Sendable {
+    public var listeners: [ListenerConfig]
+    /// Directory for the budget ledger and other router state; created 0700 if missing.
+    public var stateDirectory: String
+    /// Drop to this user (name or numeric UID) after binding and reading credentials.
+    public var user: String?
+    /// Run the request path as root. Off by default: the router refuses to serve as UID 0.
+    public var allowRoot: Bool
+    /// How long SIGTERM waits for in-flight requests before closing them.
+    public var drainTimeout: ConfigDuration
+    public var limits: RouterLimits
+
+    enum CodingKeys: String, CodingKey {
+        case listeners
+        case stateDirectory = "state_directory"
+        case user
+        case allowRoot = "allow_root"
+        case drainTimeout = "drain_timeout"
+        case limits
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listeners = try c.decode([ListenerConfig].self, forKey: .listeners)
+        stateDirectory = try c.decode(String.self, forKey: .stateDirectory)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
+        allowRoot = try c.decodeIfPresent(Bool.self, forKey: .allowRoot) ?? false
+        drainTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .drainTimeout) ?? .seconds(10)
+        limits = try c.decodeIfPresent(RouterLimits.self, forKey: .limits) ?? RouterLimits()
+    }
+
+    public init(
+        listeners: [ListenerConfig],
+        stateDirectory: String,
+        user: String? = nil,
+        allowRoot: Bool = false,
+        drainTimeout: ConfigDuration = .seconds(10),
+        limits: RouterLimits = RouterLimits()
+    ) {
+        self.listeners = listeners
+        self.stateDirectory = stateDirectory
+        self.user = user
+        self.allowRoot = allowRoot
+        self.drainTimeout = drainTimeout
+        self.limits = limits
+    }
+}
+
+/// Connection and request limits that apply to every listener.
+public struct RouterLimits: Decodable, Sendable {
+    public var maxBodyBytes: Int
+    public var maxHeaderBytes: Int
+    /// A connection must deliver a complete request head within this time.
+    public var headerTimeout: ConfigDuration
+    /// A connection with no request in flight is closed after this time.
+    public var idleTimeout: ConfigDuration
+    /// Requests in flight across all sandboxes; more get 503.
+    public var maxConcurrent: Int
+    /// Global token bucket.
+    public var rate: RateSettings
+    /// Content types accepted on request bodies.
+    public var contentTypes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case maxBodyBytes = "max_body_bytes"
+        case maxHeaderBytes = "max_header_bytes"
+        case headerTimeout = "header_timeout"
+        case idleTimeout = "idle_timeout"
+        case maxConcurrent = "max_concurrent"
+        case rate
+        case contentTypes = "content_types"
+    }
+
+    public static let defaultContentTypes = ["application/json"]
+
+    public init(from decoder: any Decoder) throws {
+        let d = RouterLimits()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
+        headerTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .headerTimeout) ?? d.headerTimeout
+        idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? d.idleTimeout
+        maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent) ?? d.maxConcurrent
+        rate = try c.decodeIfPresent(RateSettings.self, forKey: .rate) ?? d.rate
+        contentTypes = try c.decodeIfPresent([String].self, forKey: .contentTypes) ?? d.contentTypes
+    }
+
+    public init(
+        maxBodyBytes: Int = 1 << 20,
+        maxHeaderBytes: Int = 16 << 10,
+        headerTimeout: ConfigDuration = .seconds(10),
+        idleTimeout: ConfigDuration = .seconds(60),
+        maxConcurrent: Int = 256,
+        rate: RateSettings = RateSettings(rps: 500, burst: 1000),
+        contentTypes: [String] = RouterLimits.defaultContentTypes
+    ) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConcurrent = maxConcurrent
+        self.rate = rate
+        self.contentTypes = contentTypes
+    }
+}
+
+/// A token bucket: `rps` tokens per second, holding at most `burst`.
+public struct RateSettings: Decodable, Sendable, Equatable {
+    public var rps: Double
+    public var burst: Int
+
+    public init(rps: Double, burst: Int) {
+        self.rps = rps
+        self.burst = burst
+    }
+}

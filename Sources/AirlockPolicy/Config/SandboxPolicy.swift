@@ -1,0 +1,107 @@
+/// One agent identity: who it is (peer UIDs/GIDs), which tenant pays, and what it may do.
+public struct SandboxPolicy: Decodable, Sendable {
+    public var name: String
+    public var tenant: String
+    /// Peer UIDs that are this sandbox on Unix-socket and TCP-loopback listeners.
+    public var uids: [UInt32]
+    /// Peer GIDs that are this sandbox on Unix-socket listeners (checked when no UID matched).
+    public var gids: [UInt32]
+    /// Model names from `models` this sandbox may call; `"*"` allows every configured model.
+    public var models: [String]
+    public var maxConcurrent: Int
+    public var rate: RateSettings
+    public var maxTokens: MaxTokensPolicy?
+
+    enum CodingKeys: String, CodingKey {
+        case name, tenant, uids, gids, models, rate
+        case maxConcurrent = "max_concurrent"
+        case maxTokens = "max_tokens"
+    }
+
+    public static let defaultRate = RateSettings(rps: 50, burst: 100)
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        tenant = try c.decode(String.self, forKey: .tenant)
+        uids = try c.decodeIfPresent([UInt32].self, forKey: .uids) ?? []
+        gids = try c.decodeIfPresent([UInt32].self, forKey: .gids) ?? []
+        models = try c.decode([String].self, forKey: .models)
+        maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent) ?? 32
+        rate = try c.decodeIfPresent(RateSettings.self, forKey: .rate) ?? Self.defaultRate
+        maxTokens = try c.decodeIfPresent(MaxTokensPolicy.self, forKey: .maxTokens)
+    }
+
+    public init(
+        name: String,
+        tenant: String,
+        uids: [UInt32] = [],
+        gids: [UInt32] = [],
+        models: [String],
+        maxConcurrent: Int = 32,
+        rate: RateSettings = SandboxPolicy.defaultRate,
+        maxTokens: MaxTokensPolicy? = nil
+    ) {
+        self.name = name
+        self.tenant = tenant
+        self.uids = uids
+        self.gids = gids
+        self.models = models
+        self.maxConcurrent = maxConcurrent
+        self.rate = rate
+        self.maxTokens = maxTokens
+    }
+
+    /// Whether this sandbox may call `model` (an agent-facing name from `models`).
+    public func allows(model: String) -> Bool {
+        models.contains("*") || models.contains(model)
+    }
+}
+
+/// A cap on the output tokens one request may ask for.
+public struct MaxTokensPolicy: Decodable, Sendable, Equatable {
+    public enum OnExceed: String, ConfigEnum {
+        /// Refuse the request with 400.
+        case reject
+        /// Lower the request's value to the cap and forward it.
+        case clamp
+    }
+
+    public var cap: Int
+    public var onExceed: OnExceed
+
+    enum CodingKeys: String, CodingKey {
+        case cap
+        case onExceed = "on_exceed"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cap = try c.decode(Int.self, forKey: .cap)
+        onExceed = try c.decodeIfPresent(OnExceed.self, forKey: .onExceed) ?? .reject
+    }
+
+    public init(cap: Int, onExceed: OnExceed = .reject) {
+        self.cap = cap
+        self.onExceed = onExceed
+    }
+}
+
+/// A tenant and its token budgets, counted from upstream usage per UTC day and UTC month.
+public struct TenantPolicy: Decodable, Sendable {
+    public var name: String
+    public var tokensPerDay: Int?
+    public var tokensPerMonth: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case tokensPerDay = "tokens_per_day"
+        case tokensPerMonth = "tokens_per_month"
+    }
+
+    public init(name: String, tokensPerDay: Int? = nil, tokensPerMonth: Int? = nil) {
+        self.name = name
+        self.tokensPerDay = tokensPerDay
+        self.tokensPerMonth = tokensPerMonth
+    }
+}

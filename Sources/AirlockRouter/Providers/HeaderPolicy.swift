@@ -1,0 +1,32 @@
+import NIOHTTP1
+
+/// Which headers cross the router, in each direction. Both directions are allowlists: anything not named
+/// here is dropped, so a new credential-bearing header is never forwarded by accident.
+enum HeaderPolicy {
+    /// Agent → upstream. Never `authorization`, `api-key`, `x-api-key`, `cookie`, `openai-organization`,
+    /// `openai-project` (they would choose whose account pays) or hop-by-hop headers.
+    static let requestAllowed: Set<String> = [
+        "content-type", "accept", "user-agent", "anthropic-version", "anthropic-beta", "openai-beta",
+        "idempotency-key",
+    ]
+
+    /// Upstream → agent. Never `set-cookie`, `www-authenticate`, or anything that could carry a credential.
+    static let responseAllowed: Set<String> = [
+        "content-type", "cache-control", "retry-after", "openai-processing-ms", "openai-version", "request-id",
+        "x-request-id",
+    ]
+    static let responseAllowedPrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
+
+    static func forwardRequest(_ inbound: HTTPHeaders) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        for (name, value) in inbound where requestAllowed.contains(name.lowercased()) {
+            out.add(name: name.lowercased(), value: value)
+        }
+        return out
+    }
+
+    static func isResponseAllowed(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return responseAllowed.contains(lower) || responseAllowedPrefixes.contains { lower.hasPrefix($0) }
+    }
+}

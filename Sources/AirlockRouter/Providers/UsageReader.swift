@@ -1,0 +1,144 @@
+/// Token counts reported by an upstream.
+public struct Usage: Sendable, Equatable {
+    public var input: Int
+    public var output: Int
+
+    public init(input: Int = 0, output: Int = 0) {
+        self.input = input
+        self.output = output
+    }
+
+    public var total: Int { input + output }
+}
+
+/// Reads usage from a response body, streamed (SSE) or whole, by the API shape of the endpoint.
+struct UsageReader: Sendable {
+    let endpoint: Endpoint
+    private(set) var usage: Usage?
+    private var sse = SSELineBuffer()
+    private var whole: [UInt8] = []
+    private var wholeOverflow = false
+    private let streaming: Bool
+
+    /// Bodies larger than this are not kept for usage parsing (the usage is then unknown).
+    static let maxWholeBody = 8 << 20
+
+    init(endpoint: Endpoint, streaming: Bool) {
+        self.endpoint = endpoint
+        self.streaming = streaming
+    }
+
+    mutating func consume(_ bytes: UnsafeRawBufferPointer) {
+        if streaming {
+            var events: [[UInt8]] = []
+            sse.feed(bytes) { events.append($0) }
+            for data in events { readEvent(data) }
+        } else if !wholeOverflow {
+            if whole.count + bytes.count > Self.maxWholeBody {
+                wholeOverflow = true
+                whole = []
+            } else {
+                whole.append(contentsOf: bytes)
+            }
+        }
+    }
+
+    /// Call at the end of the body.
+    mutating func finish() {
+        guard !streaming, !wholeOverflow else { return }
+        let scanner = JSONScanner(whole)
+        guard let root = try? scanner.validateDocument(), root.kind == .object,
+            let usageSpan = scanner.value(of: root, key: "usage")
+        else { return }
+        usage = Self.read(usageSpan, in: scanner, endpoint: endpoint)
+    }
+
+    private mutating func readEvent(_ data: [UInt8]) {
+        guard data.first == UInt8(ascii: "{") else { return }
+        let scanner = JSONScanner(data)
+        guard let root = try? scanner.validateDocument(), root.kind == .object else { return }
+        switch endpoint {
+        case .chatCompletions:
+            if let span = scanner.value(of: root, key: "usage"), span.kind == .object {
+                usage = Self.read(span, in: scanner, endpoint: endpoint)
+            }
+        case .responses:
+            if let span = scanner.value(at: ["response", "usage"], in: root), span.kind == .object {
+                usage = Self.read(span, in: scanner, endpoint: endpoint)
+            }
+        case .messages:
+            // message_start carries input tokens; each message_delta carries cumulative output tokens.
+            let span = scanner.value(at: ["message", "usage"], in: root) ?? scanner.value(of: root, key: "usage")
+            if let span, span.kind == .object {
+                let read = Self.read(span, in: scanner, endpoint: endpoint)
+                var current = usage ?? Usage()
+                current.input = max(current.input, read.input)
+                current.output = max(current.output, read.output)
+                usage = current
+            }
+        case .embeddings, .models:
+            break
+        }
+    }
+
+    private static func read(_ span: JSONScanner.Span, in scanner: JSONScanner, endpoint: Endpoint) -> Usage {
+        func int(_ key: String) -> Int {
+            scanner.value(of: span, key: key).flatMap(scanner.integer).map { max(0, $0) } ?? 0
+        }
+        switch endpoint {
+        case .chatCompletions, .embeddings:
+            return Usage(input: int("prompt_tokens"), output: int("completion_tokens"))
+        case .responses, .messages:
+            var input = int("input_tokens")
+            if endpoint == .messages {
+                input += int("cache_creation_input_tokens") + int("cache_read_input_tokens")
+            }
+            return Usage(input: input, output: int("output_tokens"))
+        case .models:
+            return Usage()
+        }
+    }
+}
+
+/// Splits a server-sent-events byte stream into the `data` payload of each event (multi-line data joined
+/// with newlines), across arbitrary chunk boundaries. Lines are bounded; an over-long line is skipped.
+struct SSELineBuffer: Sendable {
+    static let maxLine = 4 << 20
+    private var line: [UInt8] = []
+    private var skipping = false
+    private var data: [UInt8] = []
+    private var hasData = false
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: ([UInt8]) -> Void) {
+        for byte in bytes {
+            if byte == 0x0A {
+                if !skipping { handleLine(onEvent: onEvent) }
+                line.removeAll(keepingCapacity: true)
+                skipping = false
+            } else if !skipping {
+                if line.count >= Self.maxLine {
+                    skipping = true
+                    line.removeAll()
+                } else {
+                    line.append(byte)
+                }
+            }
+        }
+    }
+
+    private mutating func handleLine(onEvent: ([UInt8]) -> Void) {
+        if line.last == 0x0D { line.removeLast() }
+        if line.isEmpty {
+            if hasData { onEvent(data) }
+            data.removeAll(keepingCapacity: true)
+            hasData = false
+            return
+        }
+        guard line.starts(with: "data:".utf8) else { return }
+        var payload = line.dropFirst(5)
+        if payload.first == 0x20 { payload = payload.dropFirst() }
+        if hasData { data.append(0x0A) }
+        data.append(contentsOf: payload)
+        hasData = true
+    }
+}

@@ -1,0 +1,207 @@
+import AirlockPolicy
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One agent connection: reads each request (bounded in size and time), hands it to the request pipeline
+/// as a task, and cancels that task if the agent goes away. The peer's identity was fixed by the kernel
+/// before the first byte was read and never changes for the connection's life.
+final class HTTPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    struct Limits {
+        var maxBodyBytes: Int
+        var maxHeaderBytes: Int
+        var headerTimeout: TimeAmount
+        var idleTimeout: TimeAmount
+    }
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer)
+        /// The request was refused while its body was still arriving; the rest is dropped, then we close.
+        case discarding
+        case processing
+    }
+
+    private let peer: PeerIdentity
+    private let limits: Limits
+    private let pipeline: RequestPipeline
+    private let tracker: ConnectionTracker
+    private var state: State = .idle
+    private var timer: Scheduled<Void>?
+    private var task: Task<Void, Never>?
+    private var receivedAtNanos: UInt64 = 0
+    private var executor: EventLoopTaskExecutor?
+
+    init(peer: PeerIdentity, limits: Limits, pipeline: RequestPipeline, tracker: ConnectionTracker) {
+        self.peer = peer
+        self.limits = limits
+        self.pipeline = pipeline
+        self.tracker = tracker
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context: context, limits.idleTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context: context, limits.idleTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        task?.cancel()
+        task = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is FirstByteDetector.FirstByte, case .idle = state {
+            arm(context: context, limits.headerTimeout)
+            return
+        }
+        if case ChannelEvent.inputClosed = event, case .idle = state {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            receivedAtNanos = DispatchTimeNanos.now()
+            if let refusal = HeadChecks.check(head, limits: limits) {
+                refuse(context: context, refusal, head: head)
+                return
+            }
+            arm(context: context, limits.headerTimeout)
+            state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var chunk), .receiving(let head, var body)):
+            if body.readableBytes + chunk.readableBytes > limits.maxBodyBytes {
+                refuse(context: context, HeadChecks.tooLarge(limits.maxBodyBytes), head: head)
+                return
+            }
+            state = .processing
+            body.writeBuffer(&chunk)
+            state = .receiving(head, body)
+        case (.end, .receiving(let head, let body)):
+            timer?.cancel()
+            timer = nil
+            state = .processing
+            let request = InboundRequest(
+                head: head,
+                body: body,
+                peer: peer,
+                receivedAtNanos: receivedAtNanos
+            )
+            let sink = ResponseSink(channel: context.channel, keepAlive: head.isKeepAlive)
+            let pipeline = self.pipeline
+            let tracker = self.tracker
+            tracker.requestStarted()
+            task = Task(executorPreference: executor(context)) {
+                await pipeline.handle(request, sink: sink)
+                tracker.requestFinished()
+            }
+        case (_, .discarding):
+            break
+        default:
+            // A part out of order means the decoder and this handler disagree; never guess.
+            context.close(promise: nil)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), case .processing = state {
+            state = .idle
+            task = nil
+            context.write(data, promise: promise)
+            context.triggerUserOutboundEvent(FirstByteDetector.RequestDone(), promise: nil)
+            arm(context: context, limits.idleTimeout)
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func refuse(context: ChannelHandlerContext, _ refusal: RouterError, head: HTTPRequestHead) {
+        timer?.cancel()
+        timer = nil
+        state = .discarding
+        let family: APIFamily = head.uri.hasPrefix("/v1/messages") ? .anthropic : .openai
+        let sink = ResponseSink(channel: context.channel, keepAlive: false)
+        let requestID = RequestIDs.make()
+        let pipeline = self.pipeline
+        let peer = self.peer
+        let uri = head.uri
+        task = Task(executorPreference: executor(context)) {
+            await pipeline.recordEarlyRefusal(refusal, peer: peer, uri: uri, requestID: requestID)
+            await sink.error(refusal, family: family, common: .init(requestID: requestID, traceparent: nil))
+        }
+    }
+
+    private func executor(_ context: ChannelHandlerContext) -> EventLoopTaskExecutor {
+        if let executor { return executor }
+        let made = EventLoopTaskExecutor(context.eventLoop)
+        executor = made
+        return made
+    }
+
+    private func arm(context: ChannelHandlerContext, _ timeout: TimeAmount) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Checks on a request head that need no body: smuggling shapes, header size, declared body size.
+enum HeadChecks {
+    static func tooLarge(_ limit: Int) -> RouterError {
+        RouterError(
+            status: 413,
+            reason: "body_too_large",
+            message: "The request body is larger than the router's limit of \(limit) bytes."
+        )
+    }
+
+    static func check(_ head: HTTPRequestHead, limits: HTTPConnectionHandler.Limits) -> RouterError? {
+        var headerBytes = head.uri.utf8.count
+        for (name, value) in head.headers {
+            headerBytes += name.utf8.count + value.utf8.count + 4
+        }
+        if headerBytes > limits.maxHeaderBytes {
+            return RouterError(
+                status: 431,
+                reason: "headers_too_large",
+                message: "The request headers are larger than the router's limit of \(limits.maxHeaderBytes) bytes."
+            )
+        }
+        let lengths = head.headers[canonicalForm: "content-length"]
+        let encodings = head.headers[canonicalForm: "transfer-encoding"]
+        // Request smuggling shapes (RFC 9112 §6.3): never guess which framing the peer meant.
+        if !lengths.isEmpty && !encodings.isEmpty {
+            return .badRequest("ambiguous_framing", "The request has both Content-Length and Transfer-Encoding.")
+        }
+        if lengths.count > 1 {
+            return .badRequest("ambiguous_framing", "The request has more than one Content-Length.")
+        }
+        if !encodings.isEmpty && (encodings.count != 1 || encodings[0].lowercased() != "chunked") {
+            return .badRequest("ambiguous_framing", "Only Transfer-Encoding: chunked is accepted.")
+        }
+        if let length = lengths.first {
+            guard let declared = Int(length), declared >= 0 else {
+                return .badRequest("ambiguous_framing", "Content-Length is not a number.")
+            }
+            if declared > limits.maxBodyBytes {
+                return tooLarge(limits.maxBodyBytes)
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,351 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockPolicy
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The request path: identity → admission → intent receipt → upstream (retry, breaker, failover) →
+/// streamed response → completion receipt. Data flows one way; each refusal is a provider-shaped error
+/// and a denial receipt.
+final class RequestPipeline: Sendable {
+    let runtime: RouterRuntime
+    let logger: Logger
+
+    init(runtime: RouterRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    func handle(_ request: InboundRequest, sink: ResponseSink) async {
+        let head = request.head
+        let requestID = RequestIDs.accept(head.headers.first(name: "x-request-id"))
+        let trace = TraceHop(traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
+        let common = ResponseSink.Common(requestID: requestID, traceparent: trace.traceparent)
+        var logger = self.logger
+        logger[metadataKey: "request.id"] = "\(requestID)"
+        logger[metadataKey: "trace.id"] = "\(trace.traceID)"
+
+        let path = request.path
+        let family: APIFamily = path.hasPrefix("/v1/messages") ? .anthropic : .openai
+        var denial = Denial(runtime: runtime, peer: request.peer, route: String(path), traceID: trace.traceID, family: family, common: common, sink: sink)
+
+        guard let endpoint = Endpoint.match(method: head.method.rawValue, path: path) else {
+            await denial.refuse(.notFound("\(head.method.rawValue) \(path)"), logger: logger)
+            return
+        }
+        denial.route = endpoint.rawValue
+        guard let sandbox = request.peer.sandbox else {
+            await denial.refuse(.forbiddenPeer, logger: logger)
+            return
+        }
+        logger[metadataKey: "sandbox.name"] = "\(sandbox.name)"
+        let policy = runtime.sandboxes[sandbox.name]!
+
+        if endpoint == .models {
+            await listModels(policy: policy, anthropic: head.headers.contains(name: "anthropic-version"), sink: sink, common: common)
+            return
+        }
+        if let refusal = runtime.checkContentType(head.headers) {
+            await denial.refuse(refusal, logger: logger)
+            return
+        }
+        if let refusal = runtime.limiters.admitRate(sandbox: sandbox.name) {
+            await denial.refuse(refusal, logger: logger)
+            return
+        }
+        let shape: RequestShape
+        do {
+            shape = try RequestShape.parse(endpoint, body: Array(buffer: request.body))
+        } catch {
+            await denial.refuse(error, logger: logger)
+            return
+        }
+        denial.model = shape.model
+        guard policy.allows(model: shape.model), let route = runtime.routes[shape.model] else {
+            await denial.refuse(
+                RouterError(status: 403, reason: "model_not_allowed", message: "The model \"\(shape.model)\" is not available to sandbox \"\(sandbox.name)\"."),
+                logger: logger
+            )
+            return
+        }
+        guard route.api == endpoint.family else {
+            await denial.refuse(
+                .badRequest("wrong_api", "The model \"\(shape.model)\" is served through the \(route.api.rawValue) API, not \(endpoint.path)."),
+                logger: logger
+            )
+            return
+        }
+        var rewrite = RequestShape.Rewrite(model: nil, maxTokensCap: nil, includeUsage: true)
+        if let cap = policy.maxTokens {
+            if cap.onExceed == .reject, let over = shape.maxTokenFields.first(where: { $0.value > cap.cap }) {
+                await denial.refuse(
+                    .badRequest("max_tokens_exceeded", "\"\(over.name)\" is \(over.value); sandbox \"\(sandbox.name)\" allows at most \(cap.cap)."),
+                    logger: logger
+                )
+                return
+            }
+            rewrite.maxTokensCap = cap.cap
+        }
+        let nowSeconds = WallClock.nanoseconds() / 1_000_000_000
+        if case .exceeded(let period, let retry) = runtime.budgets.check(tenant: sandbox.tenant, now: nowSeconds) {
+            await denial.refuse(
+                RouterError(status: 429, reason: "budget_exceeded", message: "Tenant \"\(sandbox.tenant)\" has spent its token budget for this \(period.rawValue) (UTC).", retryAfterSeconds: retry),
+                logger: logger
+            )
+            return
+        }
+        if let refusal = runtime.limiters.acquireSlot(sandbox: sandbox.name) {
+            await denial.refuse(refusal, logger: logger)
+            return
+        }
+        defer { runtime.limiters.releaseSlot(sandbox: sandbox.name) }
+
+        await forward(
+            request: request,
+            endpoint: endpoint,
+            shape: shape,
+            rewrite: rewrite,
+            route: route,
+            sandbox: sandbox,
+            trace: trace,
+            denial: denial,
+            logger: logger
+        )
+    }
+
+    private func forward(
+        request: InboundRequest,
+        endpoint: Endpoint,
+        shape: RequestShape,
+        rewrite: RequestShape.Rewrite,
+        route: RouterRuntime.Route,
+        sandbox: SandboxIdentity,
+        trace: TraceHop,
+        denial: Denial,
+        logger: Logger
+    ) async {
+        let receipts = runtime.receipts
+        var requestDigest = receipts.bodyDigester()
+        request.body.withUnsafeReadableBytes { requestDigest?.update($0) }
+        let first = route.targets.first!.0
+        var intent = ReceiptEvent(
+            kind: .request,
+            timeNanoseconds: WallClock.nanoseconds(),
+            sandbox: sandbox.name,
+            tenant: sandbox.tenant,
+            uid: request.peer.uid,
+            route: endpoint.rawValue,
+            provider: first.config.kind.rawValue,
+            upstream: first.host,
+            model: shape.model,
+            decision: "allow",
+            reason: "admitted",
+            traceID: trace.traceID,
+            requestBodyHMAC: requestDigest?.finalize()
+        )
+        let requestIndex: UInt64
+        do {
+            requestIndex = try await receipts.append(intent)
+        } catch {
+            logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
+            intent.decision = "deny"
+            await denial.sink.error(
+                RouterError(status: 503, reason: "receipt_log_unavailable", message: "The router cannot record this request, so it will not forward it.", retryAfterSeconds: 5),
+                family: endpoint.family,
+                common: denial.common
+            )
+            return
+        }
+
+        var headers = HeaderPolicy.forwardRequest(request.head.headers)
+        headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+        if let state = trace.tracestate, !state.isEmpty { headers.replaceOrAdd(name: "tracestate", value: state) }
+        headers.replaceOrAdd(name: "x-request-id", value: denial.common.requestID)
+        if headers.first(name: "content-type") == nil { headers.add(name: "content-type", value: "application/json") }
+
+        var completion = intent
+        completion.kind = .completion
+        completion.requestIndex = requestIndex
+        completion.requestBodyHMAC = nil
+        let started = DispatchTimeNanos.now()
+
+        let attempted: UpstreamCaller.Attempted
+        do {
+            attempted = try await runtime.caller.call(
+                .init(endpoint: endpoint, shape: shape, rewrite: rewrite, headers: headers),
+                targets: route.targets,
+                logger: logger
+            )
+        } catch let error as RouterError {
+            completion.decision = "error"
+            completion.reason = error.reason
+            completion.status = error.status
+            completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
+            await appendCompletion(completion, logger: logger)
+            await denial.sink.error(error, family: endpoint.family, common: denial.common)
+            return
+        } catch {
+            completion.decision = "error"
+            completion.reason = "agent_disconnected"
+            completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
+            await appendCompletion(completion, logger: logger)
+            return
+        }
+        completion.provider = attempted.upstream.config.kind.rawValue
+        completion.upstream = attempted.upstream.host
+        completion.attempts = attempted.attempts
+        let status = Int(attempted.response.status.code)
+        completion.status = status
+
+        var responseHeaders = HTTPHeaders()
+        for (name, value) in attempted.response.headers where HeaderPolicy.isResponseAllowed(name) && name.lowercased() != "x-request-id" {
+            responseHeaders.add(name: name, value: value)
+        }
+        var usageReader = UsageReader(endpoint: endpoint, streaming: shape.stream && status == 200)
+        var responseDigest = receipts.bodyDigester()
+        var outcome = "ok"
+        var reason = status < 400 ? "completed" : "upstream_status"
+        do {
+            try await denial.sink.head(status: HTTPResponseStatus(statusCode: status), headers: responseHeaders, common: denial.common)
+            for try await chunk in attempted.response.body {
+                chunk.withUnsafeReadableBytes { bytes in
+                    usageReader.consume(bytes)
+                    responseDigest?.update(bytes)
+                }
+                try await denial.sink.body(chunk)
+            }
+        } catch {
+            outcome = "error"
+            if Task.isCancelled || !denial.sink.channel.isActive {
+                reason = "agent_disconnected"
+            } else {
+                reason = "upstream_body_failed"
+                logger.info("upstream body failed", metadata: ["error": "\(UpstreamCaller.describe(error))"])
+            }
+        }
+        usageReader.finish()
+        if let usage = usageReader.usage {
+            completion.tokensIn = usage.input
+            completion.tokensOut = usage.output
+            do {
+                try runtime.budgets.charge(tenant: sandbox.tenant, tokens: usage.total, now: WallClock.nanoseconds() / 1_000_000_000)
+            } catch {
+                logger.error("budget journal write failed", metadata: ["error": "\(error)"])
+            }
+        }
+        completion.decision = outcome
+        completion.reason = reason
+        completion.responseBodyHMAC = responseDigest?.finalize()
+        completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
+        let recorded = await appendCompletion(completion, logger: logger)
+        if outcome == "ok" && recorded {
+            try? await denial.sink.end()
+        } else {
+            // Without a terminating chunk the agent sees an incomplete response, never a truncated success.
+            try? await denial.sink.channel.close()
+        }
+    }
+
+    /// Appends a completion receipt even if the request's task was cancelled by an agent disconnect.
+    @discardableResult
+    private func appendCompletion(_ event: ReceiptEvent, logger: Logger) async -> Bool {
+        let receipts = runtime.receipts
+        do {
+            if Task.isCancelled {
+                _ = try await Task { try await receipts.append(event) }.value
+            } else {
+                _ = try await receipts.append(event)
+            }
+            return true
+        } catch {
+            logger.error("completion receipt append failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func listModels(policy: SandboxPolicy, anthropic: Bool, sink: ResponseSink, common: ResponseSink.Common) async {
+        let names = runtime.modelNames.filter { policy.allows(model: $0) }
+        let body: String
+        if anthropic {
+            let items = names.map {
+                "{\"type\":\"model\",\"id\":\(JSONText.quoted($0)),\"display_name\":\(JSONText.quoted($0)),\"created_at\":\"1970-01-01T00:00:00Z\"}"
+            }
+            let firstID = names.first.map(JSONText.quoted) ?? "null"
+            let lastID = names.last.map(JSONText.quoted) ?? "null"
+            body = "{\"data\":[\(items.joined(separator: ","))],\"has_more\":false,\"first_id\":\(firstID),\"last_id\":\(lastID)}"
+        } else {
+            let items = names.map { "{\"id\":\(JSONText.quoted($0)),\"object\":\"model\",\"created\":0,\"owned_by\":\"airlock\"}" }
+            body = "{\"object\":\"list\",\"data\":[\(items.joined(separator: ","))]}"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        await sink.full(status: .ok, headers: headers, body: body, common: common)
+    }
+
+    /// A refusal detected by the connection handler before the body was read (413, 431, framing).
+    func recordEarlyRefusal(_ refusal: RouterError, peer: PeerIdentity, uri: String, requestID: String) async {
+        let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
+        await Denial.record(refusal, runtime: runtime, peer: peer, route: path, model: "", traceID: "", logger: logger)
+    }
+}
+
+/// Sends a refusal and records it as a denial receipt.
+struct Denial: Sendable {
+    let runtime: RouterRuntime
+    let peer: PeerIdentity
+    var route: String
+    let traceID: String
+    let family: APIFamily
+    let common: ResponseSink.Common
+    let sink: ResponseSink
+    var model = ""
+
+    init(runtime: RouterRuntime, peer: PeerIdentity, route: String, traceID: String, family: APIFamily, common: ResponseSink.Common, sink: ResponseSink) {
+        self.runtime = runtime
+        self.peer = peer
+        self.route = route
+        self.traceID = traceID
+        self.family = family
+        self.common = common
+        self.sink = sink
+    }
+
+    func refuse(_ error: RouterError, logger: Logger) async {
+        logger.info("request refused", metadata: ["refusal.reason": "\(error.reason)", "refusal.status": "\(error.status)"])
+        await Self.record(error, runtime: runtime, peer: peer, route: route, model: model, traceID: traceID, logger: logger)
+        await sink.error(error, family: family, common: common)
+    }
+
+    /// Appends the denial receipt for a refused request.
+    static func record(
+        _ error: RouterError,
+        runtime: RouterRuntime,
+        peer: PeerIdentity,
+        route: String,
+        model: String,
+        traceID: String,
+        logger: Logger
+    ) async {
+        let event = ReceiptEvent(
+            kind: .request,
+            timeNanoseconds: WallClock.nanoseconds(),
+            sandbox: peer.sandbox?.name ?? "",
+            tenant: peer.sandbox?.tenant ?? "",
+            uid: peer.uid,
+            route: route,
+            model: model,
+            decision: "deny",
+            reason: error.reason,
+            status: error.status,
+            traceID: traceID
+        )
+        do {
+            _ = try await runtime.receipts.append(event)
+        } catch {
+            logger.error("denial receipt append failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

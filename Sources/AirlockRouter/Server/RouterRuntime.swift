@@ -1,0 +1,82 @@
+import AirlockPolicy
+import NIOCore
+import NIOHTTP1
+
+/// Everything the request path reads, built once from a validated configuration.
+final class RouterRuntime: Sendable {
+    struct Route: Sendable {
+        let api: APIFamily
+        /// Upstreams in failover order, each with the model name it is sent.
+        let targets: [(Upstream, String)]
+    }
+
+    let config: AirlockConfig
+    let sandboxes: [String: SandboxPolicy]
+    let identities: IdentityMap
+    let routes: [String: Route]
+    let modelNames: [String]
+    let upstreams: [String: Upstream]
+    let limiters: Limiters
+    let budgets: BudgetLedger
+    let receipts: any ReceiptSink
+    let caller: UpstreamCaller
+    let contentTypes: Set<String>
+    let clients: UpstreamClients
+
+    init(
+        config: AirlockConfig,
+        credentials: [String: Credential],
+        budgets: BudgetLedger,
+        receipts: any ReceiptSink,
+        group: any EventLoopGroup
+    ) throws {
+        self.config = config
+        sandboxes = Dictionary(config.sandboxes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        identities = IdentityMap(config.sandboxes)
+        clients = try UpstreamClients(upstreams: config.upstreams, group: group)
+        var upstreams: [String: Upstream] = [:]
+        for upstream in config.upstreams {
+            guard case .success(let url) = UpstreamURL.parse(upstream.baseURL) else {
+                preconditionFailure("validated configuration has a bad base_url")
+            }
+            let provider = ProviderFactory.make(upstream, url: url, credential: credentials[upstream.name])
+            upstreams[upstream.name] = Upstream(config: upstream, url: url, provider: provider, client: clients.client(for: upstream))
+        }
+        self.upstreams = upstreams
+        var routes: [String: Route] = [:]
+        for model in config.models {
+            routes[model.name] = Route(
+                api: model.api,
+                targets: model.targets.map { (upstreams[$0.upstream]!, $0.model ?? model.name) }
+            )
+        }
+        self.routes = routes
+        modelNames = config.models.map(\.name)
+        limiters = Limiters(limits: config.router.limits, sandboxes: config.sandboxes)
+        self.budgets = budgets
+        self.receipts = receipts
+        let retry = config.retry
+        caller = UpstreamCaller(
+            schedule: RetrySchedule(
+                attempts: retry.attempts,
+                base: retry.base.duration,
+                cap: retry.cap.duration,
+                maxRetryAfter: retry.maxRetryAfter.duration
+            )
+        )
+        contentTypes = Set(config.router.limits.contentTypes)
+    }
+
+    /// 415 unless the media type (parameters ignored) is on the allowlist.
+    func checkContentType(_ headers: HTTPHeaders) -> RouterError? {
+        let values = headers["content-type"]
+        guard values.count == 1 else {
+            return RouterError(status: 415, reason: "unsupported_media_type", message: "The request needs exactly one Content-Type header, one of: \(contentTypes.sorted().joined(separator: ", ")).")
+        }
+        let media = values[0].split(separator: ";", maxSplits: 1).first.map { String($0).trimmingWhitespace().lowercased() } ?? ""
+        guard contentTypes.contains(media) else {
+            return RouterError(status: 415, reason: "unsupported_media_type", message: "Content-Type \"\(media)\" is not accepted; send one of: \(contentTypes.sorted().joined(separator: ", ")).")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,51 @@
+import AirlockPolicy
+import AsyncHTTPClient
+import Synchronization
+
+/// One configured upstream at run time: its provider mapping, its client, and its circuit breaker.
+final class Upstream: Sendable {
+    let name: String
+    let config: UpstreamConfig
+    let provider: any Provider
+    let client: HTTPClient
+    let host: String
+    private let breaker: Mutex<CircuitBreaker<ContinuousClock.Instant>>
+
+    init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: HTTPClient) {
+        self.name = config.name
+        self.config = config
+        self.provider = provider
+        self.client = client
+        self.host = url.host
+        self.breaker = Mutex(
+            CircuitBreaker(
+                failureThreshold: config.breaker.failures,
+                window: config.breaker.window.duration,
+                cooldown: config.breaker.cooldown.duration
+            )
+        )
+    }
+
+    func acquire() -> CircuitBreaker<ContinuousClock.Instant>.Permission {
+        let now = ContinuousClock.now
+        return breaker.withLock { $0.acquire(now: now) }
+    }
+
+    func recordSuccess() {
+        let now = ContinuousClock.now
+        breaker.withLock { $0.recordSuccess(now: now) }
+    }
+
+    func recordFailure() {
+        let now = ContinuousClock.now
+        breaker.withLock { $0.recordFailure(now: now) }
+    }
+
+    func releaseProbe() {
+        breaker.withLock { $0.releaseProbe() }
+    }
+
+    var breakerState: CircuitBreaker<ContinuousClock.Instant>.State {
+        breaker.withLock { $0.state }
+    }
+}

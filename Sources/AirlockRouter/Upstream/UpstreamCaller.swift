@@ -1,0 +1,160 @@
+import AirlockPolicy
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One call to the upstreams of a model route: attempts with retry on the same upstream, then failover
+/// along the route's list, each upstream guarded by its circuit breaker. Nothing has reached the agent while
+/// this runs, which is what makes retrying safe; it returns the first response worth passing on.
+struct UpstreamCaller: Sendable {
+    let schedule: RetrySchedule
+
+    struct Attempted: Sendable {
+        let upstream: Upstream
+        let response: HTTPClientResponse
+        /// Attempts made in total, across upstreams.
+        let attempts: Int
+        let upstreamModel: String
+    }
+
+    struct Request: Sendable {
+        let endpoint: Endpoint
+        let shape: RequestShape
+        let rewrite: RequestShape.Rewrite
+        let headers: HTTPHeaders
+    }
+
+    /// Calls the route's targets in order. Throws `RouterError` when no upstream could produce a response
+    /// (502 unreachable, 503 all breakers open), or `CancellationError` when the agent went away.
+    func call(
+        _ request: Request,
+        targets: [(Upstream, String)],
+        logger: Logger
+    ) async throws -> Attempted {
+        var attempts = 0
+        var lastError: RouterError?
+        var generator = SystemRandomNumberGenerator()
+        for (index, (upstream, model)) in targets.enumerated() {
+            let isLastTarget = index == targets.count - 1
+            var rewrite = request.rewrite
+            rewrite.model = model
+            let url: String
+            do {
+                url = try upstream.provider.url(for: request.endpoint, model: model)
+            } catch {
+                lastError = error
+                continue
+            }
+            let body = request.shape.body(rewrite)
+            var attempt = 0
+            while true {
+                attempt += 1
+                let permission = upstream.acquire()
+                if case .refused(let retryAfter) = permission {
+                    logger.debug("breaker open", metadata: ["upstream.name": "\(upstream.name)"])
+                    let seconds = max(1, Int64((Double(retryAfter.nanoseconds) / 1e9).rounded(.up)))
+                    let refusal = RouterError(
+                        status: 503,
+                        reason: "upstream_unavailable",
+                        message: "Every upstream for this model is failing; try again later.",
+                        retryAfterSeconds: min(seconds, lastError?.retryAfterSeconds ?? seconds)
+                    )
+                    lastError = refusal
+                    break
+                }
+                attempts += 1
+                var outbound = HTTPClientRequest(url: url)
+                outbound.method = .POST
+                if request.endpoint == .models { outbound.method = .GET }
+                outbound.headers = request.headers
+                upstream.provider.decorate(&outbound.headers, inbound: request.headers)
+                outbound.body = .bytes(ByteBuffer(bytes: body))
+                let nextDelay: Duration?
+                do {
+                    let deadline = NIODeadline.now() + .nanoseconds(upstream.config.timeouts.responseHeaders.nanoseconds)
+                    let response = try await upstream.client.execute(outbound, deadline: deadline, logger: logger)
+                    let status = Int(response.status.code)
+                    let retryable = RetrySchedule.isRetryable(.status(status))
+                    if status >= 500 {
+                        upstream.recordFailure()
+                    } else {
+                        upstream.recordSuccess()
+                    }
+                    let delay =
+                        retryable
+                        ? schedule.delay(
+                            after: attempt,
+                            failure: .status(status),
+                            retryAfter: Self.retryAfter(response.headers),
+                            using: &generator
+                        ) : nil
+                    if !retryable || (delay == nil && isLastTarget) {
+                        return Attempted(upstream: upstream, response: response, attempts: attempts, upstreamModel: model)
+                    }
+                    // This response is dropped for a retry or a failover: read it off so the connection is reused.
+                    try await Self.discard(response)
+                    nextDelay = delay
+                    lastError = RouterError(
+                        status: status == 429 ? 429 : 502,
+                        reason: status == 429 ? "upstream_rate_limited" : "upstream_error",
+                        message: "The upstream answered \(status).",
+                        retryAfterSeconds: Self.retryAfter(response.headers).map { max(1, $0.components.seconds) }
+                    )
+                } catch is CancellationError {
+                    upstream.releaseProbe()
+                    throw CancellationError()
+                } catch let error as HTTPClientError where error == .cancelled && Task.isCancelled {
+                    upstream.releaseProbe()
+                    throw CancellationError()
+                } catch {
+                    if Task.isCancelled {
+                        upstream.releaseProbe()
+                        throw CancellationError()
+                    }
+                    upstream.recordFailure()
+                    logger.info(
+                        "upstream attempt failed",
+                        metadata: ["upstream.name": "\(upstream.name)", "error": "\(Self.describe(error))", "attempt": "\(attempt)"]
+                    )
+                    lastError = RouterError(
+                        status: 502,
+                        reason: "upstream_unreachable",
+                        message: "The upstream could not be reached (\(Self.describe(error)))."
+                    )
+                    nextDelay = schedule.delay(after: attempt, failure: .transport, retryAfter: nil, using: &generator)
+                }
+                guard let wait = nextDelay else { break }
+                try await Task.sleep(for: wait)
+            }
+        }
+        throw lastError ?? RouterError(status: 502, reason: "no_upstream", message: "No upstream serves this model.")
+    }
+
+    /// Retry-After as seconds, or `retry-after-ms` (OpenAI) as milliseconds.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        if let ms = headers.first(name: "retry-after-ms").flatMap({ Double($0) }), ms >= 0, ms.isFinite {
+            return .milliseconds(Int64(min(ms, 86_400_000)))
+        }
+        if let seconds = headers.first(name: "retry-after").flatMap({ Int64($0.trimmingWhitespace()) }), seconds >= 0 {
+            return .seconds(min(seconds, 86_400))
+        }
+        return nil
+    }
+
+    static func discard(_ response: HTTPClientResponse) async throws {
+        var total = 0
+        for try await chunk in response.body {
+            total += chunk.readableBytes
+            if total > 1 << 20 { break }
+        }
+    }
+
+    /// A short, credential-free description of a transport error.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            return error.shortDescription
+        }
+        return String(describing: type(of: error))
+    }
+}

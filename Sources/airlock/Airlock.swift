@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Airlock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "airlock",
+        abstract: "Run untrusted agent code with model access it cannot abuse, and prove what it did.",
+        version: "0.1.0",
+        subcommands: [RouterCommand.self, MockUpstreamCommand.self, PolicyCommand.self]
+    )
+}

@@ -1,0 +1,71 @@
+import AirlockPolicy
+import AirlockRouter
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+struct RouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "router",
+        abstract: "Serve the inference router for sandboxed agents."
+    )
+
+    @Option(name: .shortAndLong, help: "The configuration file.")
+    var config: String = "/etc/airlock/airlock.yaml"
+
+    @Option(help: "Drop to this user (name or UID) after binding listeners and reading credentials.")
+    var user: String?
+
+    @Flag(help: "Serve requests as root. Refused by default.")
+    var allowRoot = false
+
+    @Option(help: "Once serving, write the bound listeners and the policy digest here as JSON (for scripts and probes).")
+    var readyFile: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "airlock.router")
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: config)
+        } catch {
+            printError("airlock router: \(error)")
+            throw ExitCode(1)
+        }
+        let router: Router
+        do {
+            router = try await Router.start(loaded, options: .init(user: user, allowRoot: allowRoot), logger: logger)
+        } catch {
+            printError("airlock router: \(error)")
+            throw ExitCode(1)
+        }
+        if let readyFile {
+            let listeners = router.boundAddresses.map { "\"\($0)\"" }.joined(separator: ",")
+            let json = "{\"listeners\":[\(listeners)],\"policy_digest\":\"\(router.policyDigest)\"}\n"
+            do {
+                try AtomicFile.write(readyFile, json)
+            } catch {
+                printError("airlock router: cannot write --ready-file \(readyFile): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: router)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockMockUpstream
+import AirlockTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+/// The `airlock router` process as operators run it: signals, restarts, privileges, exit codes.
+@Suite("Router process", .timeLimit(.minutes(2)))
+struct RouterProcessTests {
+    struct Stack {
+        let directory: String
+        let config: String
+        let mock: MockUpstreamServer
+    }
+
+    static func stack(routerPort: Int, extra: String = "", dayBudget: Int = 1_000_000, user: String? = nil) async throws -> Stack {
+        let directory = TempDirectory.make()
+        chmod(directory, 0o755)
+        let key = "sk-proc-\(UInt64.random(in: 0...UInt64.max))"
+        try TempDirectory.write(directory + "/provider.key", key, mode: 0o600)
+        let mock = try await MockUpstreamServer.start(
+            MockUpstreamConfiguration(requiredKey: key, chunkCount: 10, chunkDelay: .milliseconds(150))
+        )
+        let config = """
+            version: 1
+            router:
+              listeners:
+                - tcp: 127.0.0.1:\(routerPort)
+              state_directory: \(directory)/state
+              drain_timeout: 10s
+            \(extra)
+            tenants:
+              - name: team
+                tokens_per_day: \(dayBudget)
+            sandboxes:
+              - name: agent
+                tenant: team
+                uids: [\(getuid())]
+                models: ["gpt-test"]
+            upstreams:
+              - name: mock
+                kind: openai-compatible
+                base_url: http://127.0.0.1:\(mock.port)
+                credential: {file: \(directory)/provider.key}
+            models:
+              - name: gpt-test
+                api: openai
+                targets: [{upstream: mock}]
+            """
+        try TempDirectory.write(directory + "/airlock.yaml", config, mode: 0o644)
+        return Stack(directory: directory, config: directory + "/airlock.yaml", mock: mock)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func startRouter(_ stack: Stack, _ extra: [String] = ["--allow-root"]) async throws -> AirlockProcess {
+        // The router writes its ready file after dropping privileges, so the folder must be writable by that user.
+        let run = stack.directory + "/run"
+        mkdir(run, 0o777)
+        chmod(run, 0o777)
+        let ready = run + "/ready-\(UInt32.random(in: 0...UInt32.max)).json"
+        let router = try AirlockProcess(["router", "--config", stack.config, "--ready-file", ready, "--log-level", "error"] + extra)
+        _ = try await router.waitForFile(ready)
+        return router
+    }
+
+    static func chat(_ port: Int, stream: Bool = false) async throws -> String {
+        let body = #"{"model":"gpt-test","stream":\#(stream),"messages":[{"role":"user","content":"a b c d"}]}"#
+        return try await offPool {
+            let socket = try RawSocket(port: port, timeoutSeconds: 10)
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            return socket.readAll().text
+        }
+    }
+
+    @Test("SIGTERM: stops accepting, lets the in-flight stream finish, exits 0")
+    func sigtermDrains() async throws {
+        let port = try Self.freePort()
+        let stack = try await Self.stack(routerPort: port)
+        let router = try await Self.startRouter(stack)
+        async let inFlight = Self.chat(port, stream: true)
+        try await Task.sleep(for: .milliseconds(400))
+        router.signal(SIGTERM)
+        try await Task.sleep(for: .milliseconds(200))
+        let refused = await Task { try? RawSocket(port: port, timeoutSeconds: 1) }.value
+        #expect(refused == nil, "the router still accepted connections after SIGTERM")
+        let text = try await inFlight
+        #expect(text.hasPrefix("HTTP/1.1 200"))
+        #expect(text.contains("data: [DONE]"))
+        #expect(try await router.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
+    @Test("budget usage survives SIGKILL and restart")
+    func budgetSurvivesKill() async throws {
+        let port = try Self.freePort()
+        let stack = try await Self.stack(routerPort: port, dayBudget: 35)
+        let first = try await Self.startRouter(stack)
+        for _ in 0..<2 {
+            #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))  // 4 + 10 tokens each
+        }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        let second = try await Self.startRouter(stack)
+        #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))
+        let refused = try await Self.chat(port)
+        #expect(refused.hasPrefix("HTTP/1.1 429"))
+        #expect(refused.contains("budget_exceeded"))
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
+    @Test("as root without --user or --allow-root the router refuses to serve", .enabled(if: getuid() == 0, "only root can be refused for being root"))
+    func refusesRoot() async throws {
+        let stack = try await Self.stack(routerPort: try Self.freePort())
+        let router = try AirlockProcess(["router", "--config", stack.config])
+        #expect(try await router.waitForExit() == 1)
+        let message = router.standardError()
+        #expect(message.contains("as root") && message.contains("--user"))
+        try await stack.mock.shutdown()
+    }
+
+    @Test("--user drops every UID and GID after binding and reading the root-only key", .enabled(if: getuid() == 0, "dropping privileges needs root"))
+    func dropsPrivileges() async throws {
+        let port = try Self.freePort()
+        let stack = try await Self.stack(routerPort: port)
+        let router = try await Self.startRouter(stack, ["--user", "nobody"])
+        // Every thread, the main thread parked by libdispatch included, carries only the target identity.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(router.pid)/task")
+        #expect(tasks.count > 2)
+        for tid in tasks {
+            let status = try String(contentsOfFile: "/proc/\(router.pid)/task/\(tid)/status", encoding: .utf8)
+            func field(_ name: String) -> [String] {
+                status.split(separator: "\n").first { $0.hasPrefix(name) }.map {
+                    $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().map(String.init)
+                } ?? []
+            }
+            #expect(field("Uid:") == ["65534", "65534", "65534", "65534"], "thread \(tid)")
+            #expect(field("Gid:") == ["65534", "65534", "65534", "65534"], "thread \(tid)")
+            #expect(field("Groups:") == ["65534"], "thread \(tid)")
+            #expect(field("CapEff:") == ["0000000000000000"], "thread \(tid)")
+        }
+        let root = geteuid()
+        #expect(root == 0)
+        // The key file stays root-only and unreadable to the router now; requests still carry the key it read.
+        #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
+    @Test("policy check exits 0 on a good file and 1 with file:line:column on a bad one")
+    func policyCheck() async throws {
+        let stack = try await Self.stack(routerPort: try Self.freePort())
+        let good = try AirlockProcess(["policy", "check", stack.config])
+        #expect(try await good.waitForExit() == 0)
+        let badPath = stack.directory + "/bad.yaml"
+        let text = try String(contentsOfFile: stack.config, encoding: .utf8).replacingOccurrences(of: "drain_timeout", with: "drain_timeuot")
+        try TempDirectory.write(badPath, text, mode: 0o644)
+        let bad = try AirlockProcess(["policy", "check", badPath])
+        #expect(try await bad.waitForExit() == 1)
+        let message = bad.standardError()
+        #expect(message.contains("bad.yaml:6:3") && message.contains("drain_timeuot") && message.contains("drain_timeout"))
+        try await stack.mock.shutdown()
+    }
+}

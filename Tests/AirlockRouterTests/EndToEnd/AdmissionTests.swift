@@ -1,0 +1,154 @@
+import AirlockMockUpstream
+import AirlockPolicy
+import AirlockTestSupport
+import AsyncHTTPClient
+import NIOCore
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// Every admission rule over real sockets: the status, the provider-shaped body, and no upstream call.
+@Suite("Admission end to end", .timeLimit(.minutes(1)))
+struct AdmissionTests {
+    @Test("body over the cap: 413, OpenAI shape, nothing forwarded")
+    func bodyTooLarge() async throws {
+        try await withHarness(configure: { c, _ in c.router.limits.maxBodyBytes = 1024 }) { h in
+            let big = Harness.chat(extra: #","pad":""# + String(repeating: "x", count: 2000) + "\"")
+            let r = try await h.request("/v1/chat/completions", body: big)
+            #expect(r.status == 413)
+            #expect(r.body.contains("\"code\":\"body_too_large\""))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("content types outside the allowlist: 415", arguments: ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+    func contentType(type: String) async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(), headers: [("content-type", type)])
+            #expect(r.status == 415)
+            #expect(r.body.contains("unsupported_media_type"))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("content type with parameters is accepted")
+    func contentTypeParameters() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(), headers: [("content-type", "Application/JSON; charset=utf-8")])
+            #expect(r.status == 200)
+        }
+    }
+
+    @Test("malformed JSON: 400 in the Anthropic shape on /v1/messages")
+    func malformedAnthropic() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/messages", body: "{\"model\":")
+            #expect(r.status == 400)
+            #expect(r.body.hasPrefix("{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\""))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("a model the sandbox may not use: 403; a model served by the other API: 400")
+    func model() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].models = ["gpt-test"] }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(model: "embed-test"))
+            #expect(r.status == 403)
+            #expect(r.body.contains("model_not_allowed"))
+            let unknown = try await h.request("/v1/chat/completions", body: Harness.chat(model: "gpt-5-secret"))
+            #expect(unknown.status == 403)
+            #expect(h.mock.requestCount == 0)
+        }
+        try await withHarness { h in
+            let wrong = try await h.request("/v1/chat/completions", body: Harness.chat(model: "claude-test"))
+            #expect(wrong.status == 400)
+            #expect(wrong.body.contains("wrong_api"))
+        }
+    }
+
+    @Test("max_tokens above the cap: 400 when the policy rejects, clamped when it clamps")
+    func maxTokens() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].maxTokens = MaxTokensPolicy(cap: 100, onExceed: .reject) }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(extra: #","max_tokens":500"#))
+            #expect(r.status == 400)
+            #expect(r.body.contains("max_tokens_exceeded"))
+            #expect(h.mock.requestCount == 0)
+        }
+        try await withHarness(configure: { c, _ in c.sandboxes[0].maxTokens = MaxTokensPolicy(cap: 100, onExceed: .clamp) }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(extra: #","max_tokens":500"#))
+            #expect(r.status == 200)
+            #expect(h.mock.recordedRequests()[0].body.contains("\"max_tokens\":100"))
+        }
+    }
+
+    @Test("per-sandbox rate limit: 429 with Retry-After once the burst is spent")
+    func sandboxRate() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].rate = RateSettings(rps: 0.5, burst: 3) }) { h in
+            for _ in 0..<3 {
+                #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+            }
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 429)
+            #expect(r.body.contains("\"code\":\"rate_limited\""))
+            #expect(r.headers.first(name: "retry-after") == "2")
+            #expect(h.mock.requestCount == 3)
+        }
+    }
+
+    @Test("global rate limit applies across sandboxes")
+    func globalRate() async throws {
+        try await withHarness(configure: { c, _ in c.router.limits.rate = RateSettings(rps: 0.1, burst: 2) }) { h in
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 429)
+            #expect(r.body.contains("the router"))
+        }
+    }
+
+    @Test("concurrency cap: a second request while one is in flight gets 503")
+    func concurrency() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].maxConcurrent = 1 }) { h in
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 1500))
+            async let slow = h.request("/v1/chat/completions", body: Harness.chat())
+            // The first request holds the only slot once the upstream has it.
+            #expect(await eventually { h.mock.requestCount == 1 })
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 503)
+            #expect(r.body.contains("sandbox_busy"))
+            #expect(try await slow.status == 200)
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+        }
+    }
+
+    @Test("tenant budget: counted from usage (streaming included), 429 budget_exceeded once spent")
+    func budget() async throws {
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 15 }) { h in
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat(stream: true)).status == 200)  // 10 tokens
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)  // 20 tokens
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 429)
+            #expect(r.body.contains("\"code\":\"budget_exceeded\""))
+            #expect(r.body.contains("insufficient_quota"))
+            #expect(h.mock.requestCount == 2)
+        }
+    }
+
+    @Test("budgets persist across a router restart on the same state directory")
+    func budgetRestart() async throws {
+        let directory = TempDirectory.make()
+        let configure: (inout AirlockConfig, String) throws -> Void = { c, _ in c.tenants[0].tokensPerDay = 25 }
+        let first = try await Harness.start(directory: directory, configure: configure)
+        for _ in 0..<2 {
+            #expect(try await first.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+        }
+        await first.stop()
+        let second = try await Harness.start(directory: directory, configure: configure)
+        #expect(try await second.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+        let r = try await second.request("/v1/chat/completions", body: Harness.chat())
+        #expect(r.status == 429)
+        await second.stop()
+    }
+}

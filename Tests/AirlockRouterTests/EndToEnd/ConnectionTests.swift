@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockMockUpstream
+import AirlockPolicy
+import AirlockTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// Framing, timeouts and identity at the connection level, with raw sockets and real peer processes.
+@Suite("Connections and identity end to end", .timeLimit(.minutes(1)))
+struct ConnectionTests {
+    @Test("request smuggling shapes are refused with 400 and the connection closed", arguments: [
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\n{}",
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 7\r\n\r\n{}",
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: identity, chunked\r\n\r\n0\r\n\r\n",
+    ])
+    func smuggling(raw: String) async throws {
+        try await withHarness { h in
+            let socket = try RawSocket(port: h.routerPort)
+            socket.send(raw)
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 400"))
+            #expect(closed)
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("a request head trickled slower than header_timeout is cut off")
+    func slowHeaders() async throws {
+        try await withHarness(configure: { c, _ in c.router.limits.headerTimeout = .milliseconds(300) }) { h in
+            let socket = try RawSocket(port: h.routerPort)
+            let start = ContinuousClock.now
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+            try await Task.sleep(for: .milliseconds(150))
+            socket.send("x-slow: 1\r\n")
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(closed)
+            #expect(text.isEmpty)
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
+    @Test("an idle keep-alive connection is closed after idle_timeout")
+    func idle() async throws {
+        try await withHarness(configure: { c, _ in c.router.limits.idleTimeout = .seconds(1) }) { h in
+            let socket = try RawSocket(port: h.routerPort)
+            socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+            let start = ContinuousClock.now
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(closed)
+            #expect(ContinuousClock.now - start >= .milliseconds(900))
+        }
+    }
+
+    @Test("a peer UID that maps to no sandbox gets 403 and nothing reaches upstream; headers cannot claim one")
+    func unknownPeer() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].uids = [4_242_424] }) { h in
+            let r = try await h.request(
+                "/v1/chat/completions",
+                body: Harness.chat(),
+                headers: [("content-type", "application/json"), ("x-airlock-sandbox", Harness.sandbox), ("x-forwarded-user", "agent")]
+            )
+            #expect(r.status == 403)
+            #expect(r.body.contains("unknown_sandbox"))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("a listener handed in as a bound descriptor serves the sandbox it was registered for")
+    func handedInListener() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
+            }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        try await withHarness(configure: { c, _ in
+            c.sandboxes[0].uids = [4_242_424]
+            c.sandboxes.append(SandboxPolicy(name: "handed", tenant: Harness.tenant, models: ["embed-test"]))
+            c.router.listeners.append(ListenerConfig(kind: .inherited(fd: fd, sandbox: "handed")))
+        }) { h in
+            let tcp = try await h.request(.GET, "/v1/models", headers: [])
+            #expect(tcp.status == 403)
+            let socket = try RawSocket(port: port)
+            socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            let (text, _) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(text.contains("\"id\":\"embed-test\""))
+            #expect(!text.contains("gpt-test"))
+        }
+    }
+
+    @Test("a handed-in descriptor that is not a stream socket is refused at start")
+    func handedInNotSocket() async throws {
+        let fd = open("/dev/null", O_RDONLY)
+        defer { close(fd) }
+        await #expect(throws: SystemCallError.self) {
+            try await Harness.start { c, _ in
+                c.router.listeners.append(ListenerConfig(kind: .inherited(fd: fd, sandbox: Harness.sandbox)))
+            }
+        }
+    }
+}
+
+/// Identity from the kernel for peers running as different UIDs: real client processes started with
+/// `setpriv`, on a Unix socket (SO_PEERCRED) and on TCP loopback (NETLINK_SOCK_DIAG).
+@Suite("Kernel-verified identity for two UIDs", .timeLimit(.minutes(1)))
+struct PeerUIDTests {
+    static let canSwitchUsers = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
+
+    static func curl(asUID uid: UInt32, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "-s", "--max-time", "5"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func configure(_ c: inout AirlockConfig, _ dir: String) {
+        c.sandboxes = [
+            SandboxPolicy(name: "alpha", tenant: Harness.tenant, uids: [1000], models: ["gpt-test"]),
+            SandboxPolicy(name: "beta", tenant: Harness.tenant, uids: [1001], models: ["claude-test"]),
+        ]
+        c.router.listeners.append(ListenerConfig(kind: .unix(path: dir + "/router.sock", mode: ConfigFileMode(rawValue: 0o660)!, group: nil)))
+        chmod(dir, 0o755)
+    }
+
+    @Test("SO_PEERCRED on the Unix socket tells UID 1000 from UID 1001", .enabled(if: canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
+    func unixSocket() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let path = h.directory + "/router.sock"
+            chmod(path, 0o666)
+            let alpha = try await offPool { try Self.curl(asUID: 1000, ["--unix-socket", path, "http://x/v1/models"]) }
+            let beta = try await offPool { try Self.curl(asUID: 1001, ["--unix-socket", path, "http://x/v1/models"]) }
+            let stranger = try await offPool { try Self.curl(asUID: 1002, ["--unix-socket", path, "http://x/v1/models"]) }
+            #expect(alpha.contains("\"id\":\"gpt-test\"") && !alpha.contains("claude-test"))
+            #expect(beta.contains("\"id\":\"claude-test\"") && !beta.contains("gpt-test"))
+            #expect(stranger.contains("unknown_sandbox"))
+        }
+    }
+
+    @Test("NETLINK_SOCK_DIAG on TCP loopback tells UID 1000 from UID 1001", .enabled(if: canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
+    func tcpLoopback() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let url = "http://127.0.0.1:\(h.routerPort)/v1/models"
+            let alpha = try await offPool { try Self.curl(asUID: 1000, [url]) }
+            let beta = try await offPool { try Self.curl(asUID: 1001, [url]) }
+            let stranger = try await offPool { try Self.curl(asUID: 1002, [url]) }
+            #expect(alpha.contains("\"id\":\"gpt-test\"") && !alpha.contains("claude-test"))
+            #expect(beta.contains("\"id\":\"claude-test\"") && !beta.contains("gpt-test"))
+            #expect(stranger.contains("unknown_sandbox"))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AsyncHTTPClient
+import NIOCore
+import AirlockMockUpstream
+import AirlockPolicy
+import AirlockTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// Retry, breaker and failover against the mock's fault knobs: retries happen when they should, and only then.
+@Suite("Upstream resilience end to end", .timeLimit(.minutes(1)))
+struct ResilienceTests {
+    @Test("429/502/503/504 are retried and the agent sees the success; usage is counted once", arguments: [429, 502, 503, 504])
+    func retried(status: Int) async throws {
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+            h.mock.addFault(MockFault(count: 2, status: status, retryAfter: "0"))
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 3)
+            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            #expect(remaining.day == 990)  // 4 prompt + 6 completion tokens, once
+        }
+    }
+
+    @Test("other failures are not retried", arguments: [400, 401, 403, 404, 422, 500])
+    func notRetried(status: Int) async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 5, status: status))
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == status)
+            #expect(h.mock.requestCount == 1)
+        }
+    }
+
+    @Test("after the last attempt the upstream's own answer reaches the agent, with Retry-After")
+    func exhausted() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 10, status: 429, retryAfter: "0"))
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 429)
+            #expect(h.mock.requestCount == 3)
+            #expect(r.headers.first(name: "retry-after") == "0")
+        }
+    }
+
+    @Test("Retry-After from the upstream is honoured (clamped) before the retry")
+    func retryAfterHonoured() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, status: 503, retryAfter: "1"))
+            let start = ContinuousClock.now
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(ContinuousClock.now - start >= .milliseconds(900))
+        }
+    }
+
+    @Test("a hang before the response head times out and is retried")
+    func hang() async throws {
+        try await withHarness(configure: { c, _ in c.upstreams[0].timeouts.responseHeaders = .milliseconds(300) }) { h in
+            h.mock.addFault(MockFault(count: 1, hang: true))
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 2)
+        }
+    }
+
+    @Test("a delay before headers within the timeout is simply waited for")
+    func delayBeforeHeaders() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 300))
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 1)
+        }
+    }
+
+    @Test("a reset mid-body is never retried: the agent gets an incomplete response, not a second answer")
+    func resetMidBody() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, resetAfterBytes: 40))
+            await #expect(throws: (any Error).self) {
+                _ = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true))
+            }
+            #expect(h.mock.requestCount == 1)
+        }
+    }
+
+    @Test("chunks are passed on as they arrive, not buffered")
+    func chunkDelay() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, chunkDelayMs: 150))
+            var request = HTTPClientRequest(url: h.base + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: Harness.chat(stream: true)))
+            let start = ContinuousClock.now
+            let response = try await h.client.execute(request, timeout: .seconds(10))
+            var arrivals: [Duration] = []
+            for try await _ in response.body { arrivals.append(ContinuousClock.now - start) }
+            #expect(arrivals.count >= 6)
+            #expect(arrivals.first! < .milliseconds(400))
+            #expect(arrivals.last! >= .milliseconds(700))
+        }
+    }
+
+    @Test("connect errors fail over to the next upstream of the route")
+    func failover() async throws {
+        try await withHarness(configure: { c, _ in
+            var dead = c.upstreams[0]
+            dead.name = "dead"
+            dead.baseURL = "http://127.0.0.1:1"
+            c.upstreams.append(dead)
+            c.models[0].targets.insert(.init(upstream: "dead", model: "gpt-upstream"), at: 0)
+        }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 1)
+        }
+    }
+
+    @Test("the breaker opens after N failures, answers 503 without calling upstream, then probes and closes")
+    func breaker() async throws {
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].breaker = BreakerSettings(failures: 2, window: .seconds(30), cooldown: .milliseconds(500))
+            c.retry.attempts = 1
+        }) { h in
+            h.mock.addFault(MockFault(count: 2, status: 500))
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 500)
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 500)
+            let refused = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(refused.status == 503)
+            #expect(refused.body.contains("upstream_unavailable"))
+            #expect(refused.headers.first(name: "retry-after") == "1")
+            #expect(h.mock.requestCount == 2)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+            #expect(h.mock.requestCount == 4)
+        }
+    }
+
+    @Test("when every upstream's breaker is open the router answers 503 with Retry-After")
+    func allOpen() async throws {
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].breaker = BreakerSettings(failures: 1, window: .seconds(30), cooldown: .seconds(20))
+            c.retry.attempts = 1
+        }) { h in
+            h.mock.addFault(MockFault(count: 1, status: 502))
+            _ = try await h.request("/v1/chat/completions", body: Harness.chat())
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 503)
+            #expect(Int(r.headers.first(name: "retry-after") ?? "") ?? 0 >= 19)
+        }
+    }
+
+    @Test("an agent that disconnects mid-stream cancels the upstream call")
+    func disconnectCancels() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, chunkDelayMs: 300))
+            let socket = try RawSocket(port: h.routerPort)
+            let body = Harness.chat(stream: true)
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            try await Task.sleep(for: .milliseconds(400))
+            shutdown(socket.fd, Int32(SHUT_RDWR))
+            let cancelled = await eventually { h.mock.recordedRequests().first?.cancelled == true }
+            #expect(cancelled)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import AirlockMockUpstream
+import Foundation
+import AirlockPolicy
+import AirlockTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// Each route through a real router to the real mock, streaming and not.
+@Suite("Routes end to end", .timeLimit(.minutes(1)))
+struct RoutesTests {
+    @Test("chat completions: aliased model, usage, request id and traceparent echoed")
+    func chat() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(r.body.contains("\"model\":\"gpt-upstream\""))
+            #expect(r.body.contains("\"prompt_tokens\":4"))
+            #expect(r.headers.first(name: "x-request-id")?.count == 32)
+            #expect(r.headers.first(name: "traceparent")?.hasPrefix("00-") == true)
+            let seen = h.mock.recordedRequests()
+            #expect(seen.count == 1)
+            #expect(seen[0].body.contains("\"model\":\"gpt-upstream\""))
+        }
+    }
+
+    @Test("chat completions stream: every chunk passes, include_usage is requested, [DONE] arrives")
+    func chatStream() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true))
+            #expect(r.status == 200)
+            #expect(r.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+            let events = r.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+            #expect(events.count == 9)  // 6 words, the finish chunk, the usage chunk, [DONE]
+            #expect(events.last == "data: [DONE]")
+            #expect(r.body.contains("\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6"))
+            #expect(h.mock.recordedRequests()[0].body.contains("\"stream_options\":{\"include_usage\":true}"))
+        }
+    }
+
+    @Test("responses, streaming and not")
+    func responses() async throws {
+        try await withHarness { h in
+            let plain = try await h.request("/v1/responses", body: #"{"model":"gpt-test","input":"a b c"}"#)
+            #expect(plain.status == 200)
+            #expect(plain.body.contains("\"object\":\"response\""))
+            let stream = try await h.request("/v1/responses", body: #"{"model":"gpt-test","input":"a b c","stream":true}"#)
+            #expect(stream.status == 200)
+            #expect(stream.body.contains("event: response.completed"))
+        }
+    }
+
+    @Test("embeddings")
+    func embeddings() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/embeddings", body: #"{"model":"embed-test","input":["x","y z"]}"#)
+            #expect(r.status == 200)
+            #expect(r.body.contains("\"embedding\""))
+            #expect(h.mock.recordedRequests()[0].body.contains("\"model\":\"embed-test\""))
+        }
+    }
+
+    @Test("Anthropic messages, streaming and not, with x-api-key and anthropic-version injected")
+    func messages() async throws {
+        try await withHarness { h in
+            let plain = try await h.request("/v1/messages", body: Harness.anthropicMessage())
+            #expect(plain.status == 200)
+            #expect(plain.body.contains("\"type\":\"message\""))
+            let stream = try await h.request("/v1/messages", body: Harness.anthropicMessage(stream: true))
+            #expect(stream.status == 200)
+            for event in ["message_start", "content_block_delta", "message_delta", "message_stop"] {
+                #expect(stream.body.contains("event: \(event)"))
+            }
+            let seen = h.mock.recordedRequests()
+            #expect(seen.allSatisfy { $0.header("x-api-key") == h.key && $0.header("anthropic-version") == "2023-06-01" })
+        }
+    }
+
+    @Test("models lists what the sandbox may call, in OpenAI or Anthropic shape")
+    func models() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].models = ["gpt-test", "claude-test"] }) { h in
+            let openai = try await h.request(.GET, "/v1/models", headers: [])
+            #expect(openai.status == 200)
+            #expect(openai.body == #"{"object":"list","data":[{"id":"gpt-test","object":"model","created":0,"owned_by":"airlock"},{"id":"claude-test","object":"model","created":0,"owned_by":"airlock"}]}"#)
+            let anthropic = try await h.request(.GET, "/v1/models", headers: [("anthropic-version", "2023-06-01")])
+            #expect(anthropic.body.contains("\"has_more\":false"))
+            #expect(anthropic.body.contains("\"id\":\"claude-test\""))
+            #expect(h.mock.recordedRequests().isEmpty)
+        }
+    }
+
+    @Test("unknown paths and methods get 404 in the family's shape and never reach upstream")
+    func unknown() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/completions", body: "{}")
+            #expect(r.status == 404)
+            #expect(r.body.contains("\"code\":\"unknown_route\""))
+            let a = try await h.request(.GET, "/v1/messages")
+            #expect(a.status == 404)
+            #expect(a.body.hasPrefix("{\"type\":\"error\""))
+            #expect(h.mock.recordedRequests().isEmpty)
+        }
+    }
+
+    @Test("W3C traceparent: the agent's trace id continues upstream with the router's span")
+    func traceparent() async throws {
+        try await withHarness { h in
+            let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let r = try await h.request(
+                "/v1/chat/completions",
+                body: Harness.chat(),
+                headers: [("content-type", "application/json"), ("traceparent", incoming), ("x-request-id", "agent-req-1")]
+            )
+            #expect(r.headers.first(name: "x-request-id") == "agent-req-1")
+            let echoed = try #require(r.headers.first(name: "traceparent"))
+            #expect(echoed.hasPrefix("00-4bf92f3577b34da6a3ce929d0e0e4736-"))
+            #expect(!echoed.contains("00f067aa0ba902b7"))
+            #expect(h.mock.recordedRequests()[0].header("traceparent") == echoed)
+            #expect(h.mock.recordedRequests()[0].header("x-request-id") == "agent-req-1")
+        }
+    }
+}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import NIOCore
+import NIOHTTP1
+import Glibc
+#endif
+import AirlockPolicy
+import Testing
+
+@testable import AirlockRouter
+
+@Suite("Usage reading")
+struct UsageReaderTests {
+    func read(_ endpoint: Endpoint, streaming: Bool, _ text: String, split: Int) -> Usage? {
+        var reader = UsageReader(endpoint: endpoint, streaming: streaming)
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let end = min(bytes.count, i + split)
+            bytes[i..<end].withUnsafeBytes { reader.consume($0) }
+            i = end
+        }
+        reader.finish()
+        return reader.usage
+    }
+
+    @Test("reads usage from whole bodies of each API", arguments: [
+        (Endpoint.chatCompletions, #"{"id":"x","usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}"#, Usage(input: 11, output: 7)),
+        (.embeddings, #"{"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}}"#, Usage(input: 5, output: 0)),
+        (.responses, #"{"output":[],"usage":{"input_tokens":3,"output_tokens":9}}"#, Usage(input: 3, output: 9)),
+        (.messages, #"{"content":[],"usage":{"input_tokens":4,"output_tokens":2,"cache_read_input_tokens":6}}"#, Usage(input: 10, output: 2)),
+    ])
+    func whole(endpoint: Endpoint, body: String, expected: Usage) {
+        for split in [1, 3, 1000] {
+            #expect(read(endpoint, streaming: false, body, split: split) == expected)
+        }
+    }
+
+    @Test("reads usage from SSE streams split at every byte boundary")
+    func streams() {
+        let chat = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n"
+        let anthropic = "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\r\n\r\nevent: content_block_delta\r\ndata: {\"type\":\"content_block_delta\"}\r\n\r\nevent: message_delta\r\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\r\n\r\n"
+        let responses = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":2,\"output_tokens\":8}}}\n\n"
+        for split in [1, 2, 7, 64, 10_000] {
+            #expect(read(.chatCompletions, streaming: true, chat, split: split) == Usage(input: 3, output: 6))
+            #expect(read(.messages, streaming: true, anthropic, split: split) == Usage(input: 12, output: 15))
+            #expect(read(.responses, streaming: true, responses, split: split) == Usage(input: 2, output: 8))
+        }
+    }
+
+    @Test("a stream without usage reports none rather than zero")
+    func missing() {
+        #expect(read(.chatCompletions, streaming: true, "data: {\"choices\":[]}\n\ndata: [DONE]\n\n", split: 5) == nil)
+        #expect(read(.chatCompletions, streaming: false, "{\"choices\":[]}", split: 5) == nil)
+    }
+}
+
+@Suite("Budget ledger")
+struct BudgetLedgerTests {
+    static func tempDir() -> String {
+        var template = Array("/tmp/airlock-ledger-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        return path
+    }
+
+    // 2026-11-21T12:00:00Z
+    let noon: Int64 = 1_795_262_400
+
+    @Test("refuses a tenant once its daily budget is spent, until the next UTC day")
+    func daily() throws {
+        let dir = Self.tempDir()
+        let ledger = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerDay: 100)], now: noon)
+        #expect(ledger.check(tenant: "t", now: noon) == .allowed)
+        try ledger.charge(tenant: "t", tokens: 60, now: noon)
+        #expect(ledger.check(tenant: "t", now: noon) == .allowed)
+        try ledger.charge(tenant: "t", tokens: 40, now: noon)
+        #expect(ledger.check(tenant: "t", now: noon) == .exceeded(.day, retryAfterSeconds: 43_200))
+        #expect(ledger.check(tenant: "t", now: noon + 43_200) == .allowed)
+        #expect(ledger.check(tenant: "other", now: noon) == .allowed)
+    }
+
+    @Test("monthly budgets sum the days of the UTC month")
+    func monthly() throws {
+        let dir = Self.tempDir()
+        let ledger = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerMonth: 100)], now: noon)
+        try ledger.charge(tenant: "t", tokens: 50, now: noon - 5 * 86_400)
+        try ledger.charge(tenant: "t", tokens: 50, now: noon)
+        guard case .exceeded(.month, let retry) = ledger.check(tenant: "t", now: noon) else {
+            Issue.record("expected the monthly budget to be spent")
+            return
+        }
+        // 2026-12-01T00:00:00Z is 9.5 days after noon on the 21st.
+        #expect(retry == 9 * 86_400 + 43_200)
+        #expect(ledger.remaining(tenant: "t", now: noon).month == 0)
+    }
+
+    @Test("usage survives reopening; a torn last line is ignored; a corrupt middle line is an error")
+    func persistence() throws {
+        let dir = Self.tempDir()
+        do {
+            let ledger = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerDay: 100)], now: noon)
+            try ledger.charge(tenant: "t", tokens: 99, now: noon)
+        }
+        let path = dir + "/budget.journal"
+        let fd = open(path, O_WRONLY | O_APPEND)
+        let torn = Array("{\"day\":\"2026-11-21\",\"ten".utf8)
+        _ = torn.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let reopened = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerDay: 100)], now: noon)
+        #expect(reopened.remaining(tenant: "t", now: noon).day == 1)
+        try reopened.charge(tenant: "t", tokens: 1, now: noon)
+        #expect(reopened.check(tenant: "t", now: noon) != .allowed)
+
+        let bad = open(path, O_WRONLY | O_TRUNC)
+        let lines = Array("garbage\n{\"day\":\"2026-11-21\",\"tenant\":\"t\",\"tokens\":1}\n".utf8)
+        _ = lines.withUnsafeBytes { write(bad, $0.baseAddress, $0.count) }
+        close(bad)
+        #expect(throws: BudgetLedgerError.self) {
+            try BudgetLedger(directory: dir, tenants: [], now: noon)
+        }
+    }
+
+    @Test("UTC calendar arithmetic", arguments: [
+        (Int64(0), "1970-01-01"), (951_782_400, "2000-02-29"), (1_795_262_400, "2026-11-21"), (4_102_444_799, "2099-12-31"),
+    ])
+    func calendar(seconds: Int64, day: String) {
+        #expect(UTCCalendar.day(seconds) == day)
+    }
+}
+
+@Suite("Request head checks")
+struct HeadCheckTests {
+    let limits = HTTPConnectionHandler.Limits(maxBodyBytes: 1000, maxHeaderBytes: 2048, headerTimeout: .seconds(1), idleTimeout: .seconds(1))
+
+    @Test("refuses smuggling shapes, oversized heads and declared bodies", arguments: [
+        ([("content-length", "5"), ("transfer-encoding", "chunked")], 400, "ambiguous_framing"),
+        ([("content-length", "5"), ("content-length", "5")], 400, "ambiguous_framing"),
+        ([("transfer-encoding", "gzip, chunked")], 400, "ambiguous_framing"),
+        ([("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")], 400, "ambiguous_framing"),
+        ([("content-length", "-1")], 400, "ambiguous_framing"),
+        ([("content-length", "1001")], 413, "body_too_large"),
+        ([("x-pad", String(repeating: "a", count: 3000))], 431, "headers_too_large"),
+    ])
+    func refused(headers: [(String, String)], status: Int, reason: String) {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions")
+        for (n, v) in headers { head.headers.add(name: n, value: v) }
+        let refusal = HeadChecks.check(head, limits: limits)
+        #expect(refusal?.status == status)
+        #expect(refusal?.reason == reason)
+    }
+
+    @Test("accepts ordinary heads")
+    func accepted() {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions")
+        head.headers.add(name: "content-length", value: "1000")
+        #expect(HeadChecks.check(head, limits: limits) == nil)
+    }
+}
+
+@Suite("Header policy")
+struct HeaderPolicyTests {
+    @Test("never forwards agent credentials or account selectors upstream")
+    func requestHeaders() {
+        var inbound = HTTPHeaders()
+        for name in ["Authorization", "api-key", "X-Api-Key", "Cookie", "OpenAI-Organization", "OpenAI-Project", "Proxy-Authorization", "X-Forwarded-For", "Host"] {
+            inbound.add(name: name, value: "agent-value")
+        }
+        inbound.add(name: "Content-Type", value: "application/json")
+        inbound.add(name: "anthropic-version", value: "2023-06-01")
+        let out = HeaderPolicy.forwardRequest(inbound)
+        #expect(out.map(\.name).sorted() == ["anthropic-version", "content-type"])
+    }
+
+    @Test("passes only allowlisted response headers", arguments: [
+        ("content-type", true), ("x-ratelimit-remaining-requests", true), ("anthropic-ratelimit-tokens-limit", true),
+        ("set-cookie", false), ("www-authenticate", false), ("authorization", false), ("openai-organization", false),
+        ("x-api-key", false), ("server", false),
+    ])
+    func responseHeaders(name: String, allowed: Bool) {
+        #expect(HeaderPolicy.isResponseAllowed(name) == allowed)
+    }
+}

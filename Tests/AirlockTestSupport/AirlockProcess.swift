@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The `airlock` binary run as a real child process, as operators run it.
+public final class AirlockProcess: @unchecked Sendable {
+    public let process = Process()
+    private let stderrPipe = Pipe()
+
+    /// `airlock` next to the running test binary (both are build products), or `$AIRLOCK_BIN`.
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["AIRLOCK_BIN"] { return path }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("airlock").path
+    }
+
+    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = stderrPipe
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits up to `seconds` for the process to exit; kills it and fails if it does not.
+    public func waitForExit(seconds: Double = 15) async throws -> Int32 {
+        let process = self.process
+        let exited = await eventually(seconds: seconds) { !process.isRunning }
+        guard exited else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestSupportError("airlock \(process.arguments?.first ?? "") did not exit within \(seconds)s")
+        }
+        return process.terminationStatus
+    }
+
+    /// Everything the process wrote to stderr (call after it exited).
+    public func standardError() -> String {
+        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// Waits until `path` exists (a ready or port file) and returns its contents.
+    public func waitForFile(_ path: String, seconds: Double = 20) async throws -> String {
+        let process = self.process
+        let found = await eventually(seconds: seconds) { FileManager.default.fileExists(atPath: path) || !process.isRunning }
+        guard found, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            throw TestSupportError("\(path) never appeared; airlock said: \(standardError())")
+        }
+        return text
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

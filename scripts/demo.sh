@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make demo`: the router in front of the embedded mock upstream, and a sample agent that calls it the way an
+# agent in the sandbox would — plain HTTP and the official SDKs — holding no provider key.
+set -euo pipefail
+bin="${1:-.build/debug/airlock}"
+python="${2:-.venv/bin/python}"
+work=/tmp/airlock-demo
+config=policies/demo.yaml
+
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+cleanup() {
+  for pid in ${router_pid:-} ${mock_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+for port in 8443 9901; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: 127.0.0.1:$port is already in use; stop what listens there (an earlier demo?) and retry." >&2
+    exit 1
+  fi
+done
+
+rm -rf "$work" && mkdir -p "$work"
+# The provider "key" the router injects. The agent never sees this file or its contents.
+key="sk-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$key" > "$work/openai.key"
+cp "$work/openai.key" "$work/anthropic.key"
+chmod 600 "$work"/*.key
+
+bold "Checking the demo policy"
+"$bin" policy check "$config"
+
+bold "Starting the mock upstream on 127.0.0.1:9901 (it requires the provider key)"
+"$bin" mock-upstream --port 9901 --port-file "$work/mock.port" --require-key-file "$work/openai.key" \
+  2>"$work/mock.log" &
+mock_pid=$!
+for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
+
+bold "Starting the router on 127.0.0.1:8443 and $work/router.sock"
+"$bin" router --config "$config" --allow-root --ready-file "$work/ready.json" 2>"$work/router.log" &
+router_pid=$!
+for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
+[ -s "$work/ready.json" ] || { cat "$work/router.log" >&2; exit 1; }
+cat "$work/ready.json"
+
+bold "Running the sample agent (no provider key in its environment)"
+env -i PATH="$PATH" HOME="$work" \
+  OPENAI_BASE_URL=http://127.0.0.1:8443/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:8443 \
+  OPENAI_API_KEY=agent-has-no-key ANTHROPIC_API_KEY=agent-has-no-key \
+  AIRLOCK_SOCKET="$work/router.sock" AIRLOCK_FORBIDDEN_FILE="$work/openai.key" \
+  "$python" demo/agent.py
+
+bold "What the upstream received (the router injected the key; the agent's placeholder never left)"
+"$python" - "$key" <<'PY'
+import json, sys, urllib.request
+key = sys.argv[1]
+seen = json.load(urllib.request.urlopen("http://127.0.0.1:9901/__mock/requests", timeout=5))
+injected = sum(1 for r in seen if key in (r["headers"].get("authorization", "") + r["headers"].get("x-api-key", "")))
+leaked = sum(1 for r in seen if "agent-has-no-key" in json.dumps(r["headers"]))
+print(f"  upstream requests: {len(seen)}; carrying the router's key: {injected}; carrying the agent's placeholder: {leaked}")
+assert injected == len(seen) and leaked == 0
+PY
+
+bold "Stopping the router with SIGTERM (drains, exits 0)"
+kill -TERM "$router_pid"
+wait "$router_pid" && echo "  router exited 0"
+router_pid=
+echo
+echo "Demo complete. Logs: $work/router.log, $work/mock.log"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing Airlock needs: Debian packages (C libraries, curl, setpriv) and a
+# Python virtual environment with the official SDKs and pytest. Safe to run again: it skips what is there.
+set -euo pipefail
+venv="${1:-.venv}"
+packages=(libseccomp-dev libcap-dev curl util-linux)
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_install() {
+  echo "installing Debian packages: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  # A Debian python3 ships venv separately; a pyenv or upstream build has it built in.
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+fi
+if ! "$venv/bin/python" -c "import openai, anthropic, pytest, prometheus_client" 2>/dev/null; then
+  echo "installing Python packages into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
+fi

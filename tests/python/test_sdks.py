@@ -1,0 +1,86 @@
+"""The official OpenAI and Anthropic Python SDKs, unmodified, pointed at the router: a call, a stream, and an
+error each SDK must raise as its own exception type. The SDKs hold a fake key; the router injects the real one."""
+
+import anthropic
+import openai
+import pytest
+
+
+def openai_client(stack):
+    return openai.OpenAI(base_url=stack.router_url + "/v1", api_key="agent-has-no-key", max_retries=0, timeout=20)
+
+
+def anthropic_client(stack):
+    return anthropic.Anthropic(base_url=stack.router_url, api_key="agent-has-no-key", max_retries=0, timeout=20)
+
+
+def test_openai_call(stack):
+    completion = openai_client(stack).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "say hello"}]
+    )
+    assert completion.choices[0].message.content == "Hello from the Airlock mock upstream."
+    assert completion.usage.prompt_tokens == 2
+    seen = stack.mock_requests()[-1]
+    assert seen["headers"]["authorization"] == f"Bearer {stack.key}"
+    assert "agent-has-no-key" not in str(seen["headers"])
+
+
+def test_openai_stream_counts_usage(stack):
+    stream = openai_client(stack).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "stream please"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "Hello from the Airlock mock upstream."
+    assert '"include_usage":true' in stack.mock_requests()[-1]["body"]
+
+
+def test_openai_responses_and_models(stack):
+    client = openai_client(stack)
+    response = client.responses.create(model="gpt-4o-mini", input="one two")
+    assert response.output_text == "Hello from the Airlock mock upstream."
+    assert sorted(m.id for m in client.models.list()) == ["claude-sonnet", "gpt-4o-mini"]
+
+
+def test_openai_forbidden_model_is_permission_denied(stack):
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        openai_client(stack).chat.completions.create(model="embed-small", messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 403
+    assert raised.value.code == "model_not_allowed"
+
+
+def test_openai_upstream_rate_limit_is_rate_limit_error(stack):
+    stack.add_fault({"status": 429, "retry_after": "0", "count": 5})
+    with pytest.raises(openai.RateLimitError):
+        openai_client(stack).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+
+
+def test_anthropic_call(stack):
+    message = anthropic_client(stack).messages.create(
+        model="claude-sonnet", max_tokens=64, messages=[{"role": "user", "content": "say hello"}]
+    )
+    assert message.content[0].text == "Hello from the Airlock mock upstream."
+    assert message.usage.output_tokens == 6
+    seen = stack.mock_requests()[-1]
+    assert seen["headers"]["x-api-key"] == stack.key
+    assert "authorization" not in seen["headers"]
+
+
+def test_anthropic_stream(stack):
+    with anthropic_client(stack).messages.stream(
+        model="claude-sonnet", max_tokens=64, messages=[{"role": "user", "content": "stream"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from the Airlock mock upstream."
+    assert final.usage.output_tokens == 6
+
+
+def test_anthropic_bad_request_is_bad_request_error(stack):
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        anthropic_client(stack).messages.create(model="claude-sonnet", max_tokens=0, messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 400
+
+
+def test_anthropic_forbidden_model_is_permission_denied(stack):
+    with pytest.raises(anthropic.PermissionDeniedError):
+        anthropic_client(stack).messages.create(model="embed-small", max_tokens=5, messages=[{"role": "user", "content": "x"}])
