@@ -11,7 +11,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "airlock", targets: ["airlock"]),
+        .executable(name: "airlock-receipts-bench", targets: ["airlock-receipts-bench"]),
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
+        .library(name: "AirlockReceipts", targets: ["AirlockReceipts"]),
         .library(name: "AirlockRouter", targets: ["AirlockRouter"]),
     ],
     dependencies: [
@@ -35,6 +37,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AirlockReceipts",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "airlock-receipts-writer",
+            dependencies: ["AirlockReceipts"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "airlock-receipts-bench",
+            dependencies: ["AirlockReceipts"],
+            path: "bench/receipts/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AirlockMockUpstream",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -47,6 +65,7 @@ let package = Package(
             name: "AirlockRouter",
             dependencies: [
                 "AirlockPolicy",
+                "AirlockReceipts",
                 "CAirlockLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -65,6 +84,7 @@ let package = Package(
             name: "airlock",
             dependencies: [
                 "AirlockPolicy",
+                "AirlockReceipts",
                 "AirlockRouter",
                 "AirlockMockUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -77,6 +97,11 @@ let package = Package(
         ),
         .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AirlockReceiptsTests",
+            dependencies: ["AirlockReceipts", "airlock-receipts-writer"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AirlockMockUpstreamTests",
             dependencies: [

@@ -28,6 +28,9 @@ printf '%s\n' "$key" > "$work/openai.key"
 cp "$work/openai.key" "$work/anthropic.key"
 chmod 600 "$work"/*.key
 
+bold "Making the receipt log's checkpoint signing key"
+"$bin" receipts keygen --name airlock.demo/receipts --out "$work/receipts-signing"
+
 bold "Checking the demo policy"
 "$bin" policy check "$config"
 
@@ -66,5 +69,11 @@ bold "Stopping the router with SIGTERM (drains, exits 0)"
 kill -TERM "$router_pid"
 wait "$router_pid" && echo "  router exited 0"
 router_pid=
+bold "Verifying the receipt log offline, as an auditor would"
+"$bin" receipts verify "$work/receipts" --key "$work/receipts-signing.pub"
+
+bold "The receipts themselves (no prompt or completion text, only digests)"
+"$bin" receipts export "$work/receipts" --from 2 --to 6
+
 echo
 echo "Demo complete. Logs: $work/router.log, $work/mock.log"

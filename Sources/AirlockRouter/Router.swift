@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AirlockPolicy
+import AirlockReceipts
 import Crypto
 import Logging
 import NIOCore
@@ -33,13 +34,14 @@ public final class Router: Service, Sendable {
     private let tracker: ConnectionTracker
     private let factory: ListenerFactory
     private let logger: Logger
+    private let ownedLog: ReceiptLogSink?
 
     /// Prepares a router: everything that may need privileges happens here, and any failure is reported
     /// before a single connection is accepted.
     public static func start(
         _ loaded: LoadedConfig,
         options: Options = Options(),
-        receipts: any ReceiptSink = DisabledReceipts(),
+        receipts: (any ReceiptSink)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) async throws -> Router {
@@ -65,13 +67,40 @@ public final class Router: Service, Sendable {
         if let target, geteuid() == 0 {
             _ = chown(budgets.path, target.uid, target.gid)
         }
-        let runtime = try RouterRuntime(
+        let digest = Hex.encode(SHA256.hash(data: loaded.source))
+        let ownedLog: ReceiptLogSink?
+        let sink: any ReceiptSink
+        if let receipts {
+            ownedLog = nil
+            sink = receipts
+        } else if config.receipts.enabled {
+            let log = try await ReceiptLogSink.open(config.receipts, policyDigest: digest)
+            if let target, geteuid() == 0 {
+                try DurableFile.chownTree(config.receipts.directory, uid: target.uid, gid: target.gid)
+            }
+            ownedLog = log
+            sink = log
+        } else {
+            logger.warning("receipts are disabled by configuration: requests will not be recorded")
+            ownedLog = nil
+            sink = DisabledReceipts()
+        }
+        func abandon() async {
+            try? await ownedLog?.close()
+        }
+        let runtime: RouterRuntime
+        do {
+            runtime = try RouterRuntime(
             config: config,
             credentials: credentials,
             budgets: budgets,
-            receipts: receipts,
+            receipts: sink,
             group: group
         )
+        } catch {
+            await abandon()
+            throw error
+        }
         let tracker = ConnectionTracker()
         let limits = config.router.limits
         let pipeline = RequestPipeline(runtime: runtime, logger: logger)
@@ -92,28 +121,40 @@ public final class Router: Service, Sendable {
             for listener in config.router.listeners {
                 channels.append(try await factory.bind(listener))
             }
+            if let target, geteuid() == 0 {
+                try Privileges.drop(to: target)
+            }
         } catch {
             for channel in channels { try? await channel.close() }
             await runtime.clients.shutdown()
+            await abandon()
             throw error
-        }
-        if let target, geteuid() == 0 {
-            try Privileges.drop(to: target)
         }
         if geteuid() == 0 && !(options.allowRoot || config.router.allowRoot) {
             for channel in channels { try? await channel.close() }
             await runtime.clients.shutdown()
+            await abandon()
             throw RouterStartError(
                 "the router would serve requests as root. Pass --user NAME (or set router.user) to drop to the router's own user, or --allow-root if you really mean it."
             )
         }
-        let digest = Hex.encode(SHA256.hash(data: loaded.source))
+        do {
+            var started = Receipt.router(.admin, peer: nil, route: "router", decision: "allow", reason: "router_started", traceID: "")
+            started.uid = Int64(geteuid())
+            _ = try await sink.append(started)
+        } catch {
+            for channel in channels { try? await channel.close() }
+            await runtime.clients.shutdown()
+            await abandon()
+            throw RouterStartError("the receipt log cannot be written (\(error)); the router will not serve without it")
+        }
         return Router(
             runtime: runtime,
             channels: channels,
             tracker: tracker,
             factory: factory,
             digest: digest,
+            ownedLog: ownedLog,
             logger: logger
         )
     }
@@ -124,8 +165,10 @@ public final class Router: Service, Sendable {
         tracker: ConnectionTracker,
         factory: ListenerFactory,
         digest: String,
+        ownedLog: ReceiptLogSink?,
         logger: Logger
     ) {
+        self.ownedLog = ownedLog
         self.runtime = runtime
         self.serverChannels = channels
         self.tracker = tracker
@@ -171,6 +214,11 @@ public final class Router: Service, Sendable {
         await tracker.closeAll()
         try? budgets.sync()
         await runtime.clients.shutdown()
+        do {
+            try await ownedLog?.close()
+        } catch {
+            logger.error("closing the receipt log failed", metadata: ["error": "\(error)"])
+        }
         logger.info("router stopped", metadata: ["cut_off": "\(left)"])
     }
 

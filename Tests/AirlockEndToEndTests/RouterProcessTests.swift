@@ -49,6 +49,7 @@ struct RouterProcessTests {
               - name: gpt-test
                 api: openai
                 targets: [{upstream: mock}]
+            receipts: {enabled: false}
             """
         try TempDirectory.write(directory + "/airlock.yaml", config, mode: 0o644)
         return Stack(directory: directory, config: directory + "/airlock.yaml", mock: mock)

@@ -29,6 +29,10 @@ struct AirlockConfigTests {
           - name: gpt
             api: openai
             targets: [{upstream: openai}]
+        receipts:
+          directory: /var/lib/airlock/receipts
+          origin: airlock.test/receipts
+          signing_keys: [/etc/airlock/receipts.key]
         """
 
     func load(_ text: String) throws -> LoadedConfig {
@@ -43,6 +47,7 @@ struct AirlockConfigTests {
         #expect(c.sandboxes[0].rate == RateSettings(rps: 50, burst: 100))
         #expect(c.retry == RetrySettings(attempts: 3, base: .milliseconds(250), cap: .seconds(8), maxRetryAfter: .seconds(30)))
         #expect(c.router.allowRoot == false)
+        #expect(c.receipts.enabled && c.receipts.durability == .sync)
     }
 
     @Test("the shipped policies load", arguments: ["policies/airlock.yaml", "policies/demo.yaml"])
@@ -88,6 +93,9 @@ struct AirlockConfigTests {
         ("- name: agent", "- name: Agent!", "sandboxes[0].name"),
         ("state_directory: /var/lib/airlock", "state_directory: /var/lib/airlock\n  limits: {max_body_bytes: 0}", "router.limits.max_body_bytes"),
         ("state_directory: /var/lib/airlock", "state_directory: /var/lib/airlock\n  drain_timeout: 1h", "router.drain_timeout"),
+        ("origin: airlock.test/receipts", "origin: \"has space\"", "receipts.origin"),
+        ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: []", "receipts.signing_keys"),
+        ("directory: /var/lib/airlock/receipts", "directory: receipts", "receipts.directory"),
     ])
     func semantic(find: String, replace: String, path: String) {
         let text = Self.valid.replacingOccurrences(of: find, with: replace)
@@ -121,6 +129,13 @@ struct AirlockConfigTests {
         #expect { try load(fd) } throws: { "\($0)".contains("router.listeners[0].sandbox") && "\($0)".contains("ghost") }
         let stdin = Self.valid.replacingOccurrences(of: "    - tcp: 127.0.0.1:8443\n", with: "    - fd: 0\n      sandbox: agent\n")
         #expect { try load(stdin) } throws: { "\($0)".contains("router.listeners[0].fd") }
+    }
+
+    @Test("a file without a receipts section is refused: turning receipts off must be explicit")
+    func receiptsRequired() throws {
+        let without = Self.valid.components(separatedBy: "receipts:\n")[0]
+        #expect { try load(without) } throws: { "\($0)".contains("receipts") }
+        _ = try load(without + "receipts: {enabled: false}\n")
     }
 
     @Test("unknown keys anywhere are errors with a suggestion")

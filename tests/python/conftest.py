@@ -61,6 +61,10 @@ models:
   - name: claude-sonnet
     api: anthropic
     targets: [{{upstream: mock-anthropic}}]
+receipts:
+  directory: {state}/receipts
+  origin: airlock.test/sdk
+  signing_keys: [{signing_key}]
 retry:
   attempts: 2
   base: 10ms
@@ -111,6 +115,11 @@ def stack():
         mock_port = int(wait_for_file(mock_port_file, mock).strip())
         with socket_port() as router_port:
             pass
+        subprocess.run(
+            [str(BINARY), "receipts", "keygen", "--name", "airlock.test/sdk", "--out", str(directory / "signing")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         config = directory / "airlock.yaml"
         config.write_text(
             CONFIG.format(
@@ -119,6 +128,7 @@ def stack():
                 uid=os.getuid(),
                 mock_port=mock_port,
                 key_file=key_file,
+                signing_key=directory / "signing.key",
             )
         )
         ready = directory / "ready.json"

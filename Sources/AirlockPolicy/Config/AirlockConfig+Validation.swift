@@ -32,6 +32,7 @@ extension AirlockConfig {
         validateUpstreams(add)
         validateModels(add)
         validateRetry(add)
+        validateReceipts(add)
         return issues
     }
 
@@ -227,6 +228,26 @@ extension AirlockConfig {
         check(retry.base, in: .milliseconds(1)...(.seconds(60)), "retry.base", add)
         check(retry.cap, in: retry.base...(.seconds(300)), "retry.cap", add)
         check(retry.maxRetryAfter, in: .seconds(0)...(.seconds(600)), "retry.max_retry_after", add)
+    }
+
+    private func validateReceipts(_ add: (String, String, String) -> Void) {
+        guard receipts.enabled else { return }
+        if !receipts.directory.hasPrefix("/") {
+            add("receipts.directory", "\"\(receipts.directory)\" is not an absolute path", "Use e.g. /var/lib/airlock/receipts.")
+        }
+        if receipts.origin.isEmpty || receipts.origin.utf8.count > 256
+            || receipts.origin.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            add("receipts.origin", "\"\(receipts.origin)\" is not a usable log origin", "Use a short name without spaces, e.g. airlock.example.com/prod-1.")
+        }
+        if receipts.signingKeys.isEmpty {
+            add("receipts.signing_keys", "no signing key is listed", "Make one with `airlock receipts keygen --name ORIGIN --out PREFIX` and list PREFIX.key.")
+        }
+        for (i, key) in receipts.signingKeys.enumerated() where !key.hasPrefix("/") {
+            add("receipts.signing_keys[\(i)]", "\"\(key)\" is not an absolute path", "Use the absolute path of the .key file.")
+        }
+        check(receipts.batchDelay, in: .milliseconds(0)...(.seconds(1)), "receipts.batch_delay", add)
+        check(receipts.checkpointEvery, in: 1...10_000_000, "receipts.checkpoint_every", add)
+        check(receipts.checkpointInterval, in: .milliseconds(100)...(.seconds(3600)), "receipts.checkpoint_interval", add)
     }
 
     private func check(_ value: Int, in range: ClosedRange<Int>, _ path: String, _ add: (String, String, String) -> Void) {

@@ -13,9 +13,11 @@ public struct AirlockConfig: Decodable, Sendable {
     /// The models agents may name, each routed to an ordered list of upstreams.
     public var models: [ModelRoute]
     public var retry: RetrySettings
+    /// Required: a router without a receipt log must say `receipts: {enabled: false}`.
+    public var receipts: ReceiptSettings
 
     enum CodingKeys: String, CodingKey {
-        case version, router, sandboxes, tenants, upstreams, models, retry
+        case version, router, sandboxes, tenants, upstreams, models, retry, receipts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +29,7 @@ public struct AirlockConfig: Decodable, Sendable {
         upstreams = try c.decode([UpstreamConfig].self, forKey: .upstreams)
         models = try c.decode([ModelRoute].self, forKey: .models)
         retry = try c.decodeIfPresent(RetrySettings.self, forKey: .retry) ?? RetrySettings()
+        receipts = try c.decode(ReceiptSettings.self, forKey: .receipts)
     }
 
     public init(
@@ -36,7 +39,8 @@ public struct AirlockConfig: Decodable, Sendable {
         tenants: [TenantPolicy] = [],
         upstreams: [UpstreamConfig],
         models: [ModelRoute],
-        retry: RetrySettings = RetrySettings()
+        retry: RetrySettings = RetrySettings(),
+        receipts: ReceiptSettings = .disabled
     ) {
         self.version = version
         self.router = router
@@ -45,5 +49,6 @@ public struct AirlockConfig: Decodable, Sendable {
         self.upstreams = upstreams
         self.models = models
         self.retry = retry
+        self.receipts = receipts
     }
 }

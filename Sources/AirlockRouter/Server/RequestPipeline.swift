@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AirlockPolicy
+import AirlockReceipts
 import AsyncHTTPClient
 import Logging
 import NIOCore
@@ -128,24 +129,21 @@ final class RequestPipeline: Sendable {
         logger: Logger
     ) async {
         let receipts = runtime.receipts
-        var requestDigest = receipts.bodyDigester()
+        var requestDigest = receipts.bodyHasher()
         request.body.withUnsafeReadableBytes { requestDigest?.update($0) }
         let first = route.targets.first!.0
-        var intent = ReceiptEvent(
-            kind: .request,
-            timeNanoseconds: WallClock.nanoseconds(),
-            sandbox: sandbox.name,
-            tenant: sandbox.tenant,
-            uid: request.peer.uid,
+        var intent = Receipt.router(
+            .request,
+            peer: request.peer,
             route: endpoint.rawValue,
-            provider: first.config.kind.rawValue,
-            upstream: first.host,
-            model: shape.model,
             decision: "allow",
             reason: "admitted",
-            traceID: trace.traceID,
-            requestBodyHMAC: requestDigest?.finalize()
+            traceID: trace.traceID
         )
+        intent.provider = first.config.kind.rawValue
+        intent.upstream = first.host
+        intent.model = shape.model
+        intent.requestHMAC = requestDigest?.finalize()
         let requestIndex: UInt64
         do {
             requestIndex = try await receipts.append(intent)
@@ -169,7 +167,7 @@ final class RequestPipeline: Sendable {
         var completion = intent
         completion.kind = .completion
         completion.requestIndex = requestIndex
-        completion.requestBodyHMAC = nil
+        completion.requestHMAC = nil
         let started = DispatchTimeNanos.now()
 
         let attempted: UpstreamCaller.Attempted
@@ -182,7 +180,7 @@ final class RequestPipeline: Sendable {
         } catch let error as RouterError {
             completion.decision = "error"
             completion.reason = error.reason
-            completion.status = error.status
+            completion.status = Int64(error.status)
             completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
             await appendCompletion(completion, logger: logger)
             await denial.sink.error(error, family: endpoint.family, common: denial.common)
@@ -196,16 +194,16 @@ final class RequestPipeline: Sendable {
         }
         completion.provider = attempted.upstream.config.kind.rawValue
         completion.upstream = attempted.upstream.host
-        completion.attempts = attempted.attempts
+        completion.attempts = Int64(attempted.attempts)
         let status = Int(attempted.response.status.code)
-        completion.status = status
+        completion.status = Int64(status)
 
         var responseHeaders = HTTPHeaders()
         for (name, value) in attempted.response.headers where HeaderPolicy.isResponseAllowed(name) && name.lowercased() != "x-request-id" {
             responseHeaders.add(name: name, value: value)
         }
         var usageReader = UsageReader(endpoint: endpoint, streaming: shape.stream && status == 200)
-        var responseDigest = receipts.bodyDigester()
+        var responseDigest = receipts.bodyHasher()
         var outcome = "ok"
         var reason = status < 400 ? "completed" : "upstream_status"
         do {
@@ -228,8 +226,8 @@ final class RequestPipeline: Sendable {
         }
         usageReader.finish()
         if let usage = usageReader.usage {
-            completion.tokensIn = usage.input
-            completion.tokensOut = usage.output
+            completion.tokensIn = Int64(usage.input)
+            completion.tokensOut = Int64(usage.output)
             do {
                 try runtime.budgets.charge(tenant: sandbox.tenant, tokens: usage.total, now: WallClock.nanoseconds() / 1_000_000_000)
             } catch {
@@ -238,7 +236,7 @@ final class RequestPipeline: Sendable {
         }
         completion.decision = outcome
         completion.reason = reason
-        completion.responseBodyHMAC = responseDigest?.finalize()
+        completion.responseHMAC = responseDigest?.finalize()
         completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
         let recorded = await appendCompletion(completion, logger: logger)
         if outcome == "ok" && recorded {
@@ -251,7 +249,9 @@ final class RequestPipeline: Sendable {
 
     /// Appends a completion receipt even if the request's task was cancelled by an agent disconnect.
     @discardableResult
-    private func appendCompletion(_ event: ReceiptEvent, logger: Logger) async -> Bool {
+    private func appendCompletion(_ completion: Receipt, logger: Logger) async -> Bool {
+        var event = completion
+        event.time = WallClock.nanoseconds()
         let receipts = runtime.receipts
         do {
             if Task.isCancelled {
@@ -329,19 +329,9 @@ struct Denial: Sendable {
         traceID: String,
         logger: Logger
     ) async {
-        let event = ReceiptEvent(
-            kind: .request,
-            timeNanoseconds: WallClock.nanoseconds(),
-            sandbox: peer.sandbox?.name ?? "",
-            tenant: peer.sandbox?.tenant ?? "",
-            uid: peer.uid,
-            route: route,
-            model: model,
-            decision: "deny",
-            reason: error.reason,
-            status: error.status,
-            traceID: traceID
-        )
+        var event = Receipt.router(.request, peer: peer, route: route, decision: "deny", reason: error.reason, traceID: traceID)
+        event.model = model.isEmpty ? nil : model
+        event.status = Int64(error.status)
         do {
             _ = try await runtime.receipts.append(event)
         } catch {

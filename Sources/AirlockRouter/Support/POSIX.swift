@@ -89,6 +89,19 @@ enum DurableFile {
         return result
     }
 
+    /// Gives a directory and the files directly in it to `uid`/`gid` (the receipt log's folder is flat).
+    static func chownTree(_ path: String, uid: uid_t, gid: gid_t) throws {
+        guard chown(path, uid, gid) == 0 else { throw SystemCallError(call: "chown", subject: path, errno: errno) }
+        guard let dir = opendir(path) else { throw SystemCallError(call: "opendir", subject: path, errno: errno) }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            guard lchown(child, uid, gid) == 0 else { throw SystemCallError(call: "chown", subject: child, errno: errno) }
+        }
+    }
+
     /// Creates `path` as a directory with `mode` if missing; refuses a path that exists and is not one.
     static func ensureDirectory(_ path: String, mode: mode_t = 0o700) throws(SystemCallError) {
         if mkdir(path, mode) == 0 { return }

@@ -82,7 +82,7 @@ final class Harness: Sendable {
     static func start(
         mockConfiguration: MockUpstreamConfiguration = MockUpstreamConfiguration(),
         directory: String? = nil,
-        receipts: any ReceiptSink = DisabledReceipts(),
+        receipts: (any ReceiptSink)? = DisabledReceipts(),
         configure: (inout AirlockConfig, String) throws -> Void = { _, _ in }
     ) async throws -> Harness {
         let directory = directory ?? TempDirectory.make()
@@ -166,7 +166,7 @@ struct HarnessError: Error, CustomStringConvertible {
 /// Runs `body` with a started harness and always stops it.
 func withHarness(
     mockConfiguration: MockUpstreamConfiguration = MockUpstreamConfiguration(),
-    receipts: any ReceiptSink = DisabledReceipts(),
+    receipts: (any ReceiptSink)? = DisabledReceipts(),
     configure: (inout AirlockConfig, String) throws -> Void = { _, _ in },
     _ body: (Harness) async throws -> Void
 ) async throws {

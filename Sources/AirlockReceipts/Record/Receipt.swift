@@ -1,0 +1,134 @@
+/// One receipt as the router supplies it. The log adds `v`, `origin` and `index` when it appends.
+///
+/// A receipt holds metadata only. Bodies appear solely as ``BodyDigest`` values (HMAC-SHA256 under the log's
+/// body key), every string is at most ``maxStringBytes`` bytes, and there is no field for free text, so prompt or
+/// completion text has no place to go.
+public struct Receipt: Sendable, Hashable {
+    /// The longest string value, in UTF-8 bytes, that a receipt accepts.
+    public static let maxStringBytes = 512
+
+    /// Time of the event, nanoseconds since the Unix epoch. When nil the log uses the current wall-clock time.
+    public var time: Int64?
+    /// What this receipt records.
+    public var kind: ReceiptKind
+    /// The sandbox identity name.
+    public var sandbox: String?
+    /// The tenant the sandbox belongs to.
+    public var tenant: String?
+    /// The peer UID, when known.
+    public var uid: Int64?
+    /// The route name from the router configuration.
+    public var route: String?
+    /// The provider (openai, anthropic, azure-openai, ...).
+    public var provider: String?
+    /// The upstream host.
+    public var upstream: String?
+    /// The model requested.
+    public var model: String?
+    /// `allow` or `deny` (or another decision word).
+    public var decision: String?
+    /// A reason code, such as `rate_limited` or `model_not_allowed`. A code, not prose.
+    public var reason: String?
+    /// The HTTP status answered to the agent.
+    public var status: Int64?
+    /// Upstream attempts made.
+    public var attempts: Int64?
+    /// Prompt tokens, as reported by the upstream.
+    public var tokensIn: Int64?
+    /// Completion tokens, as reported by the upstream.
+    public var tokensOut: Int64?
+    /// Latency in microseconds.
+    public var latencyMicroseconds: Int64?
+    /// W3C trace id.
+    public var traceID: String?
+    /// Hex SHA-256 of the loaded configuration.
+    public var policyDigest: String?
+    /// HMAC of the request body.
+    public var requestHMAC: BodyDigest?
+    /// HMAC of the response body.
+    public var responseHMAC: BodyDigest?
+    /// For a completion: the index of its request record.
+    public var requestIndex: UInt64?
+    /// For an egress record: the connection.
+    public var egress: Egress?
+    /// Further fields for future kinds. Names are lowercase `[a-z][a-z0-9_]*`, at most 64 bytes, and must not be
+    /// one of ``standardFieldNames``.
+    public var extensions: [String: ReceiptValue]
+
+    /// The connection an egress receipt describes.
+    public struct Egress: Sendable, Hashable {
+        public var host: String?
+        public var port: Int64?
+        public var address: String?
+        public var bytesUp: Int64?
+        public var bytesDown: Int64?
+        public var durationMicroseconds: Int64?
+
+        public init(
+            host: String? = nil,
+            port: Int64? = nil,
+            address: String? = nil,
+            bytesUp: Int64? = nil,
+            bytesDown: Int64? = nil,
+            durationMicroseconds: Int64? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.address = address
+            self.bytesUp = bytesUp
+            self.bytesDown = bytesDown
+            self.durationMicroseconds = durationMicroseconds
+        }
+    }
+
+    /// Creates a receipt; every field but `kind` is optional and omitted from the record when nil.
+    public init(
+        kind: ReceiptKind,
+        time: Int64? = nil,
+        sandbox: String? = nil,
+        tenant: String? = nil,
+        uid: Int64? = nil,
+        route: String? = nil,
+        provider: String? = nil,
+        upstream: String? = nil,
+        model: String? = nil,
+        decision: String? = nil,
+        reason: String? = nil,
+        status: Int64? = nil,
+        attempts: Int64? = nil,
+        tokensIn: Int64? = nil,
+        tokensOut: Int64? = nil,
+        latencyMicroseconds: Int64? = nil,
+        traceID: String? = nil,
+        policyDigest: String? = nil,
+        requestHMAC: BodyDigest? = nil,
+        responseHMAC: BodyDigest? = nil,
+        requestIndex: UInt64? = nil,
+        egress: Egress? = nil,
+        extensions: [String: ReceiptValue] = [:]
+    ) {
+        self.kind = kind
+        self.time = time
+        self.sandbox = sandbox
+        self.tenant = tenant
+        self.uid = uid
+        self.route = route
+        self.provider = provider
+        self.upstream = upstream
+        self.model = model
+        self.decision = decision
+        self.reason = reason
+        self.status = status
+        self.attempts = attempts
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.latencyMicroseconds = latencyMicroseconds
+        self.traceID = traceID
+        self.policyDigest = policyDigest
+        self.requestHMAC = requestHMAC
+        self.responseHMAC = responseHMAC
+        self.requestIndex = requestIndex
+        self.egress = egress
+        self.extensions = extensions
+    }
+}

@@ -1,0 +1,20 @@
+/// What a receipt records. A struct rather than an enum so that future kinds can be added without breaking callers
+/// or old verifiers (which treat the kind as an opaque string).
+public struct ReceiptKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    /// A request as admitted or denied, written before anything goes upstream.
+    public static let request = ReceiptKind(rawValue: "request")
+    /// The outcome of a request; names the request record in `request_index`.
+    public static let completion = ReceiptKind(rawValue: "completion")
+    /// An egress proxy tunnel or forward.
+    public static let egress = ReceiptKind(rawValue: "egress")
+    /// An event of the log itself, such as a change of signing keys.
+    public static let admin = ReceiptKind(rawValue: "admin")
+
+    public var description: String { rawValue }
+}

@@ -1,0 +1,205 @@
+/// Verifies a log directory offline, as an auditor would: every leaf hash, every record's canonical form, index and
+/// origin, the tree root, every checkpoint signature and root, and consistency with a previously trusted checkpoint.
+public struct Auditor: Sendable {
+    /// The log directory.
+    public let directory: String
+    /// The verifier keys the auditor trusts. Signatures by other keys are ignored.
+    public let keys: [NoteVerifierKey]
+
+    /// An auditor for `directory` trusting `keys`.
+    public init(directory: String, keys: [NoteVerifierKey]) {
+        self.directory = directory
+        self.keys = keys
+    }
+
+    /// Verifies the log. Integrity failures are reported in ``VerificationReport/failure``; only a directory that
+    /// cannot be read throws.
+    ///
+    /// - Parameter trustedCheckpoint: a signed checkpoint saved from an earlier verification. Without it a log
+    ///   truncated together with its checkpoints cannot be told from a shorter log, and the report says so.
+    public func verify(trustedCheckpoint: [UInt8]? = nil) throws(ReceiptLogError) -> VerificationReport {
+        var report = VerificationReport()
+        report.failure = try verify(trustedCheckpoint: trustedCheckpoint, into: &report)
+        return report
+    }
+
+    private func checkpointFailure(
+        _ reason: VerificationFailure.Reason,
+        _ message: String,
+        size: UInt64?,
+        source: String
+    ) -> VerificationFailure {
+        VerificationFailure(
+            reason: reason,
+            index: nil,
+            checkpointSize: size,
+            path: source == "trusted checkpoint" ? source : directory + "/" + source,
+            message: message
+        )
+    }
+
+    /// Parses a note and checks its signatures against the auditor's keys.
+    private func checkNote(
+        _ bytes: [UInt8],
+        source: String
+    ) -> Result<(SignedCheckpoint, [NoteVerifierKey]), VerificationFailure> {
+        let parsed: SignedCheckpoint
+        do {
+            parsed = try SignedCheckpoint(parsing: bytes)
+        } catch {
+            return .failure(checkpointFailure(.malformedCheckpoint, error.message, size: nil, source: source))
+        }
+        switch parsed.note.check(keys: keys) {
+        case .verified(let by):
+            return .success((parsed, by))
+        case .invalidSignature(let name, let id):
+            return .failure(
+                checkpointFailure(
+                    .badSignature,
+                    "the signature by \(name)+\(NoteVerifierKey.hex(id)) does not verify: the checkpoint was altered or forged",
+                    size: parsed.checkpoint.size,
+                    source: source
+                )
+            )
+        case .noKnownSignature(let found):
+            return .failure(
+                checkpointFailure(
+                    .noKnownSignature,
+                    "no signature by a trusted key (found: \(found.joined(separator: ", ")); trusted: \(keys.map { "\($0.name)+\($0.keyIDHex)" }.joined(separator: ", ")))",
+                    size: parsed.checkpoint.size,
+                    source: source
+                )
+            )
+        }
+    }
+
+    private func verify(
+        trustedCheckpoint: [UInt8]?,
+        into report: inout VerificationReport
+    ) throws(ReceiptLogError) -> VerificationFailure? {
+        guard !keys.isEmpty else {
+            return VerificationFailure(
+                reason: .noKeys,
+                index: nil,
+                checkpointSize: nil,
+                path: nil,
+                message: "no verifier keys given; pass the log's public key with --key"
+            )
+        }
+
+        // Checkpoints first: their sizes tell where the tree root must be compared during the scan.
+        var expected: [UInt64: [ExpectedRoot]] = [:]
+        var checkpoints: [(SignedCheckpoint, [NoteVerifierKey], String)] = []
+        let stored = try CheckpointFiles.readAll(directory: directory)
+        if stored.tornHistoryBytes > 0 {
+            report.warnings.append(
+                "the last \(stored.tornHistoryBytes) bytes of \(LogFiles.checkpointHistory) are an incomplete entry (cut when the log is next opened)"
+            )
+        }
+        for note in stored.notes {
+            switch checkNote(note.bytes, source: note.source) {
+            case .failure(let failure): return failure
+            case .success(let (checkpoint, by)):
+                checkpoints.append((checkpoint, by, note.source))
+                expected[checkpoint.checkpoint.size, default: []].append(
+                    ExpectedRoot(root: checkpoint.checkpoint.root, source: note.source, trusted: false)
+                )
+            }
+        }
+        report.checkpointsChecked = checkpoints.count
+        if let newest = checkpoints.max(by: { $0.0.checkpoint.size < $1.0.checkpoint.size }) {
+            report.latestCheckpoint = newest.0
+            report.signedBy = newest.1.map(\.name)
+            report.origin = newest.0.checkpoint.origin
+        }
+        for (checkpoint, _, source) in checkpoints where checkpoint.checkpoint.origin != report.origin {
+            return checkpointFailure(
+                .malformedCheckpoint,
+                "origin '\(checkpoint.checkpoint.origin)' differs from the log's '\(report.origin ?? "")'",
+                size: checkpoint.checkpoint.size,
+                source: source
+            )
+        }
+
+        var trusted: SignedCheckpoint?
+        if let trustedCheckpoint {
+            switch checkNote(trustedCheckpoint, source: "trusted checkpoint") {
+            case .failure(let failure): return failure
+            case .success(let (checkpoint, _)):
+                trusted = checkpoint
+                report.trustedCheckpoint = checkpoint.checkpoint
+                if let origin = report.origin, origin != checkpoint.checkpoint.origin {
+                    return checkpointFailure(
+                        .rootMismatch,
+                        "the trusted checkpoint is for origin '\(checkpoint.checkpoint.origin)', this log is '\(origin)'",
+                        size: checkpoint.checkpoint.size,
+                        source: "trusted checkpoint"
+                    )
+                }
+                report.origin = report.origin ?? checkpoint.checkpoint.origin
+                expected[checkpoint.checkpoint.size, default: []].append(
+                    ExpectedRoot(root: checkpoint.checkpoint.root, source: "trusted checkpoint", trusted: true)
+                )
+            }
+        } else {
+            report.warnings.append(
+                "no trusted checkpoint given: a log truncated together with its checkpoints cannot be ruled out; save the latest checkpoint and pass it with --trusted-checkpoint next time"
+            )
+        }
+
+        var scan = RecordScan(origin: report.origin)
+        if let failure = scan.check(size: 0, against: expected, directory: directory) { return failure }
+        let segments = try SegmentName.list(in: directory)
+        report.segments = segments.count
+        for (position, segment) in segments.enumerated() {
+            let path = directory + "/" + segment.fileName
+            guard segment.firstIndex == scan.range.size else {
+                return VerificationFailure(
+                    reason: .segmentGap,
+                    index: scan.range.size,
+                    checkpointSize: nil,
+                    path: path,
+                    message: "segment starts at index \(segment.firstIndex) but the previous segments end at \(scan.range.size): a segment file is missing or extra"
+                )
+            }
+            let bytes = try FileSystem.readFile(path) ?? []
+            let failure = bytes.withUnsafeBytes { buffer in
+                scan.scanSegment(
+                    buffer,
+                    path: path,
+                    isLast: position == segments.count - 1,
+                    expected: expected,
+                    directory: directory,
+                    warnings: &report.warnings
+                )
+            }
+            if let failure { return failure }
+        }
+        report.size = scan.range.size
+        report.root = scan.range.root
+        report.kinds = scan.kindCounts()
+        report.origin = report.origin ?? scan.origin
+
+        for (size, list) in expected.sorted(by: { $0.key < $1.key }) where size > scan.range.size {
+            let item = list[0]
+            return checkpointFailure(
+                .truncated,
+                "the log has \(scan.range.size) records but \(item.trusted ? "the trusted checkpoint" : "checkpoint \(item.source)") commits to \(size): records were deleted from the end",
+                size: size,
+                source: item.source
+            )
+        }
+        if let trusted, let latest = report.latestCheckpoint, latest.checkpoint.size < trusted.checkpoint.size {
+            return checkpointFailure(
+                .rolledBack,
+                "the log's newest checkpoint (size \(latest.checkpoint.size)) is older than the trusted checkpoint (size \(trusted.checkpoint.size)): its checkpoints were rolled back",
+                size: latest.checkpoint.size,
+                source: LogFiles.checkpoint
+            )
+        }
+        if report.latestCheckpoint == nil {
+            report.warnings.append("the log has no checkpoint yet: nothing in it is signed")
+        }
+        return nil
+    }
+}
