@@ -35,6 +35,9 @@ public final class Router: Service, Sendable {
     private let factory: ListenerFactory
     private let logger: Logger
     private let ownedLog: ReceiptLogSink?
+    private let controlServer: ControlServer?
+    /// Listeners handed in for sandboxes (control socket), closed on unregister and at shutdown.
+    private let adopted = Locked<[String: [any Channel]]>([:])
 
     /// Prepares a router: everything that may need privileges happens here, and any failure is reported
     /// before a single connection is accepted.
@@ -117,14 +120,27 @@ public final class Router: Service, Sendable {
             identities: runtime.identities
         )
         var channels: [any Channel] = []
+        var controlServer: ControlServer?
+        let adoptionTarget = WeakRouter()
         do {
             for listener in config.router.listeners {
                 channels.append(try await factory.bind(listener))
+            }
+            if let control = config.router.control {
+                controlServer = try ControlServer(path: control.path, operators: Set(control.operatorUIDs), logger: logger) {
+                    request, descriptors in
+                    await adoptionTarget.value?.handleControl(request, descriptors: descriptors)
+                        ?? .failure(.init("the router is still starting"))
+                }
+                if let target, geteuid() == 0 {
+                    try controlServer?.chown(to: target.uid, gid: target.gid)
+                }
             }
             if let target, geteuid() == 0 {
                 try Privileges.drop(to: target)
             }
         } catch {
+            controlServer?.discard()
             for channel in channels { try? await channel.close() }
             await runtime.clients.shutdown()
             await abandon()
@@ -148,15 +164,19 @@ public final class Router: Service, Sendable {
             await abandon()
             throw RouterStartError("the receipt log cannot be written (\(error)); the router will not serve without it")
         }
-        return Router(
+        let router = Router(
             runtime: runtime,
             channels: channels,
             tracker: tracker,
             factory: factory,
             digest: digest,
             ownedLog: ownedLog,
+            controlServer: controlServer,
             logger: logger
         )
+        adoptionTarget.value = router
+        controlServer?.start()
+        return router
     }
 
     private init(
@@ -166,9 +186,11 @@ public final class Router: Service, Sendable {
         factory: ListenerFactory,
         digest: String,
         ownedLog: ReceiptLogSink?,
+        controlServer: ControlServer?,
         logger: Logger
     ) {
         self.ownedLog = ownedLog
+        self.controlServer = controlServer
         self.runtime = runtime
         self.serverChannels = channels
         self.tracker = tracker
@@ -205,7 +227,7 @@ public final class Router: Service, Sendable {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            for channel in channels { channel.close(promise: nil) }
+            self.initiateShutdown()
         }
         let drain = runtime.config.router.drainTimeout.duration
         logger.info("draining", metadata: ["in_flight": "\(tracker.inFlight)", "drain.timeout": "\(drain)"])
@@ -227,7 +249,13 @@ public final class Router: Service, Sendable {
 
     /// Stops accepting connections; `run()` then drains and returns. The same as a graceful-shutdown signal.
     public func initiateShutdown() {
+        controlServer?.stop()
         for channel in serverChannels { channel.close(promise: nil) }
+        let handedIn = adopted.withLock { all in
+            defer { all.removeAll() }
+            return all.values.flatMap { $0 }
+        }
+        for channel in handedIn { channel.close(promise: nil) }
     }
 
     /// Starts serving an already-bound listening socket for `sandbox` (the sandbox launcher hands these in).
@@ -235,7 +263,51 @@ public final class Router: Service, Sendable {
         guard runtime.identities.sandbox(named: sandbox) != nil else {
             throw RouterStartError("no sandbox is named \"\(sandbox)\"; add it under `sandboxes` in the configuration")
         }
-        _ = try await factory.adopt(fd: fd, sandbox: sandbox)
+        let channel = try await factory.adopt(fd: fd, sandbox: sandbox)
+        adopted.withLock { $0[sandbox, default: []].append(channel) }
+        logger.info("listener handed in", metadata: ["sandbox.name": "\(sandbox)"])
+    }
+
+    /// Stops serving the listeners handed in for `sandbox`; returns how many were closed.
+    @discardableResult
+    public func releaseListeners(sandbox: String) async -> Int {
+        let channels = adopted.withLock { $0.removeValue(forKey: sandbox) ?? [] }
+        for channel in channels { try? await channel.close() }
+        return channels.count
+    }
+
+    func handleControl(_ request: ControlMessage.Request, descriptors: [Int32]) async -> Result<Void, ControlMessage.Failure> {
+        switch request {
+        case .ping:
+            descriptors.forEach { close($0) }
+            return .success(())
+        case .unregister(let sandbox):
+            descriptors.forEach { close($0) }
+            await releaseListeners(sandbox: sandbox)
+            return .success(())
+        case .register(let sandbox, let roles):
+            guard descriptors.count == roles.count else {
+                descriptors.forEach { close($0) }
+                return .failure(.init("\(roles.count) role(s) but \(descriptors.count) descriptor(s) attached"))
+            }
+            guard runtime.identities.sandbox(named: sandbox) != nil else {
+                descriptors.forEach { close($0) }
+                return .failure(.init("no sandbox is named \"\(sandbox)\" in the router's configuration"))
+            }
+            for (role, fd) in zip(roles, descriptors) where role != .inference {
+                close(fd)
+                descriptors.filter { $0 != fd }.forEach { close($0) }
+                return .failure(.init("this router does not serve the \(role.rawValue) role"))
+            }
+            do {
+                for fd in descriptors {
+                    try await adoptListener(fd: fd, sandbox: sandbox)
+                }
+                return .success(())
+            } catch {
+                return .failure(.init("\(error)"))
+            }
+        }
     }
 }
 
@@ -243,4 +315,9 @@ public final class Router: Service, Sendable {
 public struct RouterStartError: Error, CustomStringConvertible, Sendable {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Lets the control socket reach the router once it exists, without keeping it alive.
+final class WeakRouter: @unchecked Sendable {
+    weak var value: Router?
 }

@@ -74,6 +74,18 @@ extension AirlockConfig {
                 }
             }
         }
+        if let control = router.control {
+            if !control.path.hasPrefix("/") || control.path.utf8.count >= 108 {
+                add("router.control.path", "\"\(control.path)\" is not an absolute Unix socket path under 108 bytes", "Use e.g. /run/airlock/control.sock.")
+            }
+            if control.operatorUIDs.isEmpty {
+                add("router.control.operator_uids", "no operator may use the control socket", "List the UIDs of the launcher, usually [0].")
+            }
+            let agentUIDs = Set(sandboxes.flatMap(\.uids))
+            for (i, uid) in control.operatorUIDs.enumerated() where agentUIDs.contains(uid) {
+                add("router.control.operator_uids[\(i)]", "UID \(uid) is also a sandbox's UID", "An agent must never be an operator; use a separate UID.")
+            }
+        }
         if !router.stateDirectory.hasPrefix("/") {
             add("router.state_directory", "\"\(router.stateDirectory)\" is not an absolute path", "Use e.g. /var/lib/airlock.")
         }

@@ -10,8 +10,11 @@ public struct RouterSettings: Decodable, Sendable {
     /// How long SIGTERM waits for in-flight requests before closing them.
     public var drainTimeout: ConfigDuration
     public var limits: RouterLimits
+    /// The control socket through which `airlock run` hands in sandbox listeners; nil: none.
+    public var control: ControlSettings?
 
     enum CodingKeys: String, CodingKey {
+        case control
         case listeners
         case stateDirectory = "state_directory"
         case user
@@ -28,6 +31,7 @@ public struct RouterSettings: Decodable, Sendable {
         allowRoot = try c.decodeIfPresent(Bool.self, forKey: .allowRoot) ?? false
         drainTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .drainTimeout) ?? .seconds(10)
         limits = try c.decodeIfPresent(RouterLimits.self, forKey: .limits) ?? RouterLimits()
+        control = try c.decodeIfPresent(ControlSettings.self, forKey: .control)
     }
 
     public init(
@@ -36,8 +40,10 @@ public struct RouterSettings: Decodable, Sendable {
         user: String? = nil,
         allowRoot: Bool = false,
         drainTimeout: ConfigDuration = .seconds(10),
-        limits: RouterLimits = RouterLimits()
+        limits: RouterLimits = RouterLimits(),
+        control: ControlSettings? = nil
     ) {
+        self.control = control
         self.listeners = listeners
         self.stateDirectory = stateDirectory
         self.user = user
@@ -113,5 +119,28 @@ public struct RateSettings: Decodable, Sendable, Equatable {
     public init(rps: Double, burst: Int) {
         self.rps = rps
         self.burst = burst
+    }
+}
+
+/// The router's control socket: a Unix socket, mode 0600, served only to the listed operator UIDs.
+public struct ControlSettings: Decodable, Sendable, Equatable {
+    public var path: String
+    /// Peer UIDs (SO_PEERCRED) allowed to register sandboxes; the launcher runs as root, so usually [0].
+    public var operatorUIDs: [UInt32]
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case operatorUIDs = "operator_uids"
+    }
+
+    public init(path: String, operatorUIDs: [UInt32] = [0]) {
+        self.path = path
+        self.operatorUIDs = operatorUIDs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        operatorUIDs = try c.decodeIfPresent([UInt32].self, forKey: .operatorUIDs) ?? [0]
     }
 }

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockPolicy
+import AirlockTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// The control socket: operators hand in sandbox listeners; nobody else can.
+@Suite("Control socket", .timeLimit(.minutes(1)))
+struct ControlSocketTests {
+    static func boundListener() -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        listen(fd, 16)
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    static func configure(_ c: inout AirlockConfig, _ dir: String) {
+        c.sandboxes[0].uids = [4_242_424]
+        c.sandboxes.append(SandboxPolicy(name: "worker", tenant: Harness.tenant, models: ["embed-test"]))
+        c.router.control = ControlSettings(path: dir + "/control.sock", operatorUIDs: [getuid()])
+    }
+
+    static func models(port: Int) async throws -> String {
+        try await offPool {
+            let socket = try RawSocket(port: port)
+            socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            return socket.readAll().text
+        }
+    }
+
+    @Test("a listener registered over the control socket serves that sandbox; unregister stops it")
+    func registerAndUnregister() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let path = h.directory + "/control.sock"
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+            try ControlClient.send(.ping, to: path)
+            let (fd, port) = Self.boundListener()
+            try await offPool { try ControlClient.send(.register(sandbox: "worker", roles: [.inference]), descriptors: [fd], to: path) }
+            close(fd)
+            let listed = try await Self.models(port: port)
+            #expect(listed.hasPrefix("HTTP/1.1 200") && listed.contains("embed-test") && !listed.contains("gpt-test"))
+            try await offPool { try ControlClient.send(.unregister(sandbox: "worker"), to: path) }
+            let refused = await eventually { (try? RawSocket(port: port, timeoutSeconds: 1)) == nil }
+            #expect(refused)
+        }
+    }
+
+    @Test("bad requests are refused with a reason and their descriptors closed", arguments: [
+        (ControlMessage.Request.register(sandbox: "ghost", roles: [.inference]), 1, "no sandbox is named"),
+        (.register(sandbox: "worker", roles: [.inference]), 0, "1 role(s) but 0 descriptor(s)"),
+        (.register(sandbox: "worker", roles: [.egress]), 1, "does not serve the egress role"),
+    ])
+    func refused(request: ControlMessage.Request, descriptors: Int, reason: String) async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let (fd, port) = Self.boundListener()
+            let path = h.directory + "/control.sock"
+            await #expect {
+                try await offPool { try ControlClient.send(request, descriptors: Array([fd].prefix(descriptors)), to: path) }
+            } throws: { "\($0)".contains(reason) }
+            close(fd)
+            #expect((try? RawSocket(port: port, timeoutSeconds: 1)) == nil)
+        }
+    }
+
+    static let canSwitchUsers = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
+
+    @Test("another UID cannot connect (0600), and with the file opened up SO_PEERCRED still refuses it",
+          .enabled(if: canSwitchUsers, "needs root, setpriv and curl to connect as another UID"))
+    func nonOperator() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let path = h.directory + "/control.sock"
+            chmod(h.directory, 0o755)
+            @Sendable func curlAs1000() throws -> (Int32, String) {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = ["--reuid=1000", "--regid=1000", "--clear-groups", "/usr/bin/curl", "-s", "--http0.9", "--max-time", "5", "--unix-socket", path, "http://x/"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            let (closedStatus, _) = try await offPool { try curlAs1000() }
+            #expect(closedStatus == 7)  // curl: could not connect (EACCES on the socket file)
+            chmod(path, 0o666)
+            let (_, reply) = try await offPool { try curlAs1000() }
+            #expect(reply.contains("\"ok\":false") && reply.contains("UID 1000 is not an operator"))
+        }
+    }
+}

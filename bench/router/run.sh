@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Router overhead: requests/s and latency through `airlock router` versus calling the mock upstream directly,
+# with wrk (16 keep-alive connections), alternating A and B in one run so machine noise hits both. Also the
+# router's RSS idle and under load. Usage: bench/router/run.sh [BIN] [SECONDS] [ROUNDS] [DURABILITY]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin="${1:-.build-release/release/airlock}"
+seconds="${2:-8}"
+rounds="${3:-3}"
+durability="${4:-sync}"    # sync | batched | off
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install -y wrk)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench: $bin is missing; build it with: swift build -c release --product airlock --scratch-path .build-release" >&2; exit 1; }
+
+work="$(mktemp -d /tmp/airlock-bench-XXXXXX)"
+cleanup() { kill -TERM ${router_pid:-} ${mock_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+key="sk-bench-$RANDOM$RANDOM"
+printf '%s' "$key" > "$work/key"; chmod 600 "$work/key"
+"$bin" receipts keygen --name airlock.bench/receipts --out "$work/signing" >/dev/null
+
+"$bin" mock-upstream --port 0 --port-file "$work/mock.port" --require-key "$key" 2>/dev/null &
+mock_pid=$!
+for _ in $(seq 200); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
+mock_port=$(cat "$work/mock.port")
+router_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+if [ "$durability" = off ]; then
+  receipts="receipts: {enabled: false}"
+else
+  receipts="receipts: {directory: $work/receipts, origin: airlock.bench/receipts, signing_keys: [$work/signing.key], durability: $durability}"
+fi
+cat > "$work/airlock.yaml" <<YAML
+version: 1
+router:
+  listeners: [{tcp: "127.0.0.1:$router_port"}]
+  state_directory: $work/state
+  allow_root: true
+  limits: {max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
+tenants: [{name: bench}]
+sandboxes:
+  - {name: bench, tenant: bench, uids: [$(id -u)], models: ["*"], max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
+upstreams:
+  - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:$mock_port", credential: {file: $work/key}}
+models:
+  - {name: gpt-bench, api: openai, targets: [{upstream: mock}]}
+$receipts
+YAML
+"$bin" router --config "$work/airlock.yaml" --ready-file "$work/ready.json" --log-level error 2>"$work/router.log" &
+router_pid=$!
+for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
+[ -s "$work/ready.json" ] || { cat "$work/router.log" >&2; exit 1; }
+sleep 1
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$router_pid/status"; }
+hwm() { awk '/^VmHWM/ {print $2}' "/proc/$router_pid/status"; }
+idle_rss=$(rss)
+
+run() { # label url key
+  BENCH_KEY="$3" wrk -t2 -c16 -d"${seconds}s" --latency -s bench/router/chat.lua "$2" > "$work/$1.txt"
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$work/$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$work/$1.txt")
+  echo "$1 $rps $p50 $p99"
+}
+to_us() { # wrk prints 123.45us, 1.23ms, 1.02s
+  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
+}
+# Warm both paths (connection pools, JIT-free but page cache and allocator).
+BENCH_KEY="$key" wrk -t2 -c16 -d2s -s bench/router/chat.lua "http://127.0.0.1:$mock_port/v1/chat/completions" >/dev/null
+wrk -t2 -c16 -d2s -s bench/router/chat.lua "http://127.0.0.1:$router_port/v1/chat/completions" >/dev/null
+: > "$work/results"
+for r in $(seq "$rounds"); do
+  run "direct-$r" "http://127.0.0.1:$mock_port/v1/chat/completions" "$key" >> "$work/results"
+  run "router-$r" "http://127.0.0.1:$router_port/v1/chat/completions" "" >> "$work/results"
+done
+loaded_rss=$(hwm)
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+col() { grep "^$1-" "$work/results" | awk -v c="$2" '{print $c}'; }
+d_rps=$(col direct 2 | median); r_rps=$(col router 2 | median)
+d_p50=$(for v in $(col direct 3); do to_us "$v"; done | median); r_p50=$(for v in $(col router 3); do to_us "$v"; done | median)
+d_p99=$(for v in $(col direct 4); do to_us "$v"; done | median); r_p99=$(for v in $(col router 4); do to_us "$v"; done | median)
+echo "rounds (label rps p50 p99):"; sed 's/^/  /' "$work/results"
+printf '\n| figure (wrk -t2 -c16, %ss x %s rounds, receipts %s) | direct to mock | through router | router/direct |\n|---|---|---|---|\n' "$seconds" "$rounds" "$durability"
+awk -v d="$d_rps" -v r="$r_rps" 'BEGIN { printf "| requests/s (median) | %.0f | %.0f | %.2f |\n", d, r, r/d }'
+awk -v d="$d_p50" -v r="$r_p50" 'BEGIN { printf "| p50 latency µs (median) | %.0f | %.0f | +%.0f µs added |\n", d, r, r-d }'
+awk -v d="$d_p99" -v r="$r_p99" 'BEGIN { printf "| p99 latency µs (median) | %.0f | %.0f | +%.0f µs added |\n", d, r, r-d }'
+printf '| router RSS idle / peak under load | | %s KiB / %s KiB | |\n' "$idle_rss" "$loaded_rss"
