@@ -117,7 +117,8 @@ public final class Router: Service, Sendable {
                 headerTimeout: .nanoseconds(limits.headerTimeout.nanoseconds),
                 idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)
             ),
-            identities: runtime.identities
+            identities: runtime.identities,
+            egress: EgressProxy(config: config, receipts: sink, logger: logger)
         )
         var channels: [any Channel] = []
         var controlServer: ControlServer?
@@ -259,13 +260,13 @@ public final class Router: Service, Sendable {
     }
 
     /// Starts serving an already-bound listening socket for `sandbox` (the sandbox launcher hands these in).
-    public func adoptListener(fd: Int32, sandbox: String) async throws {
+    public func adoptListener(fd: Int32, sandbox: String, role: ListenerConfig.Role = .inference) async throws {
         guard runtime.identities.sandbox(named: sandbox) != nil else {
             throw RouterStartError("no sandbox is named \"\(sandbox)\"; add it under `sandboxes` in the configuration")
         }
-        let channel = try await factory.adopt(fd: fd, sandbox: sandbox)
+        let channel = try await factory.adopt(fd: fd, sandbox: sandbox, role: role)
         adopted.withLock { $0[sandbox, default: []].append(channel) }
-        logger.info("listener handed in", metadata: ["sandbox.name": "\(sandbox)"])
+        logger.info("listener handed in", metadata: ["sandbox.name": "\(sandbox)", "listener.role": "\(role.rawValue)"])
     }
 
     /// Stops serving the listeners handed in for `sandbox`; returns how many were closed.
@@ -294,14 +295,9 @@ public final class Router: Service, Sendable {
                 descriptors.forEach { close($0) }
                 return .failure(.init("no sandbox is named \"\(sandbox)\" in the router's configuration"))
             }
-            for (role, fd) in zip(roles, descriptors) where role != .inference {
-                close(fd)
-                descriptors.filter { $0 != fd }.forEach { close($0) }
-                return .failure(.init("this router does not serve the \(role.rawValue) role"))
-            }
             do {
-                for fd in descriptors {
-                    try await adoptListener(fd: fd, sandbox: sandbox)
+                for (role, fd) in zip(roles, descriptors) {
+                    try await adoptListener(fd: fd, sandbox: sandbox, role: role == .egress ? .egress : .inference)
                 }
                 return .success(())
             } catch {

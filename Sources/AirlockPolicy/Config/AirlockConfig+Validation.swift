@@ -86,6 +86,15 @@ extension AirlockConfig {
                 add("router.control.operator_uids[\(i)]", "UID \(uid) is also a sandbox's UID", "An agent must never be an operator; use a separate UID.")
             }
         }
+        for (name, address) in router.egress.resolve.sorted(by: { $0.key < $1.key }) {
+            if EgressTarget.parse(authority: name, defaultPort: 443) == nil {
+                add("router.egress.resolve[\"\(name)\"]", "\"\(name)\" is not a host name", "Use lowercase host names.")
+            }
+            if IPAddress.parse(address) == nil {
+                add("router.egress.resolve[\"\(name)\"]", "\"\(address)\" is not an IP address", "Map names to IPv4 or IPv6 literals.")
+            }
+        }
+        check(router.egress.connectTimeout, in: .milliseconds(1)...(.seconds(60)), "router.egress.connect_timeout", add)
         if !router.stateDirectory.hasPrefix("/") {
             add("router.state_directory", "\"\(router.stateDirectory)\" is not an absolute path", "Use e.g. /var/lib/airlock.")
         }
@@ -140,6 +149,19 @@ extension AirlockConfig {
             }
             check(sandbox.maxConcurrent, in: 1...100_000, "\(path).max_concurrent", add)
             check(sandbox.rate, "\(path).rate", add)
+            for (list, entries) in [("allow", sandbox.egress.allow), ("deny", sandbox.egress.deny)] {
+                for (j, entry) in entries.enumerated() {
+                    if case .failure(let error) = HostPattern.parse(entry) {
+                        add("\(path).egress.\(list)[\(j)]", error.description, "Write host, host:port, host:*, *.domain[:port], an IPv4 literal or [IPv6]:port.")
+                    }
+                }
+            }
+            for (j, entry) in sandbox.egress.allowAddresses.enumerated() where IPAddress.parse(entry) == nil {
+                add("\(path).egress.allow_addresses[\(j)]", "\"\(entry)\" is not an IP address", "List addresses, e.g. 10.0.0.5 or fd00::5.")
+            }
+            check(sandbox.egress.maxTunnels, in: 1...10_000, "\(path).egress.max_tunnels", add)
+            check(sandbox.egress.idleTimeout, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.idle_timeout", add)
+            check(sandbox.egress.maxLifetime, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.max_lifetime", add)
             if let maxTokens = sandbox.maxTokens {
                 check(maxTokens.cap, in: 1...10_000_000, "\(path).max_tokens.cap", add)
             }

@@ -9,14 +9,24 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
         case inherited(fd: Int32, sandbox: String)
     }
 
-    public var kind: Kind
-
-    enum CodingKeys: String, CodingKey {
-        case tcp, unix, mode, group, fd, sandbox
+    /// What a listener serves.
+    public enum Role: String, ConfigEnum {
+        /// The model API (`/v1/...`).
+        case inference
+        /// The egress proxy (HTTP CONNECT and plain-HTTP forwarding); never the model API.
+        case egress
     }
 
-    public init(kind: Kind) {
+    public var kind: Kind
+    public var role: Role
+
+    enum CodingKeys: String, CodingKey {
+        case tcp, unix, mode, group, fd, sandbox, role
+    }
+
+    public init(kind: Kind, role: Role = .inference) {
         self.kind = kind
+        self.role = role
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +37,7 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
         let mode = try c.decodeIfPresent(ConfigFileMode.self, forKey: .mode)
         let group = try c.decodeIfPresent(String.self, forKey: .group)
         let sandbox = try c.decodeIfPresent(String.self, forKey: .sandbox)
+        role = try c.decodeIfPresent(Role.self, forKey: .role) ?? .inference
         let given = [tcp != nil, unix != nil, fd != nil].filter { $0 }.count
         guard given == 1 else {
             throw DecodingError.dataCorrupted(

@@ -12,9 +12,10 @@ public struct RouterSettings: Decodable, Sendable {
     public var limits: RouterLimits
     /// The control socket through which `airlock run` hands in sandbox listeners; nil: none.
     public var control: ControlSettings?
+    public var egress: EgressSettings
 
     enum CodingKeys: String, CodingKey {
-        case control
+        case control, egress
         case listeners
         case stateDirectory = "state_directory"
         case user
@@ -32,6 +33,7 @@ public struct RouterSettings: Decodable, Sendable {
         drainTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .drainTimeout) ?? .seconds(10)
         limits = try c.decodeIfPresent(RouterLimits.self, forKey: .limits) ?? RouterLimits()
         control = try c.decodeIfPresent(ControlSettings.self, forKey: .control)
+        egress = try c.decodeIfPresent(EgressSettings.self, forKey: .egress) ?? EgressSettings()
     }
 
     public init(
@@ -41,9 +43,11 @@ public struct RouterSettings: Decodable, Sendable {
         allowRoot: Bool = false,
         drainTimeout: ConfigDuration = .seconds(10),
         limits: RouterLimits = RouterLimits(),
-        control: ControlSettings? = nil
+        control: ControlSettings? = nil,
+        egress: EgressSettings = EgressSettings()
     ) {
         self.control = control
+        self.egress = egress
         self.listeners = listeners
         self.stateDirectory = stateDirectory
         self.user = user

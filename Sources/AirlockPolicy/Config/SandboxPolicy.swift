@@ -11,9 +11,11 @@ public struct SandboxPolicy: Decodable, Sendable {
     public var maxConcurrent: Int
     public var rate: RateSettings
     public var maxTokens: MaxTokensPolicy?
+    /// Hosts this sandbox may reach through the egress proxy; none by default.
+    public var egress: EgressPolicy
 
     enum CodingKeys: String, CodingKey {
-        case name, tenant, uids, gids, models, rate
+        case name, tenant, uids, gids, models, rate, egress
         case maxConcurrent = "max_concurrent"
         case maxTokens = "max_tokens"
     }
@@ -30,6 +32,7 @@ public struct SandboxPolicy: Decodable, Sendable {
         maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent) ?? 32
         rate = try c.decodeIfPresent(RateSettings.self, forKey: .rate) ?? Self.defaultRate
         maxTokens = try c.decodeIfPresent(MaxTokensPolicy.self, forKey: .maxTokens)
+        egress = try c.decodeIfPresent(EgressPolicy.self, forKey: .egress) ?? EgressPolicy()
     }
 
     public init(
@@ -40,8 +43,10 @@ public struct SandboxPolicy: Decodable, Sendable {
         models: [String],
         maxConcurrent: Int = 32,
         rate: RateSettings = SandboxPolicy.defaultRate,
-        maxTokens: MaxTokensPolicy? = nil
+        maxTokens: MaxTokensPolicy? = nil,
+        egress: EgressPolicy = EgressPolicy()
     ) {
+        self.egress = egress
         self.name = name
         self.tenant = tenant
         self.uids = uids

@@ -14,6 +14,7 @@ struct ListenerFactory {
     let tracker: ConnectionTracker
     let limits: HTTPConnectionHandler.Limits
     let identities: IdentityMap
+    let egress: EgressProxy
 
     enum Source: Sendable {
         case tcp
@@ -24,25 +25,27 @@ struct ListenerFactory {
     func bind(_ listener: ListenerConfig) async throws -> any Channel {
         switch listener.kind {
         case .tcp(let host, let port):
-            return try await bootstrap(.tcp)
+            return try await bootstrap(.tcp, role: listener.role)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port).get()
         case .unix(let path, let mode, let group):
-            let channel = try await bootstrap(.unix).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            let channel = try await bootstrap(.unix, role: listener.role)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             try Self.secureSocketFile(path, mode: UInt32(mode.rawValue), group: group)
             return channel
         case .inherited(let fd, let sandbox):
-            return try await adopt(fd: fd, sandbox: sandbox)
+            return try await adopt(fd: fd, sandbox: sandbox, role: listener.role)
         }
     }
 
     /// Serves an already-bound socket for one sandbox (inherited at start, or handed in by `airlock run`).
-    func adopt(fd: Int32, sandbox: String) async throws -> any Channel {
+    func adopt(fd: Int32, sandbox: String, role: ListenerConfig.Role) async throws -> any Channel {
         try Self.prepareInherited(fd)
-        return try await bootstrap(.listener(sandbox: sandbox)).withBoundSocket(fd).get()
+        return try await bootstrap(.listener(sandbox: sandbox), role: role).withBoundSocket(fd).get()
     }
 
-    private func bootstrap(_ source: Source) -> ServerBootstrap {
+    private func bootstrap(_ source: Source, role: ListenerConfig.Role) -> ServerBootstrap {
+        let egress = self.egress
         let pipeline = self.pipeline
         let tracker = self.tracker
         let limits = self.limits
@@ -67,6 +70,10 @@ struct ListenerFactory {
                     let peer = identities.identify(evidence)
                     tracker.opened(channel)
                     let sync = channel.pipeline.syncOperations
+                    if role == .egress {
+                        try sync.addHandler(EgressProxyHandler(peer: peer, proxy: egress))
+                        return
+                    }
                     try sync.addHandler(FirstByteDetector())
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try sync.addHandler(HTTPConnectionHandler(peer: peer, limits: limits, pipeline: pipeline, tracker: tracker))

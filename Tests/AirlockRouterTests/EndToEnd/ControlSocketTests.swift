@@ -58,10 +58,27 @@ struct ControlSocketTests {
         }
     }
 
+    @Test("an egress listener registered for a sandbox serves that sandbox's egress policy")
+    func registerEgress() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let (fd, port) = Self.boundListener()
+            try await offPool {
+                try ControlClient.send(.register(sandbox: "worker", roles: [.egress]), descriptors: [fd], to: h.directory + "/control.sock")
+            }
+            close(fd)
+            let text = try await offPool {
+                let socket = try RawSocket(port: port)
+                socket.send("CONNECT example.com:443 HTTP/1.1\r\nhost: example.com\r\n\r\n")
+                return socket.readAll().text
+            }
+            #expect(text.hasPrefix("HTTP/1.1 403") && text.contains("not_allowlisted"))
+        }
+    }
+
     @Test("bad requests are refused with a reason and their descriptors closed", arguments: [
         (ControlMessage.Request.register(sandbox: "ghost", roles: [.inference]), 1, "no sandbox is named"),
         (.register(sandbox: "worker", roles: [.inference]), 0, "1 role(s) but 0 descriptor(s)"),
-        (.register(sandbox: "worker", roles: [.egress]), 1, "does not serve the egress role"),
+        (.register(sandbox: "worker", roles: [.inference, .egress]), 1, "2 role(s) but 1 descriptor(s)"),
     ])
     func refused(request: ControlMessage.Request, descriptors: Int, reason: String) async throws {
         try await withHarness(configure: Self.configure) { h in

@@ -1,0 +1,201 @@
+import AirlockPolicy
+import AirlockReceipts
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The egress proxy's decisions and bookkeeping, shared by all its connections: per-sandbox rules, the
+/// resolver, tunnel limits, and an `egress` receipt for every tunnel (at open, before any byte is relayed,
+/// and at close with bytes each way and duration).
+final class EgressProxy: Sendable {
+    /// A tunnel in progress. Its counters are touched only on the tunnel's event loop.
+    final class Tunnel: @unchecked Sendable {
+        let sandbox: String
+        let peer: PeerIdentity
+        let target: EgressTarget
+        let address: IPAddress
+        let started: UInt64
+        let requestIndex: UInt64
+        let route: String
+        var bytesUp = 0
+        var bytesDown = 0
+
+        init(sandbox: String, peer: PeerIdentity, target: EgressTarget, address: IPAddress, requestIndex: UInt64, route: String) {
+            self.sandbox = sandbox
+            self.peer = peer
+            self.target = target
+            self.address = address
+            self.started = DispatchTimeNanos.now()
+            self.requestIndex = requestIndex
+            self.route = route
+        }
+    }
+
+    enum Outcome {
+        case refused(ProxyRequestHead.Refusal)
+        case connected(any Channel, Tunnel)
+    }
+
+    let headTimeout: TimeAmount
+    private let rules: [String: EgressRules]
+    private let policies: [String: EgressPolicy]
+    private let resolver: EgressResolver
+    private let receipts: any ReceiptSink
+    private let connectTimeout: TimeAmount
+    private let open = Locked<[String: Int]>([:])
+    private let logger: Logger
+
+    init(config: AirlockConfig, receipts: any ReceiptSink, logger: Logger) {
+        var rules: [String: EgressRules] = [:]
+        var policies: [String: EgressPolicy] = [:]
+        for sandbox in config.sandboxes {
+            rules[sandbox.name] = EgressRules(sandbox.egress)
+            policies[sandbox.name] = sandbox.egress
+        }
+        self.rules = rules
+        self.policies = policies
+        self.resolver = EgressResolver(settings: config.router.egress)
+        self.receipts = receipts
+        self.connectTimeout = .nanoseconds(config.router.egress.connectTimeout.nanoseconds)
+        self.headTimeout = .nanoseconds(config.router.limits.headerTimeout.nanoseconds)
+        self.logger = logger
+    }
+
+    func idleTimeout(_ sandbox: String) -> TimeAmount {
+        .nanoseconds(policies[sandbox]?.idleTimeout.nanoseconds ?? 60_000_000_000)
+    }
+
+    func maxLifetime(_ sandbox: String) -> TimeAmount {
+        .nanoseconds(policies[sandbox]?.maxLifetime.nanoseconds ?? 3_600_000_000_000)
+    }
+
+    /// Decides on a request and, if allowed, connects to the checked address.
+    func open(_ head: ProxyRequestHead, peer: PeerIdentity, eventLoop: any EventLoop) async -> Outcome {
+        let route = head.form == .connect ? "egress.connect" : "egress.forward"
+        func refuse(_ status: Int, _ reason: String, _ message: String, address: IPAddress? = nil) async -> Outcome {
+            let refusal = ProxyRequestHead.Refusal(status: status, reason: reason, message: message)
+            await record(.router(.egress, peer: peer, route: route, decision: "deny", reason: reason, traceID: ""), target: head.target, address: address, status: status)
+            logger.info("egress refused", metadata: ["egress.target": "\(head.target)", "refusal.reason": "\(reason)"])
+            return .refused(refusal)
+        }
+        guard let sandbox = peer.sandbox, let rules = rules[sandbox.name], let policy = policies[sandbox.name] else {
+            return await refuse(403, "unknown_sandbox", "this connection does not belong to a configured sandbox")
+        }
+        if case .denied(let reason, let message) = rules.decide(head.target) {
+            return await refuse(403, reason, message)
+        }
+        let addresses: [IPAddress]
+        switch head.target.host {
+        case .address(let address):
+            addresses = [address]
+        case .name(let name):
+            do {
+                addresses = try await resolver.resolve(name)
+            } catch {
+                return await refuse(502, "resolution_failed", "\(error)")
+            }
+        }
+        guard !addresses.isEmpty else { return await refuse(502, "resolution_failed", "no address for \(head.target)") }
+        // Every answer must be acceptable: one private address among public ones is how rebinding starts.
+        for address in addresses {
+            if case .denied(let reason, let message) = rules.check(address) {
+                return await refuse(403, reason, message, address: address)
+            }
+        }
+        let admitted = open.withLock { counts -> Bool in
+            guard counts[sandbox.name, default: 0] < policy.maxTunnels else { return false }
+            counts[sandbox.name, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            return await refuse(429, "too_many_tunnels", "sandbox \"\(sandbox.name)\" already has \(policy.maxTunnels) open tunnels")
+        }
+        var intent = Receipt.router(.egress, peer: peer, route: route, decision: "allow", reason: "opened", traceID: "")
+        intent.egress = Receipt.Egress(host: hostText(head.target), port: Int64(head.target.port), address: addresses[0].description)
+        let index: UInt64
+        do {
+            index = try await receipts.append(intent)
+        } catch {
+            release(sandbox.name)
+            logger.error("egress receipt append failed; refusing tunnel", metadata: ["error": "\(error)"])
+            return .refused(.init(status: 503, reason: "receipt_log_unavailable", message: "the router cannot record this tunnel, so it will not open it"))
+        }
+        var lastError = "no address"
+        for address in addresses {
+            do {
+                let socketAddress = try address.socketAddress(port: head.target.port)
+                let channel = try await ClientBootstrap(group: eventLoop)
+                    .connectTimeout(connectTimeout)
+                    .channelOption(.autoRead, value: true)
+                    .connect(to: socketAddress).get()
+                let tunnel = Tunnel(sandbox: sandbox.name, peer: peer, target: head.target, address: address, requestIndex: index, route: route)
+                return .connected(channel, tunnel)
+            } catch {
+                lastError = "\(error)"
+            }
+        }
+        release(sandbox.name)
+        var failed = Receipt.router(.egress, peer: peer, route: route, decision: "error", reason: "connect_failed", traceID: "")
+        failed.requestIndex = index
+        failed.egress = Receipt.Egress(host: hostText(head.target), port: Int64(head.target.port), address: addresses[0].description)
+        await record(failed, target: nil, address: nil, status: 502)
+        return .refused(.init(status: 502, reason: "connect_failed", message: "cannot connect to \(head.target): \(lastError)"))
+    }
+
+    /// Records the end of a tunnel and frees its slot.
+    func finish(_ tunnel: Tunnel) {
+        release(tunnel.sandbox)
+        var done = Receipt.router(.egress, peer: tunnel.peer, route: tunnel.route, decision: "ok", reason: "closed", traceID: "")
+        done.requestIndex = tunnel.requestIndex
+        done.latencyMicroseconds = Int64((DispatchTimeNanos.now() - tunnel.started) / 1000)
+        done.egress = Receipt.Egress(
+            host: hostText(tunnel.target),
+            port: Int64(tunnel.target.port),
+            address: tunnel.address.description,
+            bytesUp: Int64(tunnel.bytesUp),
+            bytesDown: Int64(tunnel.bytesDown),
+            durationMicroseconds: done.latencyMicroseconds
+        )
+        let receipts = self.receipts
+        let logger = self.logger
+        Task {
+            do {
+                _ = try await receipts.append(done)
+            } catch {
+                logger.error("egress completion receipt failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// A refusal before the target was known (malformed head).
+    func recordRefusal(_ refusal: ProxyRequestHead.Refusal, peer: PeerIdentity, target: EgressTarget?) {
+        let receipts = self.receipts
+        var event = Receipt.router(.egress, peer: peer, route: "egress", decision: "deny", reason: refusal.reason, traceID: "")
+        event.status = Int64(refusal.status)
+        Task { _ = try? await receipts.append(event) }
+    }
+
+    private func record(_ receipt: Receipt, target: EgressTarget?, address: IPAddress?, status: Int) async {
+        var receipt = receipt
+        receipt.status = Int64(status)
+        if let target {
+            receipt.egress = Receipt.Egress(host: hostText(target), port: Int64(target.port), address: address?.description)
+        }
+        do {
+            _ = try await receipts.append(receipt)
+        } catch {
+            logger.error("egress receipt append failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func release(_ sandbox: String) {
+        open.withLock { $0[sandbox, default: 1] -= 1 }
+    }
+
+    private func hostText(_ target: EgressTarget) -> String {
+        switch target.host {
+        case .name(let name): return name
+        case .address(let address): return address.description
+        }
+    }
+}

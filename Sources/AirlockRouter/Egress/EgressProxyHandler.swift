@@ -1,0 +1,161 @@
+import AirlockPolicy
+import AirlockReceipts
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One connection to the egress proxy: reads a request head, decides, and either refuses with a short
+/// plain-text 4xx/5xx or connects to the exact address it checked and relays bytes. Nothing is relayed
+/// before the decision, and no credential is ever added: the proxy does not interpret what it relays.
+final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let peer: PeerIdentity
+    private let proxy: EgressProxy
+    private var head: ByteBuffer?
+    private var deciding = false
+    private var timer: Scheduled<Void>?
+
+    init(peer: PeerIdentity, proxy: EgressProxy) {
+        self.peer = peer
+        self.proxy = proxy
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: proxy.headTimeout) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !deciding else { return }
+        var chunk = unwrapInboundIn(data)
+        if head == nil {
+            head = chunk
+        } else {
+            head!.writeBuffer(&chunk)
+        }
+        guard let buffer = head else { return }
+        let bytes = buffer.readableBytesView
+        guard let end = Self.endOfHead(bytes) else {
+            if bytes.count > ProxyRequestHead.maxHeadBytes {
+                refuse(context: context, .init(status: 431, reason: "head_too_large", message: "request head larger than \(ProxyRequestHead.maxHeadBytes) bytes"), target: nil)
+            }
+            return
+        }
+        deciding = true
+        timer?.cancel()
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let headBytes = Array(bytes[bytes.startIndex..<(bytes.startIndex + end)])
+        let rest = buffer.getSlice(at: buffer.readerIndex + end + 4, length: bytes.count - end - 4) ?? ByteBuffer()
+        let parsed: ProxyRequestHead
+        do {
+            parsed = try ProxyRequestHead.parse(headBytes)
+        } catch {
+            refuse(context: context, error, target: nil)
+            return
+        }
+        let channel = context.channel
+        let proxy = self.proxy
+        let peer = self.peer
+        let executor = EventLoopTaskExecutor(context.eventLoop)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        Task(executorPreference: executor) {
+            let outcome = await proxy.open(parsed, peer: peer, eventLoop: channel.eventLoop)
+            switch outcome {
+            case .refused(let refusal):
+                handler.value.refuse(context: loopContext.value, refusal, target: parsed.target)
+            case .connected(let origin, let tunnel):
+                handler.value.splice(context: loopContext.value, origin: origin, tunnel: tunnel, head: parsed, rest: rest)
+            }
+        }
+    }
+
+    private func splice(context: ChannelHandlerContext, origin: any Channel, tunnel: EgressProxy.Tunnel, head: ProxyRequestHead, rest: ByteBuffer) {
+        let client = context.channel
+        let (clientGlue, originGlue) = GlueHandler.pair(
+            upCounter: { tunnel.bytesUp += $0 },
+            downCounter: { tunnel.bytesDown += $0 }
+        )
+        do {
+            try origin.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), originGlue])
+            try client.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), position: .before(self))
+        } catch {
+            origin.close(promise: nil)
+            client.close(promise: nil)
+            return
+        }
+        switch head.form {
+        case .connect:
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")), promise: nil)
+            if rest.readableBytes > 0 {
+                tunnel.bytesUp += rest.readableBytes
+                origin.writeAndFlush(rest, promise: nil)
+            }
+        case .forward:
+            var request = ByteBuffer(bytes: head.originHead())
+            var body = rest
+            request.writeBuffer(&body)
+            tunnel.bytesUp += request.readableBytes
+            origin.writeAndFlush(request, promise: nil)
+        }
+        let lifetime = context.eventLoop.scheduleTask(in: proxy.maxLifetime(tunnel.sandbox)) {
+            client.close(promise: nil)
+            origin.close(promise: nil)
+        }
+        let proxy = self.proxy
+        client.closeFuture.and(origin.closeFuture).whenComplete { _ in
+            lifetime.cancel()
+            proxy.finish(tunnel)
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))
+        } catch {
+            origin.close(promise: nil)
+            client.close(promise: nil)
+            return
+        }
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        client.read()
+    }
+
+    fileprivate func refuse(context: ChannelHandlerContext, _ refusal: ProxyRequestHead.Refusal, target: EgressTarget?) {
+        timer?.cancel()
+        deciding = true
+        let reasons = [400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests", 431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable"]
+        let body = "airlock egress: \(refusal.message)\n"
+        let response = "HTTP/1.1 \(refusal.status) \(reasons[refusal.status] ?? "Error")\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nx-airlock-reason: \(refusal.reason)\r\nconnection: close\r\n\r\n\(body)"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        if target == nil {
+            proxy.recordRefusal(refusal, peer: peer, target: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    static func endOfHead(_ bytes: ByteBufferView) -> Int? {
+        var index = bytes.startIndex
+        var offset = 0
+        var matched = 0
+        let pattern: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
+        while index < bytes.endIndex {
+            if bytes[index] == pattern[matched] {
+                matched += 1
+                if matched == 4 { return offset - 3 }
+            } else {
+                matched = bytes[index] == pattern[0] ? 1 : 0
+            }
+            index = bytes.index(after: index)
+            offset += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockMockUpstream
+import AirlockPolicy
+import AirlockReceipts
+import AirlockTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import AirlockRouter
+
+/// The egress proxy over real sockets: a real TLS server behind CONNECT, plain-HTTP forwarding, and the
+/// refusals, each receipted.
+@Suite("Egress proxy end to end", .timeLimit(.minutes(1)))
+struct EgressProxyTests {
+    static let hasTools = FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
+
+    /// An `openssl s_server` on loopback with a fresh self-signed certificate for `allowed.test`.
+    final class TLSServer: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+        let certificate: String
+
+        init(directory: String) throws {
+            certificate = directory + "/cert.pem"
+            let make = Process()
+            make.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            make.arguments = [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                "-subj", "/CN=allowed.test", "-addext", "subjectAltName=DNS:allowed.test",
+                "-keyout", directory + "/key.pem", "-out", certificate,
+            ]
+            make.standardError = FileHandle.nullDevice
+            try make.run()
+            make.waitUntilExit()
+            port = try RouterProcessPorts.free()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", directory + "/key.pem", "-www", "-quiet"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        deinit { process.terminate() }
+    }
+
+    static func configure(_ c: inout AirlockConfig, _ dir: String) {
+        c.router.listeners.append(ListenerConfig(kind: .tcp(host: "127.0.0.1", port: 0), role: .egress))
+        c.router.egress = EgressSettings(resolve: ["allowed.test": "127.0.0.1", "private.test": "10.1.2.3", "mock.test": "127.0.0.1"])
+        c.sandboxes[0].egress = EgressPolicy(
+            allow: ["allowed.test:*", "private.test:*", "mock.test:*", "denied.allowed.test:*", "169.254.169.254:80", "also-denied.test:*"],
+            deny: ["also-denied.test:*"],
+            allowAddresses: ["127.0.0.1"],
+            maxTunnels: 2
+        )
+    }
+
+    static func egressPort(_ h: Harness) -> Int {
+        Int(h.router.boundAddresses[1].split(separator: ":").last!)!
+    }
+
+    static func connect(_ port: Int, _ authority: String) async throws -> String {
+        try await offPool {
+            let socket = try RawSocket(port: port)
+            socket.send("CONNECT \(authority) HTTP/1.1\r\nhost: \(authority)\r\n\r\n")
+            return socket.readAll().text
+        }
+    }
+
+    @Test("CONNECT to an allowlisted host reaches a real TLS server (certificate verified end to end)", .enabled(if: hasTools, "needs openssl and curl"))
+    func tunnel() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let server = try TLSServer(directory: h.directory)
+            let proxy = Self.egressPort(h)
+            let port = server.port
+            let certificate = server.certificate
+            #expect(await eventually { (try? RawSocket(port: port, timeoutSeconds: 1)) != nil })
+            let output: String = try await offPool {
+                let curl = Process()
+                curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                curl.arguments = ["-s", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(proxy)", "--cacert", certificate, "https://allowed.test:\(port)/"]
+                let pipe = Pipe()
+                curl.standardOutput = pipe
+                try curl.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                curl.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            #expect(output == "200")
+        }
+    }
+
+    @Test("refusals: not allowlisted, deny list, resolves to a private address, metadata address", arguments: [
+        ("nowhere.test:443", "not_allowlisted"),
+        ("also-denied.test:443", "denylisted"),
+        ("private.test:443", "forbidden_address"),
+        ("169.254.169.254:80", "forbidden_address"),
+        ("2852039166:80", "forbidden_address"),
+        ("[::ffff:169.254.169.254]:80", "not_allowlisted"),
+    ])
+    func refusals(authority: String, reason: String) async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let text = try await Self.connect(Self.egressPort(h), authority)
+            #expect(text.hasPrefix("HTTP/1.1 403"))
+            #expect(text.contains("x-airlock-reason: \(reason)"))
+        }
+    }
+
+    @Test("plain-HTTP forwarding reaches an allowed origin and adds no credential")
+    func forward() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            let text = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\nhost: mock.test:\(port)\r\nproxy-authorization: Basic abc\r\n\r\n")
+                return socket.readAll().text
+            }
+            // The mock requires the provider key; the proxy never adds it, so the origin answers 401.
+            #expect(text.hasPrefix("HTTP/1.1 401"))
+            let seen = try #require(h.mock.recordedRequests().last)
+            #expect(seen.path == "/v1/models")
+            #expect(seen.header("authorization") == nil && seen.header("proxy-authorization") == nil)
+        }
+    }
+
+    @Test("the inference listener never proxies, and the egress listener never serves the model API")
+    func separation() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let inference = try await Self.connect(h.routerPort, "allowed.test:443")
+            #expect(!inference.hasPrefix("HTTP/1.1 200"))
+            let body = Harness.chat()
+            let egress = try await offPool {
+                let socket = try RawSocket(port: Self.egressPort(h))
+                socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+                return socket.readAll().text
+            }
+            #expect(egress.hasPrefix("HTTP/1.1 400"))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("concurrent tunnels are capped per sandbox")
+    func tunnelLimit() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            var open: [RawSocket] = []
+            for _ in 0..<2 {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                open.append(socket)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let third = try await Self.connect(proxy, "mock.test:\(port)")
+            #expect(third.hasPrefix("HTTP/1.1 429"))
+            #expect(third.contains("too_many_tunnels"))
+            _ = open
+        }
+    }
+
+    @Test("every tunnel is receipted with host, port, address, decision, bytes each way and duration")
+    func receipts() async throws {
+        let directory = TempDirectory.make()
+        let signer = try CheckpointSigner.generate(name: "airlock.test/egress")
+        try signer.write(toPrefix: directory + "/signing")
+        let h = try await Harness.start(directory: directory, receipts: nil) { c, dir in
+            Self.configure(&c, dir)
+            c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/egress", signingKeys: [dir + "/signing.key"])
+        }
+        let port = h.mock.port
+        let proxy = Self.egressPort(h)
+        _ = try await offPool {
+            let socket = try RawSocket(port: proxy)
+            socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            return socket.readAll().text
+        }
+        _ = try await Self.connect(proxy, "nowhere.test:443")
+        try await Task.sleep(for: .milliseconds(200))
+        await h.stop()
+        var egress: [ReceiptEntry] = []
+        try LogReader(directory: directory + "/receipts").forEach { entry in
+            if entry.kind == "egress" { egress.append(entry) }
+            return true
+        }
+        #expect(egress.count == 3)
+        let opened = try #require(egress.first { $0["reason"]?.stringValue == "opened" })
+        #expect(opened["host"]?.stringValue == "mock.test" && opened["port"] == .integer(Int64(port)) && opened["address"]?.stringValue == "127.0.0.1")
+        let closed = try #require(egress.first { $0["reason"]?.stringValue == "closed" })
+        #expect(closed["request_index"] == .integer(Int64(opened.index)))
+        #expect((closed["bytes_up"]?.integerValue ?? 0) > 0 && (closed["bytes_down"]?.integerValue ?? 0) > 0)
+        #expect(closed["duration_us"] != nil)
+        let denied = try #require(egress.first { $0["decision"]?.stringValue == "deny" })
+        #expect(denied["reason"]?.stringValue == "not_allowlisted" && denied["host"]?.stringValue == "nowhere.test")
+    }
+
+    @Test("the router's own upstream calls ignore proxy environment variables and never use the egress proxy")
+    func upstreamNotSteered() async throws {
+        setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1)
+        setenv("HTTP_PROXY", "http://127.0.0.1:9", 1)
+        setenv("ALL_PROXY", "http://127.0.0.1:9", 1)
+        defer {
+            unsetenv("HTTPS_PROXY")
+            unsetenv("HTTP_PROXY")
+            unsetenv("ALL_PROXY")
+        }
+        try await withHarness(configure: Self.configure) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 1)
+        }
+    }
+}
+
+enum RouterProcessPorts {
+    static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
