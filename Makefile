@@ -27,7 +27,7 @@ test-swift:
 	$(SWIFT) test --skip-build
 
 test-python:
-	AIRLOCK_BIN=$(BIN) $(PYTHON) -m pytest tests/python -q
+	AIRLOCK_BIN=$(BIN) $(PYTHON) -m pytest tests/python tests/deploy -q -rs
 
 format-check:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
