@@ -17,7 +17,7 @@ build:
 	$(SWIFT) build --product airlock
 
 demo: deps build
-	@scripts/demo.sh "$(BIN)" "$(PYTHON)"
+	@scripts/demo.sh "$(BIN)" "$(PYTHON)" "$(CURDIR)/.venv-agent/bin/python"
 
 test: deps
 	$(SWIFT) build --build-tests

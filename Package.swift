@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "airlock", targets: ["airlock"]),
         .executable(name: "airlock-receipts-bench", targets: ["airlock-receipts-bench"]),
+        .executable(name: "airlock-escape", targets: ["airlock-escape"]),
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
         .library(name: "AirlockReceipts", targets: ["AirlockReceipts"]),
         .library(name: "AirlockRouter", targets: ["AirlockRouter"]),
@@ -26,11 +27,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // Linux-only helpers that must be C: SO_PEERCRED, NETLINK_SOCK_DIAG, SCM_RIGHTS.
         .target(name: "CAirlockLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        // Everything that runs between fork and execve lives here: Swift must not run in that window.
+        .target(name: "CAirlockSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        .target(
+            name: "AirlockSandbox",
+            dependencies: ["CSeccomp", "CAirlockSandbox"],
+            swiftSettings: swiftSettings
+        ),
+        // Runs inside the sandbox and tries to get out; C so every escape is the exact syscall.
+        .executableTarget(name: "airlock-escape", cSettings: [.define("_GNU_SOURCE")]),
         .target(
             name: "AirlockPolicy",
             dependencies: [.product(name: "Yams", package: "Yams")],
@@ -77,6 +89,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -87,6 +101,7 @@ let package = Package(
                 "AirlockReceipts",
                 "AirlockRouter",
                 "AirlockMockUpstream",
+                "AirlockSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,6 +111,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AirlockSandboxTests",
+            dependencies: ["AirlockSandbox", "CAirlockSandbox", "airlock-escape"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockReceiptsTests",

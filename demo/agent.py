@@ -1,5 +1,7 @@
-"""A sample agent: it calls the Airlock router the way any agent would, with unmodified SDKs and no key."""
+"""A sample agent, run inside `airlock run`: it calls the router the way any agent would, with unmodified
+SDKs and no key, and then tries what a compromised agent would try."""
 
+import errno
 import json
 import os
 import socket
@@ -15,18 +17,18 @@ results = []
 
 def report(name, ok, detail):
     results.append(ok)
-    print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}", flush=True)
 
 
 # 1. Plain HTTP, as curl or any script would.
 body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello from plain HTTP"}]}).encode()
 request = urllib.request.Request(BASE + "/chat/completions", data=body, headers={"content-type": "application/json"})
-with urllib.request.urlopen(request, timeout=10) as response:
+with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
     reply = json.loads(response.read())
     report("plain HTTP chat", response.status == 200, f"{reply['choices'][0]['message']['content']!r}, "
            f"request id {response.headers['x-request-id']}")
 
-# 2. The official OpenAI SDK: a call and a stream.
+# 2. The official OpenAI SDK: a call, a stream, embeddings.
 client = openai.OpenAI(max_retries=0)
 completion = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
 report("openai SDK chat", completion.usage.total_tokens > 0, f"{completion.choices[0].message.content!r} "
@@ -45,24 +47,37 @@ report("anthropic SDK message", message.usage.output_tokens > 0, f"{message.cont
 # 4. A model this sandbox may not use: refused with the SDK's own exception.
 try:
     client.chat.completions.create(model="gpt-5-secret", messages=[{"role": "user", "content": "x"}])
-    report("forbidden model", False, "was allowed")
+    report("forbidden model refused", False, "was allowed")
 except openai.PermissionDeniedError as error:
-    report("forbidden model", True, f"PermissionDeniedError {error.status_code}: {error.message}")
+    report("forbidden model refused", True, f"PermissionDeniedError {error.status_code}")
 
-# 5. The Unix socket: identity from SO_PEERCRED.
-sock = socket.socket(socket.AF_UNIX)
-sock.settimeout(5)
-sock.connect(os.environ["AIRLOCK_SOCKET"])
-sock.sendall(b"GET /v1/models HTTP/1.1\r\nhost: airlock\r\nconnection: close\r\n\r\n")
-data = b""
-while chunk := sock.recv(65536):
-    data += chunk
-models = json.loads(data.split(b"\r\n\r\n", 1)[1])
-report("unix socket /v1/models", data.startswith(b"HTTP/1.1 200"), ", ".join(m["id"] for m in models["data"]))
+# 5. Egress through the router's proxy: the allowlisted mirror works, anything else is refused.
+with urllib.request.urlopen("http://mirror.demo.test:9901/__mock/health", timeout=10) as response:
+    report("egress to the allowlisted mirror", response.status == 200, "200 through the egress proxy")
+try:
+    urllib.request.urlopen("http://example.com/", timeout=10)
+    report("egress to a host not on the allowlist refused", False, "was allowed")
+except urllib.error.HTTPError as error:
+    report("egress to a host not on the allowlist refused", error.code == 403, f"{error.code}: {error.read().decode().strip()}")
 
-# 6. The agent holds no provider key.
-keys = {k: v for k, v in os.environ.items() if "KEY" in k}
-report("no provider key in the agent", all(v == "agent-has-no-key" for v in keys.values()), f"{sorted(keys)} are placeholders")
+# 6. Going around the proxy: a direct connection to the outside.
+try:
+    socket.create_connection(("1.1.1.1", 443), timeout=5).close()
+    report("direct connection to the outside refused", False, "connected")
+except OSError as error:
+    report("direct connection to the outside refused", True, f"{errno.errorcode.get(error.errno, error.errno)}")
 
-print(f"\n  {sum(results)} of {len(results)} agent checks passed")
+# 7. Reading the router's provider key.
+key_path = os.environ.get("AIRLOCK_FORBIDDEN_FILE", "/tmp/airlock-demo/openai.key")
+try:
+    open(key_path).read()
+    report("router's key file unreadable", False, "read it")
+except OSError as error:
+    report("router's key file unreadable", True, f"{key_path}: {errno.errorcode.get(error.errno, error.errno)}")
+
+# 8. The agent holds no provider key.
+keys = {k: v for k, v in os.environ.items() if k.endswith("API_KEY")}
+report("no provider key in the agent", all(v == "airlock-injects-the-key" for v in keys.values()), f"{sorted(keys)} are placeholders")
+
+print(f"\n  {sum(results)} of {len(results)} agent checks passed", flush=True)
 raise SystemExit(0 if all(results) else 1)

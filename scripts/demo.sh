@@ -4,6 +4,7 @@
 set -euo pipefail
 bin="${1:-.build/debug/airlock}"
 python="${2:-.venv/bin/python}"
+agent_python="${3:-$PWD/.venv-agent/bin/python}"
 work=/tmp/airlock-demo
 config=policies/demo.yaml
 
@@ -41,18 +42,19 @@ mock_pid=$!
 for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
 
 bold "Starting the router on 127.0.0.1:8443 and $work/router.sock"
-"$bin" router --config "$config" --allow-root --ready-file "$work/ready.json" 2>"$work/router.log" &
+# The router reads the keys and binds as root, then drops every thread to `nobody` before serving.
+mkdir -p "$work/run" && chmod 1777 "$work/run"
+"$bin" router --config "$config" --user nobody --ready-file "$work/run/ready.json" 2>"$work/router.log" &
 router_pid=$!
-for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
-[ -s "$work/ready.json" ] || { cat "$work/router.log" >&2; exit 1; }
-cat "$work/ready.json"
+for _ in $(seq 200); do [ -s "$work/run/ready.json" ] && break; sleep 0.05; done
+[ -s "$work/run/ready.json" ] || { cat "$work/router.log" >&2; exit 1; }
+cat "$work/run/ready.json"
+echo "  router process runs as: $(ps -o user= -p "$router_pid")"
 
-bold "Running the sample agent (no provider key in its environment)"
-env -i PATH="$PATH" HOME="$work" \
-  OPENAI_BASE_URL=http://127.0.0.1:8443/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:8443 \
-  OPENAI_API_KEY=agent-has-no-key ANTHROPIC_API_KEY=agent-has-no-key \
-  AIRLOCK_SOCKET="$work/router.sock" AIRLOCK_FORBIDDEN_FILE="$work/openai.key" \
-  "$python" demo/agent.py
+bold "Running the sample agent inside the sandbox (UID 1000, own namespaces, seccomp, Landlock, no key)"
+mkdir -p "$work/work" && chown 1000:1000 "$work/work"
+"$bin" run --sandbox demo-agent --control "$work/control.sock" --uid 1000 --gid 1000 --workdir "$work/work" \
+  -- "$agent_python" "$PWD/demo/agent.py"
 
 bold "What the upstream received (the router injected the key; the agent's placeholder never left)"
 "$python" - "$key" <<'PY'
@@ -60,7 +62,7 @@ import json, sys, urllib.request
 key = sys.argv[1]
 seen = json.load(urllib.request.urlopen("http://127.0.0.1:9901/__mock/requests", timeout=5))
 injected = sum(1 for r in seen if key in (r["headers"].get("authorization", "") + r["headers"].get("x-api-key", "")))
-leaked = sum(1 for r in seen if "agent-has-no-key" in json.dumps(r["headers"]))
+leaked = sum(1 for r in seen if "airlock-injects-the-key" in json.dumps(r["headers"]))
 print(f"  upstream requests: {len(seen)}; carrying the router's key: {injected}; carrying the agent's placeholder: {leaked}")
 assert injected == len(seen) and leaked == 0
 PY

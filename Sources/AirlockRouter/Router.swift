@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 /// The Airlock router: binds its listeners, reads provider credentials, drops privileges, then serves the
 /// request path until graceful shutdown (SIGTERM), when it stops accepting, drains requests in flight up to
-/// `drain_timeout`, and closes what is left.
+/// `drain_timeout`, and closes what is left. SIGHUP reloads the configuration atomically.
 public final class Router: Service, Sendable {
     public struct Options: Sendable {
         /// Drop to this user after binding and reading credentials (overrides `router.user`).
@@ -27,17 +27,31 @@ public final class Router: Service, Sendable {
 
     /// Where each configured listener ended up, in configuration order (ports resolved when 0 was asked).
     public let boundAddresses: [String]
-    /// SHA-256 of the configuration file's bytes, lowercase hex.
-    public let policyDigest: String
-    private let runtime: RouterRuntime
-    private let serverChannels: [any Channel]
-    private let tracker: ConnectionTracker
-    private let factory: ListenerFactory
-    private let logger: Logger
-    private let ownedLog: ReceiptLogSink?
-    private let controlServer: ControlServer?
+    let holder: RuntimeHolder
+    let factory: ListenerFactory
+    let logger: Logger
     /// Listeners handed in for sandboxes (control socket), closed on unregister and at shutdown.
-    private let adopted = Locked<[String: [any Channel]]>([:])
+    let adopted = Locked<[String: [any Channel]]>([:])
+    let state: Shared
+
+    /// What start-up produced that outlives any one configuration.
+    struct Shared: Sendable {
+        let configPath: String
+        let serverChannels: [any Channel]
+        let tracker: ConnectionTracker
+        let budgets: BudgetLedger
+        let receipts: any ReceiptSink
+        let ownedLog: ReceiptLogSink?
+        let clients: UpstreamClients
+        let metrics: RouterMetrics
+        let operatorEndpoints: OperatorEndpoints
+        let controlServer: ControlServer?
+        let credentials: Locked<[CredentialSource: Credential]>
+        let digest: Locked<String>
+    }
+
+    /// SHA-256 of the configuration file's bytes in force, lowercase hex.
+    public var policyDigest: String { state.digest.withLock { $0 } }
 
     /// Prepares a router: everything that may need privileges happens here, and any failure is reported
     /// before a single connection is accepted.
@@ -49,16 +63,20 @@ public final class Router: Service, Sendable {
         logger: Logger
     ) async throws -> Router {
         let config = loaded.config
+        var credentialCache: [CredentialSource: Credential] = [:]
         var credentials: [String: Credential] = [:]
         for upstream in config.upstreams {
             if let source = upstream.credential {
-                credentials[upstream.name] = try Credential.load(source, upstream: upstream.name)
+                let credential = try credentialCache[source] ?? Credential.load(source, upstream: upstream.name)
+                credentialCache[source] = credential
+                credentials[upstream.name] = credential
             }
         }
         let target = try (options.user ?? config.router.user).map(Privileges.resolve)
+        let chownTo = geteuid() == 0 ? target : nil
         try DurableFile.ensureDirectory(config.router.stateDirectory)
-        if let target, geteuid() == 0 {
-            guard chown(config.router.stateDirectory, target.uid, target.gid) == 0 else {
+        if let chownTo {
+            guard chown(config.router.stateDirectory, chownTo.uid, chownTo.gid) == 0 else {
                 throw SystemCallError(call: "chown", subject: config.router.stateDirectory, errno: errno)
             }
         }
@@ -67,62 +85,59 @@ public final class Router: Service, Sendable {
             tenants: config.tenants,
             now: WallClock.nanoseconds() / 1_000_000_000
         )
-        if let target, geteuid() == 0 {
-            _ = chown(budgets.path, target.uid, target.gid)
+        if let chownTo {
+            _ = chown(budgets.path, chownTo.uid, chownTo.gid)
         }
         let digest = Hex.encode(SHA256.hash(data: loaded.source))
+        let metrics = RouterMetrics()
         let ownedLog: ReceiptLogSink?
-        let sink: any ReceiptSink
+        let inner: any ReceiptSink
         if let receipts {
             ownedLog = nil
-            sink = receipts
+            inner = receipts
         } else if config.receipts.enabled {
             let log = try await ReceiptLogSink.open(config.receipts, policyDigest: digest)
-            if let target, geteuid() == 0 {
-                try DurableFile.chownTree(config.receipts.directory, uid: target.uid, gid: target.gid)
+            if let chownTo {
+                try DurableFile.chownTree(config.receipts.directory, uid: chownTo.uid, gid: chownTo.gid)
             }
             ownedLog = log
-            sink = log
+            inner = log
         } else {
             logger.warning("receipts are disabled by configuration: requests will not be recorded")
             ownedLog = nil
-            sink = DisabledReceipts()
+            inner = DisabledReceipts()
         }
-        func abandon() async {
-            try? await ownedLog?.close()
-        }
-        let runtime: RouterRuntime
-        do {
-            runtime = try RouterRuntime(
-            config: config,
-            credentials: credentials,
-            budgets: budgets,
-            receipts: sink,
-            group: group
+        let sink = MeteredReceipts(inner: inner, metrics: metrics)
+        let clients = UpstreamClients(group: group)
+        let holder = RuntimeHolder(
+            RouterRuntime(
+                config: config,
+                credentials: credentials,
+                budgets: budgets,
+                receipts: sink,
+                clients: clients,
+                metrics: metrics,
+                logger: logger
+            )
         )
-        } catch {
-            await abandon()
-            throw error
-        }
         let tracker = ConnectionTracker()
-        let limits = config.router.limits
-        let pipeline = RequestPipeline(runtime: runtime, logger: logger)
+        let operatorEndpoints = OperatorEndpoints(metrics: metrics)
         let factory = ListenerFactory(
             group: group,
-            pipeline: pipeline,
+            pipeline: RequestPipeline(holder: holder, logger: logger),
             tracker: tracker,
-            limits: .init(
-                maxBodyBytes: limits.maxBodyBytes,
-                maxHeaderBytes: limits.maxHeaderBytes,
-                headerTimeout: .nanoseconds(limits.headerTimeout.nanoseconds),
-                idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)
-            ),
-            identities: runtime.identities,
-            egress: EgressProxy(config: config, receipts: sink, logger: logger)
+            holder: holder,
+            operatorEndpoints: operatorEndpoints
         )
         var channels: [any Channel] = []
         var controlServer: ControlServer?
         let adoptionTarget = WeakRouter()
+        func abandon() async {
+            controlServer?.discard()
+            for channel in channels { try? await channel.close() }
+            await clients.shutdown()
+            try? await ownedLog?.close()
+        }
         do {
             for listener in config.router.listeners {
                 channels.append(try await factory.bind(listener))
@@ -133,72 +148,61 @@ public final class Router: Service, Sendable {
                     await adoptionTarget.value?.handleControl(request, descriptors: descriptors)
                         ?? .failure(.init("the router is still starting"))
                 }
-                if let target, geteuid() == 0 {
-                    try controlServer?.chown(to: target.uid, gid: target.gid)
+                if let chownTo {
+                    try controlServer?.chown(to: chownTo.uid, gid: chownTo.gid)
                 }
             }
-            if let target, geteuid() == 0 {
-                try Privileges.drop(to: target)
+            if let chownTo {
+                try Privileges.drop(to: chownTo)
+            }
+            if geteuid() == 0 && !(options.allowRoot || config.router.allowRoot) {
+                throw RouterStartError(
+                    "the router would serve requests as root. Pass --user NAME (or set router.user) to drop to the router's own user, or --allow-root if you really mean it."
+                )
             }
         } catch {
-            controlServer?.discard()
-            for channel in channels { try? await channel.close() }
-            await runtime.clients.shutdown()
             await abandon()
             throw error
-        }
-        if geteuid() == 0 && !(options.allowRoot || config.router.allowRoot) {
-            for channel in channels { try? await channel.close() }
-            await runtime.clients.shutdown()
-            await abandon()
-            throw RouterStartError(
-                "the router would serve requests as root. Pass --user NAME (or set router.user) to drop to the router's own user, or --allow-root if you really mean it."
-            )
         }
         do {
             var started = Receipt.router(.admin, peer: nil, route: "router", decision: "allow", reason: "router_started", traceID: "")
             started.uid = Int64(geteuid())
             _ = try await sink.append(started)
         } catch {
-            for channel in channels { try? await channel.close() }
-            await runtime.clients.shutdown()
             await abandon()
             throw RouterStartError("the receipt log cannot be written (\(error)); the router will not serve without it")
         }
         let router = Router(
-            runtime: runtime,
-            channels: channels,
-            tracker: tracker,
+            holder: holder,
             factory: factory,
-            digest: digest,
-            ownedLog: ownedLog,
-            controlServer: controlServer,
-            logger: logger
+            logger: logger,
+            state: Shared(
+                configPath: loaded.path,
+                serverChannels: channels,
+                tracker: tracker,
+                budgets: budgets,
+                receipts: sink,
+                ownedLog: ownedLog,
+                clients: clients,
+                metrics: metrics,
+                operatorEndpoints: operatorEndpoints,
+                controlServer: controlServer,
+                credentials: Locked(credentialCache),
+                digest: Locked(digest)
+            )
         )
         adoptionTarget.value = router
+        operatorEndpoints.setSampler { [weak router] in router?.sampleGauges() }
         controlServer?.start()
         return router
     }
 
-    private init(
-        runtime: RouterRuntime,
-        channels: [any Channel],
-        tracker: ConnectionTracker,
-        factory: ListenerFactory,
-        digest: String,
-        ownedLog: ReceiptLogSink?,
-        controlServer: ControlServer?,
-        logger: Logger
-    ) {
-        self.ownedLog = ownedLog
-        self.controlServer = controlServer
-        self.runtime = runtime
-        self.serverChannels = channels
-        self.tracker = tracker
+    private init(holder: RuntimeHolder, factory: ListenerFactory, logger: Logger, state: Shared) {
+        self.holder = holder
         self.factory = factory
-        self.policyDigest = digest
         self.logger = logger
-        self.boundAddresses = channels.map { channel in
+        self.state = state
+        self.boundAddresses = state.serverChannels.map { channel in
             switch channel.localAddress {
             case .v4(let a)?: return "\(a.host):\(channel.localAddress?.port ?? 0)"
             case .v6(let a)?: return "[\(a.host)]:\(channel.localAddress?.port ?? 0)"
@@ -208,102 +212,30 @@ public final class Router: Service, Sendable {
         }
     }
 
-    /// Serves until graceful shutdown, then drains.
-    public func run() async throws {
-        logger.info("router serving", metadata: ["listeners": "\(boundAddresses.joined(separator: ", "))", "policy.digest": "\(policyDigest)"])
-        let budgets = runtime.budgets
-        let channels = serverChannels
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(1))
-                        try? budgets.sync()
-                    }
-                }
-                for channel in channels {
-                    group.addTask { try? await channel.closeFuture.get() }
-                }
-                for _ in channels { await group.next() }
-                group.cancelAll()
-            }
-        } onGracefulShutdown: {
-            self.initiateShutdown()
-        }
-        let drain = runtime.config.router.drainTimeout.duration
-        logger.info("draining", metadata: ["in_flight": "\(tracker.inFlight)", "drain.timeout": "\(drain)"])
-        await tracker.drain(timeout: drain)
-        let left = tracker.inFlight
-        await tracker.closeAll()
-        try? budgets.sync()
-        await runtime.clients.shutdown()
-        do {
-            try await ownedLog?.close()
-        } catch {
-            logger.error("closing the receipt log failed", metadata: ["error": "\(error)"])
-        }
-        logger.info("router stopped", metadata: ["cut_off": "\(left)"])
-    }
-
     /// The request path's state, for white-box assertions in tests.
-    var runtimeForTesting: RouterRuntime { runtime }
+    var runtimeForTesting: RouterRuntime { holder.current }
 
-    /// Stops accepting connections; `run()` then drains and returns. The same as a graceful-shutdown signal.
-    public func initiateShutdown() {
-        controlServer?.stop()
-        for channel in serverChannels { channel.close(promise: nil) }
-        let handedIn = adopted.withLock { all in
-            defer { all.removeAll() }
-            return all.values.flatMap { $0 }
-        }
-        for channel in handedIn { channel.close(promise: nil) }
-    }
-
-    /// Starts serving an already-bound listening socket for `sandbox` (the sandbox launcher hands these in).
-    public func adoptListener(fd: Int32, sandbox: String, role: ListenerConfig.Role = .inference) async throws {
-        guard runtime.identities.sandbox(named: sandbox) != nil else {
-            throw RouterStartError("no sandbox is named \"\(sandbox)\"; add it under `sandboxes` in the configuration")
-        }
-        let channel = try await factory.adopt(fd: fd, sandbox: sandbox, role: role)
-        adopted.withLock { $0[sandbox, default: []].append(channel) }
-        logger.info("listener handed in", metadata: ["sandbox.name": "\(sandbox)", "listener.role": "\(role.rawValue)"])
-    }
-
-    /// Stops serving the listeners handed in for `sandbox`; returns how many were closed.
-    @discardableResult
-    public func releaseListeners(sandbox: String) async -> Int {
-        let channels = adopted.withLock { $0.removeValue(forKey: sandbox) ?? [] }
-        for channel in channels { try? await channel.close() }
-        return channels.count
-    }
-
-    func handleControl(_ request: ControlMessage.Request, descriptors: [Int32]) async -> Result<Void, ControlMessage.Failure> {
-        switch request {
-        case .ping:
-            descriptors.forEach { close($0) }
-            return .success(())
-        case .unregister(let sandbox):
-            descriptors.forEach { close($0) }
-            await releaseListeners(sandbox: sandbox)
-            return .success(())
-        case .register(let sandbox, let roles):
-            guard descriptors.count == roles.count else {
-                descriptors.forEach { close($0) }
-                return .failure(.init("\(roles.count) role(s) but \(descriptors.count) descriptor(s) attached"))
+    /// Refreshes gauges that are read rather than counted.
+    func sampleGauges() {
+        let runtime = holder.current
+        let metrics = state.metrics
+        for upstream in runtime.upstreams.values {
+            let value: Double
+            switch upstream.breakerState {
+            case .closed: value = 0
+            case .halfOpen: value = 1
+            case .open: value = 2
             }
-            guard runtime.identities.sandbox(named: sandbox) != nil else {
-                descriptors.forEach { close($0) }
-                return .failure(.init("no sandbox is named \"\(sandbox)\" in the router's configuration"))
-            }
-            do {
-                for (role, fd) in zip(roles, descriptors) {
-                    try await adoptListener(fd: fd, sandbox: sandbox, role: role == .egress ? .egress : .inference)
-                }
-                return .success(())
-            } catch {
-                return .failure(.init("\(error)"))
-            }
+            metrics.breakerState(upstream: upstream.name, value)
         }
+        let now = WallClock.nanoseconds() / 1_000_000_000
+        for tenant in state.budgets.tenantsWithBudgets {
+            let left = state.budgets.remaining(tenant: tenant, now: now)
+            if let day = left.day { metrics.budgetRemaining(tenant: tenant, period: "day", day) }
+            if let month = left.month { metrics.budgetRemaining(tenant: tenant, period: "month", month) }
+        }
+        metrics.inFlight(state.tracker.inFlight)
+        metrics.connections(state.tracker.openConnections)
     }
 }
 

@@ -5,7 +5,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check and explain configuration and policy files.",
-        subcommands: [Check.self]
+        subcommands: [Check.self, PolicyExplainCommand.self]
     )
 
     struct Check: AsyncParsableCommand {

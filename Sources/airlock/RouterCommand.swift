@@ -26,11 +26,23 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log format: json (one object per line) or text.")
+    var logFormat: LogFormat = .json
+
+    enum LogFormat: String, ExpressibleByArgument {
+        case json, text
+    }
+
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
+        let level = logLevel
+        if logFormat == .json {
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        } else {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "airlock.router")
         let loaded: LoadedConfig

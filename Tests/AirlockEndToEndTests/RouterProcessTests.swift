@@ -55,28 +55,24 @@ struct RouterProcessTests {
         return Stack(directory: directory, config: directory + "/airlock.yaml", mock: mock)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
+
+    /// Starts `airlock router` and returns it with the port its first listener got (configs ask for port 0,
+    /// so parallel tests never race for a port).
+    static func startRouter(_ stack: Stack, _ extra: [String] = ["--allow-root"]) async throws -> AirlockProcess {
+        try await startRouterWithPort(stack, extra).process
     }
 
-    static func startRouter(_ stack: Stack, _ extra: [String] = ["--allow-root"]) async throws -> AirlockProcess {
+    static func startRouterWithPort(_ stack: Stack, _ extra: [String] = ["--allow-root"]) async throws -> (process: AirlockProcess, port: Int) {
         // The router writes its ready file after dropping privileges, so the folder must be writable by that user.
         let run = stack.directory + "/run"
         mkdir(run, 0o777)
         chmod(run, 0o777)
         let ready = run + "/ready-\(UInt32.random(in: 0...UInt32.max)).json"
         let router = try AirlockProcess(["router", "--config", stack.config, "--ready-file", ready, "--log-level", "error"] + extra)
-        _ = try await router.waitForFile(ready)
-        return router
+        let text = try await router.waitForFile(ready)
+        // {"listeners":["127.0.0.1:PORT",...],...}
+        let first = text.split(separator: "\"").dropFirst(3).first ?? ""
+        return (router, Int(first.split(separator: ":").last ?? "") ?? 0)
     }
 
     static func chat(_ port: Int, stream: Bool = false) async throws -> String {
@@ -90,9 +86,8 @@ struct RouterProcessTests {
 
     @Test("SIGTERM: stops accepting, lets the in-flight stream finish, exits 0")
     func sigtermDrains() async throws {
-        let port = try Self.freePort()
-        let stack = try await Self.stack(routerPort: port)
-        let router = try await Self.startRouter(stack)
+        let stack = try await Self.stack(routerPort: 0)
+        let (router, port) = try await Self.startRouterWithPort(stack)
         async let inFlight = Self.chat(port, stream: true)
         try await Task.sleep(for: .milliseconds(400))
         router.signal(SIGTERM)
@@ -108,17 +103,16 @@ struct RouterProcessTests {
 
     @Test("budget usage survives SIGKILL and restart")
     func budgetSurvivesKill() async throws {
-        let port = try Self.freePort()
-        let stack = try await Self.stack(routerPort: port, dayBudget: 35)
-        let first = try await Self.startRouter(stack)
+        let stack = try await Self.stack(routerPort: 0, dayBudget: 35)
+        let (first, port) = try await Self.startRouterWithPort(stack)
         for _ in 0..<2 {
             #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))  // 4 + 10 tokens each
         }
         first.signal(SIGKILL)
         _ = try await first.waitForExit()
-        let second = try await Self.startRouter(stack)
-        #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))
-        let refused = try await Self.chat(port)
+        let (second, secondPort) = try await Self.startRouterWithPort(stack)
+        #expect(try await Self.chat(secondPort).hasPrefix("HTTP/1.1 200"))
+        let refused = try await Self.chat(secondPort)
         #expect(refused.hasPrefix("HTTP/1.1 429"))
         #expect(refused.contains("budget_exceeded"))
         second.signal(SIGTERM)
@@ -128,7 +122,7 @@ struct RouterProcessTests {
 
     @Test("as root without --user or --allow-root the router refuses to serve", .enabled(if: getuid() == 0, "only root can be refused for being root"))
     func refusesRoot() async throws {
-        let stack = try await Self.stack(routerPort: try Self.freePort())
+        let stack = try await Self.stack(routerPort: 0)
         let router = try AirlockProcess(["router", "--config", stack.config])
         #expect(try await router.waitForExit() == 1)
         let message = router.standardError()
@@ -138,9 +132,8 @@ struct RouterProcessTests {
 
     @Test("--user drops every UID and GID after binding and reading the root-only key", .enabled(if: getuid() == 0, "dropping privileges needs root"))
     func dropsPrivileges() async throws {
-        let port = try Self.freePort()
-        let stack = try await Self.stack(routerPort: port)
-        let router = try await Self.startRouter(stack, ["--user", "nobody"])
+        let stack = try await Self.stack(routerPort: 0)
+        let (router, port) = try await Self.startRouterWithPort(stack, ["--user", "nobody"])
         // Every thread, the main thread parked by libdispatch included, carries only the target identity.
         let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(router.pid)/task")
         #expect(tasks.count > 2)
@@ -167,7 +160,7 @@ struct RouterProcessTests {
 
     @Test("policy check exits 0 on a good file and 1 with file:line:column on a bad one")
     func policyCheck() async throws {
-        let stack = try await Self.stack(routerPort: try Self.freePort())
+        let stack = try await Self.stack(routerPort: 0)
         let good = try AirlockProcess(["policy", "check", stack.config])
         #expect(try await good.waitForExit() == 0)
         let badPath = stack.directory + "/bad.yaml"

@@ -7,6 +7,7 @@ import Foundation
 public final class AirlockProcess: @unchecked Sendable {
     public let process = Process()
     private let stderrPipe = Pipe()
+    private let stdoutPipe = Pipe()
 
     /// `airlock` next to the running test binary (both are build products), or `$AIRLOCK_BIN`.
     public static var binary: String {
@@ -15,11 +16,11 @@ public final class AirlockProcess: @unchecked Sendable {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("airlock").path
     }
 
-    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+    public init(_ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = captureOutput ? stdoutPipe : FileHandle.nullDevice
         process.standardError = stderrPipe
         try process.run()
     }
@@ -44,6 +45,11 @@ public final class AirlockProcess: @unchecked Sendable {
     /// Everything the process wrote to stderr (call after it exited).
     public func standardError() -> String {
         String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// Everything the process wrote to stdout, when started with `captureOutput` (call after it exited).
+    public func standardOutput() -> String {
+        String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 
     /// Waits until `path` exists (a ready or port file) and returns its contents.

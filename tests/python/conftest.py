@@ -21,7 +21,7 @@ def wait_for_file(path: Path, process: subprocess.Popen, seconds: float = 20.0) 
         if path.exists():
             return path.read_text()
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[1]} exited with {process.returncode}: {process.stderr.read()}")
+            raise RuntimeError(f"{process.args[1]} exited with {process.returncode}")
         time.sleep(0.05)
     raise TimeoutError(f"{path} did not appear within {seconds}s")
 
@@ -31,6 +31,8 @@ version: 1
 router:
   listeners:
     - tcp: 127.0.0.1:{router_port}
+    - tcp: 127.0.0.1:{operator_port}
+      role: operator
   state_directory: {state}
   allow_root: true
 tenants:
@@ -113,7 +115,7 @@ def stack():
     router = None
     try:
         mock_port = int(wait_for_file(mock_port_file, mock).strip())
-        with socket_port() as router_port:
+        with socket_port() as router_port, socket_port() as operator_port:
             pass
         subprocess.run(
             [str(BINARY), "receipts", "keygen", "--name", "airlock.test/sdk", "--out", str(directory / "signing")],
@@ -124,6 +126,7 @@ def stack():
         config.write_text(
             CONFIG.format(
                 router_port=router_port,
+                operator_port=operator_port,
                 state=directory / "state",
                 uid=os.getuid(),
                 mock_port=mock_port,
@@ -132,14 +135,19 @@ def stack():
             )
         )
         ready = directory / "ready.json"
+        log = open(directory / "router.log", "w")
         router = subprocess.Popen(
-            [str(BINARY), "router", "--config", str(config), "--ready-file", str(ready), "--log-level", "error"],
+            [str(BINARY), "router", "--config", str(config), "--ready-file", str(ready), "--log-level", "info"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
         wait_for_file(ready, router)
-        yield Stack(directory, key, mock_port, router_port)
+        stack = Stack(directory, key, mock_port, router_port)
+        stack.operator_url = f"http://127.0.0.1:{operator_port}"
+        stack.config = config
+        stack.router = router
+        yield stack
     finally:
         for process in (router, mock):
             if process is not None and process.poll() is None:

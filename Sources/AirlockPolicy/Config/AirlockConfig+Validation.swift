@@ -37,6 +37,9 @@ extension AirlockConfig {
     }
 
     private func validateRouter(_ add: (String, String, String) -> Void) {
+        if router.listeners.filter({ $0.role == .operator }).count > 1 {
+            add("router.listeners", "more than one operator listener", "Configure one `role: operator` listener.")
+        }
         if router.listeners.isEmpty {
             add("router.listeners", "no listener is configured", "Add one, e.g. `- tcp: 127.0.0.1:8443`.")
         }
@@ -65,6 +68,8 @@ extension AirlockConfig {
                         "Clear the `other` bits, e.g. \"0660\", and grant access with `group`."
                     )
                 }
+            case .inherited(let fd, let sandbox) where listener.role == .operator:
+                add("\(path).fd", "an operator listener cannot be a handed-in sandbox listener (fd \(fd), sandbox \(sandbox))", "Use tcp or unix for the operator listener.")
             case .inherited(let fd, let sandbox):
                 if fd < 3 {
                     add("\(path).fd", "descriptor \(fd) is stdin, stdout or stderr", "Hand the listener in as descriptor 3 or above.")

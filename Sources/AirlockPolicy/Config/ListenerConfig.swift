@@ -15,6 +15,8 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
         case inference
         /// The egress proxy (HTTP CONNECT and plain-HTTP forwarding); never the model API.
         case egress
+        /// Operators only: `GET /metrics` (Prometheus), `/healthz`, `/readyz`; never agents' traffic.
+        case `operator`
     }
 
     public var kind: Kind
@@ -115,8 +117,9 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw fail("\"\(portText)\" in \"\(text)\" is not a port from 1 to 65535")
+        // Port 0 asks the kernel for a free port; `airlock router --ready-file` reports which one.
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw fail("\"\(portText)\" in \"\(text)\" is not a port from 0 to 65535")
         }
         guard !host.isEmpty else { throw fail("\"\(text)\" has no host; use 127.0.0.1") }
         return (String(host), port)

@@ -1,5 +1,5 @@
 /// The receipt log: where it lives, what it calls itself, who signs its checkpoints, how durable appends are.
-public struct ReceiptSettings: Decodable, Sendable {
+public struct ReceiptSettings: Decodable, Sendable, Equatable {
     public enum DurabilityMode: String, ConfigEnum {
         /// An append returns once the record is on disk (fdatasync); the default.
         case sync

@@ -23,7 +23,7 @@ public enum APIFamily: String, ConfigEnum {
 }
 
 /// Where a provider credential is read from. The router reads it once, before dropping privileges.
-public enum CredentialSource: Sendable, Equatable {
+public enum CredentialSource: Sendable, Hashable {
     case file(String)
     case environment(String)
 }

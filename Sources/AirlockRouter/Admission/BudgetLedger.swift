@@ -36,16 +36,13 @@ public final class BudgetLedger: Sendable {
     }
 
     public let path: String
-    private let limits: [String: Limits]
+    private let limitsBox: Locked<[String: Limits]>
     private let state: Mutex<State>
 
     public init(directory: String, tenants: [TenantPolicy], now: Int64) throws {
         let path = directory + "/budget.journal"
         self.path = path
-        limits = Dictionary(
-            tenants.map { ($0.name, Limits(perDay: $0.tokensPerDay, perMonth: $0.tokensPerMonth)) },
-            uniquingKeysWith: { a, _ in a }
-        )
+        limitsBox = Locked(Self.limits(tenants))
         let usage = try Self.replay(path: path)
         let month = String(UTCCalendar.month(ofDay: UTCCalendar.day(now)))
         let current = usage.mapValues { $0.filter { $0.key.hasPrefix(month) } }.filter { !$0.value.isEmpty }
@@ -58,9 +55,24 @@ public final class BudgetLedger: Sendable {
         state.withLock { close($0.fd) }
     }
 
+    static func limits(_ tenants: [TenantPolicy]) -> [String: Limits] {
+        Dictionary(tenants.map { ($0.name, Limits(perDay: $0.tokensPerDay, perMonth: $0.tokensPerMonth)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// New budgets from a reloaded configuration; counted usage is kept.
+    public func update(tenants: [TenantPolicy]) {
+        let new = Self.limits(tenants)
+        limitsBox.withLock { $0 = new }
+    }
+
+    /// The tenants with a budget, for metrics.
+    var tenantsWithBudgets: [String] {
+        limitsBox.withLock { $0.filter { $0.value.perDay != nil || $0.value.perMonth != nil }.keys.sorted() }
+    }
+
     /// Whether `tenant` may start another request at `now` (seconds since the epoch).
     public func check(tenant: String, now: Int64) -> Decision {
-        guard let limit = limits[tenant], limit.perDay != nil || limit.perMonth != nil else { return .allowed }
+        guard let limit = limitsBox.withLock({ $0[tenant] }), limit.perDay != nil || limit.perMonth != nil else { return .allowed }
         let day = UTCCalendar.day(now)
         let (dayUsed, monthUsed) = state.withLock { s in
             let days = s.usage[tenant] ?? [:]
@@ -78,7 +90,7 @@ public final class BudgetLedger: Sendable {
 
     /// Tokens left today and this month (nil where no budget is set).
     public func remaining(tenant: String, now: Int64) -> (day: Int?, month: Int?) {
-        let limit = limits[tenant] ?? Limits()
+        let limit = limitsBox.withLock { $0[tenant] } ?? Limits()
         let day = UTCCalendar.day(now)
         return state.withLock { s in
             let days = s.usage[tenant] ?? [:]

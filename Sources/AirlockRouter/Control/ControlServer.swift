@@ -114,6 +114,7 @@ final class ControlServer: @unchecked Sendable {
         guard airlock_peercred(client, &pid, &uid, &gid) == 0, operators.contains(uid) else {
             logger.warning("control socket: refused a peer that is not an operator", metadata: ["peer.uid": "\(uid)", "peer.pid": "\(pid)"])
             send(client, ControlMessage.reply(.failure(.init("UID \(uid) is not an operator of this router"))))
+            lingerAndDrain(client)
             return
         }
         var descriptors = [Int32](repeating: -1, count: ControlMessage.maxDescriptors)
@@ -149,6 +150,19 @@ final class ControlServer: @unchecked Sendable {
 
     private final class ResultBox: @unchecked Sendable {
         var value: Result<Void, ControlMessage.Failure>?
+    }
+
+    /// Closing with unread request bytes would reset the connection and could destroy the reply in flight;
+    /// finish sending, then read (briefly, bounded) whatever the peer sent, without interpreting it.
+    private func lingerAndDrain(_ client: Int32) {
+        shutdown(client, Int32(SHUT_WR))
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<4 {
+            let n = sink.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+        }
     }
 
     private func send(_ client: Int32, _ text: String) {

@@ -44,8 +44,10 @@ final class EgressProxy: Sendable {
     private let connectTimeout: TimeAmount
     private let open = Locked<[String: Int]>([:])
     private let logger: Logger
+    private let metrics: RouterMetrics
 
-    init(config: AirlockConfig, receipts: any ReceiptSink, logger: Logger) {
+    init(config: AirlockConfig, receipts: any ReceiptSink, metrics: RouterMetrics, logger: Logger) {
+        self.metrics = metrics
         var rules: [String: EgressRules] = [:]
         var policies: [String: EgressPolicy] = [:]
         for sandbox in config.sandboxes {
@@ -74,6 +76,7 @@ final class EgressProxy: Sendable {
         let route = head.form == .connect ? "egress.connect" : "egress.forward"
         func refuse(_ status: Int, _ reason: String, _ message: String, address: IPAddress? = nil) async -> Outcome {
             let refusal = ProxyRequestHead.Refusal(status: status, reason: reason, message: message)
+            metrics.egress(sandbox: peer.sandbox?.name ?? "", decision: "deny", reason: reason)
             await record(.router(.egress, peer: peer, route: route, decision: "deny", reason: reason, traceID: ""), target: head.target, address: address, status: status)
             logger.info("egress refused", metadata: ["egress.target": "\(head.target)", "refusal.reason": "\(reason)"])
             return .refused(refusal)
@@ -129,6 +132,7 @@ final class EgressProxy: Sendable {
                     .channelOption(.autoRead, value: true)
                     .connect(to: socketAddress).get()
                 let tunnel = Tunnel(sandbox: sandbox.name, peer: peer, target: head.target, address: address, requestIndex: index, route: route)
+                metrics.egress(sandbox: sandbox.name, decision: "allow", reason: "opened")
                 return .connected(channel, tunnel)
             } catch {
                 lastError = "\(error)"

@@ -7,7 +7,7 @@ import AirlockReceipts
 /// The router's receipts, written to the signed, append-only receipt log.
 public final class ReceiptLogSink: ReceiptSink {
     public let log: ReceiptLog
-    private let policyDigest: String
+    private let digest: Locked<String>
 
     /// Opens (and recovers) the log configured in `settings`. Signing keys are read here, before the router
     /// drops privileges.
@@ -43,13 +43,18 @@ public final class ReceiptLogSink: ReceiptSink {
 
     init(log: ReceiptLog, policyDigest: String) {
         self.log = log
-        self.policyDigest = policyDigest
+        self.digest = Locked(policyDigest)
     }
 
     public func append(_ receipt: Receipt) async throws -> UInt64 {
         var receipt = receipt
-        receipt.policyDigest = policyDigest
+        receipt.policyDigest = digest.withLock { $0 }
         return try await log.append(receipt)
+    }
+
+    /// The digest of the configuration now in force (after a reload).
+    public func setPolicyDigest(_ value: String) {
+        digest.withLock { $0 = value }
     }
 
     public func bodyHasher() -> BodyHasher? {

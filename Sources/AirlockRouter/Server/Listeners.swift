@@ -12,9 +12,8 @@ struct ListenerFactory {
     let group: any EventLoopGroup
     let pipeline: RequestPipeline
     let tracker: ConnectionTracker
-    let limits: HTTPConnectionHandler.Limits
-    let identities: IdentityMap
-    let egress: EgressProxy
+    let holder: RuntimeHolder
+    let operatorEndpoints: OperatorEndpoints
 
     enum Source: Sendable {
         case tcp
@@ -45,15 +44,21 @@ struct ListenerFactory {
     }
 
     private func bootstrap(_ source: Source, role: ListenerConfig.Role) -> ServerBootstrap {
-        let egress = self.egress
         let pipeline = self.pipeline
         let tracker = self.tracker
-        let limits = self.limits
-        let identities = self.identities
+        let holder = self.holder
+        let operatorEndpoints = self.operatorEndpoints
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
+                if role == .operator {
+                    return channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                        try sync.addHandler(OperatorHTTPHandler(endpoints: operatorEndpoints))
+                    }
+                }
                 let evidence: EventLoopFuture<PeerIdentity.Evidence>
                 switch source {
                 case .tcp:
@@ -67,16 +72,19 @@ struct ListenerFactory {
                     evidence = channel.eventLoop.makeSucceededFuture(.listener(sandbox: sandbox))
                 }
                 return evidence.flatMapThrowing { evidence in
-                    let peer = identities.identify(evidence)
+                    let runtime = holder.current
+                    let peer = runtime.identities.identify(evidence)
                     tracker.opened(channel)
                     let sync = channel.pipeline.syncOperations
                     if role == .egress {
-                        try sync.addHandler(EgressProxyHandler(peer: peer, proxy: egress))
+                        try sync.addHandler(EgressProxyHandler(peer: peer, proxy: runtime.egress))
                         return
                     }
                     try sync.addHandler(FirstByteDetector())
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try sync.addHandler(HTTPConnectionHandler(peer: peer, limits: limits, pipeline: pipeline, tracker: tracker))
+                    try sync.addHandler(
+                        HTTPConnectionHandler(peer: peer, limits: runtime.connectionLimits, pipeline: pipeline, tracker: tracker)
+                    )
                 }
             }
     }

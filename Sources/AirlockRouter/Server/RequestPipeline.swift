@@ -12,15 +12,22 @@ import NIOHTTP1
 /// streamed response → completion receipt. Data flows one way; each refusal is a provider-shaped error
 /// and a denial receipt.
 final class RequestPipeline: Sendable {
-    let runtime: RouterRuntime
+    let holder: RuntimeHolder
     let logger: Logger
 
-    init(runtime: RouterRuntime, logger: Logger) {
-        self.runtime = runtime
+    init(holder: RuntimeHolder, logger: Logger) {
+        self.holder = holder
         self.logger = logger
     }
 
     func handle(_ request: InboundRequest, sink: ResponseSink) async {
+        let runtime = holder.current
+        let status = await handle(request, sink: sink, runtime: runtime)
+        runtime.metrics.request(route: Endpoint.match(method: request.head.method.rawValue, path: request.path)?.rawValue ?? "unknown", status: status, sandbox: request.peer.sandbox?.name ?? "")
+    }
+
+    /// Serves one request; returns the status the agent was given.
+    private func handle(_ request: InboundRequest, sink: ResponseSink, runtime: RouterRuntime) async -> Int {
         let head = request.head
         let requestID = RequestIDs.accept(head.headers.first(name: "x-request-id"))
         let trace = TraceHop(traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
@@ -34,77 +41,67 @@ final class RequestPipeline: Sendable {
         var denial = Denial(runtime: runtime, peer: request.peer, route: String(path), traceID: trace.traceID, family: family, common: common, sink: sink)
 
         guard let endpoint = Endpoint.match(method: head.method.rawValue, path: path) else {
-            await denial.refuse(.notFound("\(head.method.rawValue) \(path)"), logger: logger)
-            return
+            return await denial.refuse(.notFound("\(head.method.rawValue) \(path)"), logger: logger)
         }
         denial.route = endpoint.rawValue
         guard let sandbox = request.peer.sandbox else {
-            await denial.refuse(.forbiddenPeer, logger: logger)
-            return
+            return await denial.refuse(.forbiddenPeer, logger: logger)
         }
         logger[metadataKey: "sandbox.name"] = "\(sandbox.name)"
         let policy = runtime.sandboxes[sandbox.name]!
 
         if endpoint == .models {
-            await listModels(policy: policy, anthropic: head.headers.contains(name: "anthropic-version"), sink: sink, common: common)
-            return
+            await listModels(policy: policy, anthropic: head.headers.contains(name: "anthropic-version"), sink: sink, common: common, runtime: runtime)
+            return 200
         }
         if let refusal = runtime.checkContentType(head.headers) {
-            await denial.refuse(refusal, logger: logger)
-            return
+            return await denial.refuse(refusal, logger: logger)
         }
         if let refusal = runtime.limiters.admitRate(sandbox: sandbox.name) {
-            await denial.refuse(refusal, logger: logger)
-            return
+            return await denial.refuse(refusal, logger: logger)
         }
         let shape: RequestShape
         do {
             shape = try RequestShape.parse(endpoint, body: Array(buffer: request.body))
         } catch {
-            await denial.refuse(error, logger: logger)
-            return
+            return await denial.refuse(error, logger: logger)
         }
         denial.model = shape.model
         guard policy.allows(model: shape.model), let route = runtime.routes[shape.model] else {
-            await denial.refuse(
+            return await denial.refuse(
                 RouterError(status: 403, reason: "model_not_allowed", message: "The model \"\(shape.model)\" is not available to sandbox \"\(sandbox.name)\"."),
                 logger: logger
             )
-            return
         }
         guard route.api == endpoint.family else {
-            await denial.refuse(
+            return await denial.refuse(
                 .badRequest("wrong_api", "The model \"\(shape.model)\" is served through the \(route.api.rawValue) API, not \(endpoint.path)."),
                 logger: logger
             )
-            return
         }
         var rewrite = RequestShape.Rewrite(model: nil, maxTokensCap: nil, includeUsage: true)
         if let cap = policy.maxTokens {
             if cap.onExceed == .reject, let over = shape.maxTokenFields.first(where: { $0.value > cap.cap }) {
-                await denial.refuse(
+                return await denial.refuse(
                     .badRequest("max_tokens_exceeded", "\"\(over.name)\" is \(over.value); sandbox \"\(sandbox.name)\" allows at most \(cap.cap)."),
                     logger: logger
                 )
-                return
             }
             rewrite.maxTokensCap = cap.cap
         }
         let nowSeconds = WallClock.nanoseconds() / 1_000_000_000
         if case .exceeded(let period, let retry) = runtime.budgets.check(tenant: sandbox.tenant, now: nowSeconds) {
-            await denial.refuse(
+            return await denial.refuse(
                 RouterError(status: 429, reason: "budget_exceeded", message: "Tenant \"\(sandbox.tenant)\" has spent its token budget for this \(period.rawValue) (UTC).", retryAfterSeconds: retry),
                 logger: logger
             )
-            return
         }
         if let refusal = runtime.limiters.acquireSlot(sandbox: sandbox.name) {
-            await denial.refuse(refusal, logger: logger)
-            return
+            return await denial.refuse(refusal, logger: logger)
         }
         defer { runtime.limiters.releaseSlot(sandbox: sandbox.name) }
 
-        await forward(
+        return await forward(
             request: request,
             endpoint: endpoint,
             shape: shape,
@@ -113,7 +110,8 @@ final class RequestPipeline: Sendable {
             sandbox: sandbox,
             trace: trace,
             denial: denial,
-            logger: logger
+            logger: logger,
+            runtime: runtime
         )
     }
 
@@ -126,8 +124,9 @@ final class RequestPipeline: Sendable {
         sandbox: SandboxIdentity,
         trace: TraceHop,
         denial: Denial,
-        logger: Logger
-    ) async {
+        logger: Logger,
+        runtime: RouterRuntime
+    ) async -> Int {
         let receipts = runtime.receipts
         var requestDigest = receipts.bodyHasher()
         request.body.withUnsafeReadableBytes { requestDigest?.update($0) }
@@ -155,7 +154,7 @@ final class RequestPipeline: Sendable {
                 family: endpoint.family,
                 common: denial.common
             )
-            return
+            return 503
         }
 
         var headers = HeaderPolicy.forwardRequest(request.head.headers)
@@ -182,15 +181,15 @@ final class RequestPipeline: Sendable {
             completion.reason = error.reason
             completion.status = Int64(error.status)
             completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
-            await appendCompletion(completion, logger: logger)
+            await appendCompletion(completion, logger: logger, runtime: runtime)
             await denial.sink.error(error, family: endpoint.family, common: denial.common)
-            return
+            return error.status
         } catch {
             completion.decision = "error"
             completion.reason = "agent_disconnected"
             completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
-            await appendCompletion(completion, logger: logger)
-            return
+            await appendCompletion(completion, logger: logger, runtime: runtime)
+            return 499
         }
         completion.provider = attempted.upstream.config.kind.rawValue
         completion.upstream = attempted.upstream.host
@@ -238,18 +237,19 @@ final class RequestPipeline: Sendable {
         completion.reason = reason
         completion.responseHMAC = responseDigest?.finalize()
         completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
-        let recorded = await appendCompletion(completion, logger: logger)
+        let recorded = await appendCompletion(completion, logger: logger, runtime: runtime)
         if outcome == "ok" && recorded {
             try? await denial.sink.end()
         } else {
             // Without a terminating chunk the agent sees an incomplete response, never a truncated success.
             try? await denial.sink.channel.close()
         }
+        return status
     }
 
     /// Appends a completion receipt even if the request's task was cancelled by an agent disconnect.
     @discardableResult
-    private func appendCompletion(_ completion: Receipt, logger: Logger) async -> Bool {
+    private func appendCompletion(_ completion: Receipt, logger: Logger, runtime: RouterRuntime) async -> Bool {
         var event = completion
         event.time = WallClock.nanoseconds()
         let receipts = runtime.receipts
@@ -266,7 +266,7 @@ final class RequestPipeline: Sendable {
         }
     }
 
-    private func listModels(policy: SandboxPolicy, anthropic: Bool, sink: ResponseSink, common: ResponseSink.Common) async {
+    private func listModels(policy: SandboxPolicy, anthropic: Bool, sink: ResponseSink, common: ResponseSink.Common, runtime: RouterRuntime) async {
         let names = runtime.modelNames.filter { policy.allows(model: $0) }
         let body: String
         if anthropic {
@@ -287,6 +287,8 @@ final class RequestPipeline: Sendable {
 
     /// A refusal detected by the connection handler before the body was read (413, 431, framing).
     func recordEarlyRefusal(_ refusal: RouterError, peer: PeerIdentity, uri: String, requestID: String) async {
+        let runtime = holder.current
+        runtime.metrics.refusal(reason: refusal.reason, sandbox: peer.sandbox?.name ?? "")
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         await Denial.record(refusal, runtime: runtime, peer: peer, route: path, model: "", traceID: "", logger: logger)
     }
@@ -313,10 +315,12 @@ struct Denial: Sendable {
         self.sink = sink
     }
 
-    func refuse(_ error: RouterError, logger: Logger) async {
+    func refuse(_ error: RouterError, logger: Logger) async -> Int {
         logger.info("request refused", metadata: ["refusal.reason": "\(error.reason)", "refusal.status": "\(error.status)"])
+        runtime.metrics.refusal(reason: error.reason, sandbox: peer.sandbox?.name ?? "")
         await Self.record(error, runtime: runtime, peer: peer, route: route, model: model, traceID: traceID, logger: logger)
         await sink.error(error, family: family, common: common)
+        return error.status
     }
 
     /// Appends the denial receipt for a refused request.

@@ -1,4 +1,5 @@
 import AirlockPolicy
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -21,19 +22,23 @@ final class RouterRuntime: Sendable {
     let receipts: any ReceiptSink
     let caller: UpstreamCaller
     let contentTypes: Set<String>
-    let clients: UpstreamClients
+    let egress: EgressProxy
+    let connectionLimits: HTTPConnectionHandler.Limits
+    let metrics: RouterMetrics
 
     init(
         config: AirlockConfig,
         credentials: [String: Credential],
         budgets: BudgetLedger,
         receipts: any ReceiptSink,
-        group: any EventLoopGroup
-    ) throws {
+        clients: UpstreamClients,
+        metrics: RouterMetrics,
+        logger: Logger
+    ) {
         self.config = config
+        self.metrics = metrics
         sandboxes = Dictionary(config.sandboxes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         identities = IdentityMap(config.sandboxes)
-        clients = try UpstreamClients(upstreams: config.upstreams, group: group)
         var upstreams: [String: Upstream] = [:]
         for upstream in config.upstreams {
             guard case .success(let url) = UpstreamURL.parse(upstream.baseURL) else {
@@ -57,6 +62,7 @@ final class RouterRuntime: Sendable {
         self.receipts = receipts
         let retry = config.retry
         caller = UpstreamCaller(
+            metrics: metrics,
             schedule: RetrySchedule(
                 attempts: retry.attempts,
                 base: retry.base.duration,
@@ -65,6 +71,14 @@ final class RouterRuntime: Sendable {
             )
         )
         contentTypes = Set(config.router.limits.contentTypes)
+        egress = EgressProxy(config: config, receipts: receipts, metrics: metrics, logger: logger)
+        let limits = config.router.limits
+        connectionLimits = HTTPConnectionHandler.Limits(
+            maxBodyBytes: limits.maxBodyBytes,
+            maxHeaderBytes: limits.maxHeaderBytes,
+            headerTimeout: .nanoseconds(limits.headerTimeout.nanoseconds),
+            idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)
+        )
     }
 
     /// 415 unless the media type (parameters ignored) is on the allowlist.
@@ -78,5 +92,21 @@ final class RouterRuntime: Sendable {
             return RouterError(status: 415, reason: "unsupported_media_type", message: "Content-Type \"\(media)\" is not accepted; send one of: \(contentTypes.sorted().joined(separator: ", ")).")
         }
         return nil
+    }
+}
+
+/// The runtime the request path reads, replaced atomically when the configuration is reloaded. A request
+/// keeps the runtime it started with until it ends.
+final class RuntimeHolder: Sendable {
+    private let box: Locked<RouterRuntime>
+
+    init(_ runtime: RouterRuntime) {
+        box = Locked(runtime)
+    }
+
+    var current: RouterRuntime { box.withLock { $0 } }
+
+    func replace(_ runtime: RouterRuntime) {
+        box.withLock { $0 = runtime }
     }
 }

@@ -8,6 +8,7 @@ import NIOHTTP1
 /// along the route's list, each upstream guarded by its circuit breaker. Nothing has reached the agent while
 /// this runs, which is what makes retrying safe; it returns the first response worth passing on.
 struct UpstreamCaller: Sendable {
+    let metrics: RouterMetrics
     let schedule: RetrySchedule
 
     struct Attempted: Sendable {
@@ -52,6 +53,7 @@ struct UpstreamCaller: Sendable {
                 attempt += 1
                 let permission = upstream.acquire()
                 if case .refused(let retryAfter) = permission {
+                    metrics.upstreamAttempt(upstream: upstream.name, outcome: "breaker_open")
                     logger.debug("breaker open", metadata: ["upstream.name": "\(upstream.name)"])
                     let seconds = max(1, Int64((Double(retryAfter.nanoseconds) / 1e9).rounded(.up)))
                     let refusal = RouterError(
@@ -73,7 +75,9 @@ struct UpstreamCaller: Sendable {
                 let nextDelay: Duration?
                 do {
                     let deadline = NIODeadline.now() + .nanoseconds(upstream.config.timeouts.responseHeaders.nanoseconds)
+                    let sent = ContinuousClock.now
                     let response = try await upstream.client.execute(outbound, deadline: deadline, logger: logger)
+                    metrics.upstreamLatency(upstream: upstream.name, ContinuousClock.now - sent)
                     let status = Int(response.status.code)
                     let retryable = RetrySchedule.isRetryable(.status(status))
                     if status >= 500 {
@@ -90,10 +94,12 @@ struct UpstreamCaller: Sendable {
                             using: &generator
                         ) : nil
                     if !retryable || (delay == nil && isLastTarget) {
+                        metrics.upstreamAttempt(upstream: upstream.name, outcome: status >= 500 ? "failed" : "ok")
                         return Attempted(upstream: upstream, response: response, attempts: attempts, upstreamModel: model)
                     }
                     // This response is dropped for a retry or a failover: read it off so the connection is reused.
                     try await Self.discard(response)
+                    metrics.upstreamAttempt(upstream: upstream.name, outcome: "retried")
                     nextDelay = delay
                     lastError = RouterError(
                         status: status == 429 ? 429 : 502,
@@ -122,9 +128,11 @@ struct UpstreamCaller: Sendable {
                         reason: "upstream_unreachable",
                         message: "The upstream could not be reached (\(Self.describe(error)))."
                     )
+                    metrics.upstreamAttempt(upstream: upstream.name, outcome: "failed")
                     nextDelay = schedule.delay(after: attempt, failure: .transport, retryAfter: nil, using: &generator)
                 }
                 guard let wait = nextDelay else { break }
+                metrics.retry(upstream: upstream.name)
                 try await Task.sleep(for: wait)
             }
         }

@@ -4,8 +4,9 @@ import NIOCore
 import NIOSSL
 
 /// The pooled HTTP clients for upstream calls: one per distinct (connect timeout, idle timeout, CA file),
-/// which in the common configuration is exactly one shared client. Redirects are never followed; TLS is
-/// verified against the system roots or the configured CA bundle.
+/// which in the common configuration is exactly one shared client, kept across configuration reloads.
+/// Redirects are never followed; TLS is verified against the system roots or the configured CA bundle;
+/// proxy environment variables are never consulted.
 final class UpstreamClients: Sendable {
     struct Profile: Hashable {
         var connect: ConfigDuration
@@ -13,13 +14,18 @@ final class UpstreamClients: Sendable {
         var caFile: String?
     }
 
-    private let clients: [Profile: HTTPClient]
+    private let clients = Locked<[Profile: HTTPClient]>([:])
+    private let group: any EventLoopGroup
 
-    init(upstreams: [UpstreamConfig], group: any EventLoopGroup) throws {
-        var clients: [Profile: HTTPClient] = [:]
-        for upstream in upstreams {
-            let profile = Profile(connect: upstream.timeouts.connect, idle: upstream.timeouts.idle, caFile: upstream.caFile)
-            guard clients[profile] == nil else { continue }
+    init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    func client(for upstream: UpstreamConfig) -> HTTPClient {
+        let profile = Profile(connect: upstream.timeouts.connect, idle: upstream.timeouts.idle, caFile: upstream.caFile)
+        let group = self.group
+        return clients.withLock { clients in
+            if let existing = clients[profile] { return existing }
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .fullVerification
             tls.minimumTLSVersion = .tlsv12
@@ -34,17 +40,15 @@ final class UpstreamClients: Sendable {
             )
             configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
             configuration.httpVersion = .automatic
-            clients[profile] = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+            let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+            clients[profile] = client
+            return client
         }
-        self.clients = clients
-    }
-
-    func client(for upstream: UpstreamConfig) -> HTTPClient {
-        clients[Profile(connect: upstream.timeouts.connect, idle: upstream.timeouts.idle, caFile: upstream.caFile)]!
     }
 
     func shutdown() async {
-        for client in clients.values {
+        let all = clients.withLock { Array($0.values) }
+        for client in all {
             try? await client.shutdown()
         }
     }

@@ -125,13 +125,14 @@ struct PeerUIDTests {
     static func curl(asUID uid: UInt32, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "-s", "--max-time", "5"] + arguments
+        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "-sS", "--max-time", "5"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: data, as: UTF8.self) + (process.terminationStatus == 0 ? "" : " (curl exit \(process.terminationStatus))")
     }
 
     static func configure(_ c: inout AirlockConfig, _ dir: String) {

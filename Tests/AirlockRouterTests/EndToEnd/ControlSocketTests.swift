@@ -104,7 +104,7 @@ struct ControlSocketTests {
             @Sendable func curlAs1000() throws -> (Int32, String) {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-                process.arguments = ["--reuid=1000", "--regid=1000", "--clear-groups", "/usr/bin/curl", "-s", "--http0.9", "--max-time", "5", "--unix-socket", path, "http://x/"]
+                process.arguments = ["--reuid=1000", "--regid=1000", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "-s", "--http0.9", "--max-time", "5", "--unix-socket", path, "http://x/"]
                 let pipe = Pipe()
                 process.standardOutput = pipe
                 try process.run()

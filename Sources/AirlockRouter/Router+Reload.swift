@@ -1,0 +1,79 @@
+import AirlockPolicy
+import Crypto
+import Logging
+
+extension Router {
+    /// What a reload changed, or why it was refused.
+    public enum ReloadResult: Sendable, Equatable {
+        case reloaded(policyDigest: String)
+        case refused(String)
+    }
+
+    /// Re-reads the configuration file and swaps it in atomically: requests in flight finish under the old
+    /// one, new requests see the new one. A file that does not load, or that changes what needs a restart
+    /// (listeners, state directory, receipt log, control socket, user), keeps the old configuration and says why.
+    @discardableResult
+    public func reload() async -> ReloadResult {
+        let result = prepareReload()
+        switch result {
+        case .reloaded(let digest):
+            state.metrics.reload(ok: true)
+            logger.notice("configuration reloaded", metadata: ["policy.digest": "\(digest)"])
+        case .refused(let why):
+            state.metrics.reload(ok: false)
+            logger.error("configuration reload refused; the previous configuration stays in force", metadata: ["reason": "\(why)"])
+        }
+        return result
+    }
+
+    private func prepareReload() -> ReloadResult {
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: state.configPath)
+        } catch {
+            return .refused("\(error)")
+        }
+        let old = holder.current.config
+        let new = loaded.config
+        var fixed: [String] = []
+        if old.router.listeners != new.router.listeners { fixed.append("router.listeners") }
+        if old.router.stateDirectory != new.router.stateDirectory { fixed.append("router.state_directory") }
+        if old.router.control != new.router.control { fixed.append("router.control") }
+        if old.router.user != new.router.user { fixed.append("router.user") }
+        if old.receipts != new.receipts { fixed.append("receipts") }
+        guard fixed.isEmpty else {
+            return .refused("\(fixed.joined(separator: ", ")) changed; those take effect only after a restart")
+        }
+        var credentials: [String: Credential] = [:]
+        for upstream in new.upstreams {
+            guard let source = upstream.credential else { continue }
+            if let known = state.credentials.withLock({ $0[source] }) {
+                credentials[upstream.name] = known
+                continue
+            }
+            do {
+                let credential = try Credential.load(source, upstream: upstream.name)
+                state.credentials.withLock { $0[source] = credential }
+                credentials[upstream.name] = credential
+            } catch {
+                return .refused("\(error) (the router runs as its own user now; a new key file must be readable by it, or restart)")
+            }
+        }
+        let digest = Hex.encode(SHA256.hash(data: loaded.source))
+        state.budgets.update(tenants: new.tenants)
+        holder.replace(
+            RouterRuntime(
+                config: new,
+                credentials: credentials,
+                budgets: state.budgets,
+                receipts: state.receipts,
+                clients: state.clients,
+                metrics: state.metrics,
+                logger: logger
+            )
+        )
+        state.digest.withLock { $0 = digest }
+        state.ownedLog?.setPolicyDigest(digest)
+        return .reloaded(policyDigest: digest)
+    }
+}

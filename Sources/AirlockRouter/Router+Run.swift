@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockPolicy
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+extension Router {
+    /// Serves until graceful shutdown, then drains. SIGHUP reloads the configuration file.
+    public func run() async throws {
+        let shared = state
+        logger.info("router serving", metadata: ["listeners": "\(boundAddresses.joined(separator: ", "))", "policy.digest": "\(policyDigest)"])
+        shared.operatorEndpoints.setReady(true, "serving")
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        try? shared.budgets.sync()
+                    }
+                }
+                group.addTask { [weak self] in
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        await self?.reload()
+                    }
+                }
+                for channel in shared.serverChannels {
+                    group.addTask { try? await channel.closeFuture.get() }
+                }
+                for _ in shared.serverChannels { await group.next() }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.initiateShutdown()
+        }
+        let drain = holder.current.config.router.drainTimeout.duration
+        logger.info("draining", metadata: ["in_flight": "\(shared.tracker.inFlight)", "drain.timeout": "\(drain)"])
+        await shared.tracker.drain(timeout: drain)
+        let left = shared.tracker.inFlight
+        await shared.tracker.closeAll()
+        try? shared.budgets.sync()
+        await shared.clients.shutdown()
+        do {
+            try await shared.ownedLog?.close()
+        } catch {
+            logger.error("closing the receipt log failed", metadata: ["error": "\(error)"])
+        }
+        logger.info("router stopped", metadata: ["cut_off": "\(left)"])
+    }
+
+    /// Stops accepting connections; `run()` then drains and returns. The same as a graceful-shutdown signal.
+    public func initiateShutdown() {
+        state.operatorEndpoints.setReady(false, "draining")
+        state.controlServer?.stop()
+        for channel in state.serverChannels where !isOperator(channel) { channel.close(promise: nil) }
+        let handedIn = adopted.withLock { all in
+            defer { all.removeAll() }
+            return all.values.flatMap { $0 }
+        }
+        for channel in handedIn { channel.close(promise: nil) }
+        // The operator listener closes last, so probes see "draining" rather than a refused connection.
+        for channel in state.serverChannels where isOperator(channel) { channel.close(promise: nil) }
+    }
+
+    private func isOperator(_ channel: any Channel) -> Bool {
+        guard let index = state.serverChannels.firstIndex(where: { $0 === channel }) else { return false }
+        let listeners = holder.current.config.router.listeners
+        return index < listeners.count && listeners[index].role == .operator
+    }
+}

@@ -1,0 +1,19 @@
+/// A listener socket created inside the sandbox's network namespace (127.0.0.1:port as seen by the worker).
+public struct SandboxListener: Sendable, Equatable {
+    public var port: UInt16
+    /// Owned by the launcher until the sandbox has been waited for; a registrar that keeps it must dup it or pass
+    /// it on (SCM_RIGHTS duplicates it).
+    public var fd: Int32
+}
+
+/// The seam to the router: hands it the sandbox's listeners before the worker starts.
+/// Throwing stops the launch with `SandboxLaunchError.Code.routerUnreachable`.
+public protocol RouterRegistrar: Sendable {
+    func register(sandbox: String, listeners: [SandboxListener]) async throws
+}
+
+/// Registers nothing: for running without a router (development, benchmarks).
+public struct NoRouterRegistrar: RouterRegistrar {
+    public init() {}
+    public func register(sandbox: String, listeners: [SandboxListener]) async throws {}
+}

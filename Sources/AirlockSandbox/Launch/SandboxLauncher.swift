@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CAirlockSandbox
+
+/// Prepares a sandbox once (policy, seccomp compilation, Landlock plan) so that starting a worker only forks.
+public struct SandboxLauncher: Sendable {
+    public struct Options: Sendable {
+        /// Worker identity overrides (`--uid/--gid`); privileged mode only.
+        public var uid: UInt32?
+        public var gid: UInt32?
+        /// Overrides the policy's workdir (`--workdir`).
+        public var workdir: String?
+        /// Test seam: make this child stage fail with this errno.
+        public var injectedFailure: (stage: airlock_stage, errno: Int32)?
+
+        public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil) {
+            self.uid = uid
+            self.gid = gid
+            self.workdir = workdir
+        }
+    }
+
+    public let policy: SandboxPolicy
+    public let isolation: IsolationPlan
+    public let landlock: LandlockPlan
+    public let seccomp: SeccompProgram?
+    public let workdir: String
+    let options: Options
+
+    /// Everything that can fail before fork fails here, with a message naming the file or setting.
+    public init(policy: SandboxPolicy, options: Options = Options()) throws {
+        self.policy = policy
+        self.options = options
+        isolation = try IsolationPlan.make(policy: policy, uid: options.uid, gid: options.gid)
+        workdir = try Self.canonicalWorkdir(options.workdir ?? policy.workdir)
+        landlock = LandlockPlan(policy: policy, workdir: workdir)
+        if policy.landlock == .required, let missing = landlock.missing.first(where: Self.isEssential) {
+            throw SandboxLaunchError(code: .landlockUnavailable,
+                                     message: "\(missing); the policy says landlock: required (use best-effort to run anyway)")
+        }
+        if let path = policy.seccompProfile {
+            let profile = try OCISeccompProfile.load(path: path)
+            do {
+                seccomp = try SeccompCompiler().compile(profile)
+            } catch {
+                throw PolicyFileError(path: path, message: error.description)
+            }
+        } else {
+            seccomp = nil
+        }
+    }
+
+    /// What the worker runs without, to print on stderr before it starts.
+    public var warnings: [String] {
+        var out = isolation.skipped.map { "not applied: \($0)" }
+        if policy.landlock == .bestEffort { out += landlock.missing.map { "not applied: \($0)" } }
+        if seccomp == nil { out.append("not applied: seccomp (the policy names no profile)") }
+        return out
+    }
+
+    /// Starts `command` in a new sandbox: registers its listeners with `registrar`, then lets the worker exec.
+    public func start(_ command: [String], sandbox name: String,
+                      registrar: any RouterRegistrar = NoRouterRegistrar()) async throws -> RunningSandbox
+    {
+        guard let program = command.first else {
+            throw SandboxLaunchError(code: .commandNotFound, message: "no command given (airlock run -- CMD ARGS…)")
+        }
+        let worker = WorkerCommand(
+            path: try WorkerCommand.resolve(program),
+            arguments: command,
+            environment: WorkerCommand.environment(policy: policy, workdir: workdir, sandbox: name,
+                                                   inherited: Self.callerEnvironment()))
+        let process = try spawn(worker)
+        let listeners: [SandboxListener]
+        do {
+            listeners = try receiveListeners(process)
+        } catch {
+            throw abort(process, error)
+        }
+        do {
+            try await registrar.register(sandbox: name, listeners: listeners)
+        } catch {
+            listeners.forEach { close($0.fd) }
+            throw abort(process, SandboxLaunchError(code: .routerUnreachable,
+                                                    message: "router not reachable: \(error); the worker was not started"))
+        }
+        let running = RunningSandbox(process: process, listeners: listeners)
+        do {
+            try valueOrErrno { airlock_sandbox_release(process.control_fd) }
+            try awaitExec(process)
+        } catch {
+            _ = await running.wait()
+            throw error is SandboxLaunchError ? error : SandboxLaunchError(code: .spawnFailed, message: "\(error)")
+        }
+        return running
+    }
+
+    private func spawn(_ worker: WorkerCommand) throws -> airlock_sandbox_process {
+        let arena = CStringArena()
+        var spec = ChildSpecBuilder(launcher: self, worker: worker).build(in: arena)
+        var process = airlock_sandbox_process()
+        let rc = withExtendedLifetime(arena) { airlock_sandbox_spawn(&spec, &process) }
+        guard rc == 0 else {
+            throw SandboxLaunchError(code: .spawnFailed,
+                                     message: "clone failed: \(SystemError(-rc).name) — \(SandboxLaunchError.hint(stage: Int32(AIRLOCK_STAGE_CLONE.rawValue), errno: -rc))")
+        }
+        return process
+    }
+
+    private func receiveListeners(_ process: airlock_sandbox_process) throws -> [SandboxListener] {
+        let ports = isolation.hasNetworkNamespace ? policy.routerPorts : []
+        var fds = [Int32](repeating: -1, count: 8)
+        var count: Int32 = 0
+        let rc = airlock_sandbox_receive_listeners(process.control_fd, &fds, 8, &count)
+        if rc == -EPIPE { try awaitExec(process) }
+        if rc != 0 { throw SandboxLaunchError(code: .spawnFailed, message: "receiving listeners: \(SystemError(-rc).name)") }
+        return zip(ports, fds.prefix(Int(count))).map { SandboxListener(port: $0, fd: $1) }
+    }
+
+    /// Reads the report pipe until EOF (the worker reached execve) or a failure record.
+    private func awaitExec(_ process: airlock_sandbox_process) throws {
+        var report = airlock_report()
+        let rc = airlock_sandbox_read_report(process.report_fd, &report)
+        if rc == 1 {
+            throw SandboxLaunchError(report: report, context: context(for: report))
+        }
+        if rc < 0 { throw SandboxLaunchError(code: .spawnFailed, message: "report pipe: \(SystemError(-rc).name)") }
+    }
+
+    private func abort(_ process: airlock_sandbox_process, _ error: any Error) -> any Error {
+        kill(process.pid, SIGKILL)
+        var status: Int32 = 0
+        airlock_sandbox_wait(process.pid, process.control_fd, &status)
+        close(process.control_fd)
+        close(process.report_fd)
+        return error
+    }
+
+    private func context(for report: airlock_report) -> String? {
+        let index = Int(report.detail)
+        switch UInt32(report.stage) {
+        case AIRLOCK_STAGE_MOUNT_HIDE.rawValue where index < policy.hiddenPaths.count:
+            return policy.hiddenPaths[index]
+        case AIRLOCK_STAGE_MOUNT_READWRITE.rawValue where index < policy.readwritePaths.count:
+            return policy.readwritePaths[index]
+        case AIRLOCK_STAGE_MOUNT_WORKDIR.rawValue, AIRLOCK_STAGE_CHDIR.rawValue:
+            return workdir
+        case AIRLOCK_STAGE_LANDLOCK_ADD_RULE.rawValue where index < landlock.pathRules.count:
+            return landlock.pathRules[index].path
+        case AIRLOCK_STAGE_LISTENER.rawValue where index < policy.routerPorts.count:
+            return "127.0.0.1:\(policy.routerPorts[index])"
+        default:
+            return nil
+        }
+    }
+
+    private static func isEssential(_ missing: String) -> Bool {
+        missing.hasPrefix("Landlock (") || missing.hasPrefix("Landlock TCP")
+    }
+
+    private static func canonicalWorkdir(_ path: String?) throws -> String {
+        let candidate = path ?? "."
+        guard let resolved = realpath(candidate, nil) else {
+            throw SandboxLaunchError(code: .invalidPolicy, message: "workdir \(candidate): \(SystemError(errno))")
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private static func callerEnvironment() -> [String: String] {
+        var out: [String: String] = [:]
+        if let term = getenv("TERM") { out["TERM"] = String(cString: term) }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A policy or profile file that could not be read or understood: which file, where, and why.
+public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public var description: String { "\(path): \(message)" }
+}
+
+extension SandboxPolicy {
+    /// Reads a JSON policy; `seccompProfile` is resolved against the file's directory.
+    public static func load(path: String) throws -> SandboxPolicy {
+        let data = try readFile(path)
+        var policy: SandboxPolicy
+        do {
+            policy = try JSONDecoder().decode(SandboxPolicy.self, from: data)
+        } catch let error as DecodingError {
+            throw PolicyFileError(path: path, message: error.airlockSummary)
+        }
+        if let profile = policy.seccompProfile, !profile.hasPrefix("/") {
+            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            policy.seccompProfile = directory.isEmpty ? profile : "\(directory)/\(profile)"
+        }
+        return policy
+    }
+}
+
+func readFile(_ path: String) throws -> Data {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw PolicyFileError(path: path, message: "cannot open: \(SystemError(errno))") }
+    defer { close(fd) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n >= 0 else { throw PolicyFileError(path: path, message: "cannot read: \(SystemError(errno))") }
+        if n == 0 { return data }
+        data.append(contentsOf: chunk[0..<n])
+    }
+}
+
+extension SandboxPolicy {
+    /// The built-in policy, with `agent-strict.json` found next to the working directory or above the executable
+    /// (`.build/<config>/airlock` inside a checkout, or `<prefix>/share/airlock`).
+    public static func builtIn() -> SandboxPolicy {
+        var policy = SandboxPolicy()
+        let relative = "policies/seccomp/agent-strict.json"
+        var candidates = [relative]
+        var directory = executableDirectory()
+        for _ in 0..<4 where !directory.isEmpty {
+            candidates.append("\(directory)/\(relative)")
+            candidates.append("\(directory)/share/airlock/\(relative)")
+            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+        }
+        policy.seccompProfile = candidates.first { access($0, R_OK) == 0 } ?? relative
+        return policy
+    }
+
+    private static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "" }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    }
+}
+
+extension DecodingError {
+    /// "at limits.processes: expected UInt64" rather than Foundation's nested dump.
+    var airlockSummary: String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return text.hasPrefix(".") ? String(text.dropFirst()) : (text.isEmpty ? "top level" : text)
+        }
+        switch self {
+        case .typeMismatch(let type, let context):
+            return "at \(path(context.codingPath)): expected \(type); \(context.debugDescription)"
+        case .valueNotFound(let type, let context):
+            return "at \(path(context.codingPath)): missing \(type)"
+        case .keyNotFound(let key, let context):
+            return "at \(path(context.codingPath + [key])): required key is missing"
+        case .dataCorrupted(let context):
+            return "at \(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(self)"
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/// A seccomp profile in the OCI runtime-spec format (`linux.seccomp`), plus Docker's extensions
+/// (`archMap`, `includes`/`excludes`) so Docker's default profile loads unchanged.
+public struct OCISeccompProfile: Decodable, Sendable, Equatable {
+    public var defaultAction: String
+    public var defaultErrnoRet: UInt32?
+    public var architectures: [String]?
+    public var archMap: [ArchitectureMap]?
+    public var flags: [String]?
+    public var listenerPath: String?
+    public var listenerMetadata: String?
+    public var syscalls: [SyscallRule]?
+
+    /// Docker: the native architecture and the sub-architectures to allow alongside it.
+    public struct ArchitectureMap: Decodable, Sendable, Equatable {
+        public var architecture: String
+        public var subArchitectures: [String]?
+    }
+
+    public struct SyscallRule: Decodable, Sendable, Equatable {
+        public var names: [String]?
+        /// Pre-OCI Docker profiles used a single `name`.
+        public var name: String?
+        public var action: String
+        public var errnoRet: UInt32?
+        public var args: [Argument]?
+        public var comment: String?
+        public var includes: Condition?
+        public var excludes: Condition?
+    }
+
+    public struct Argument: Decodable, Sendable, Equatable {
+        public var index: UInt32
+        public var value: UInt64
+        public var valueTwo: UInt64?
+        public var op: String
+    }
+
+    /// Docker: a rule applies only with (includes) or without (excludes) these capabilities, architectures or kernel.
+    public struct Condition: Decodable, Sendable, Equatable {
+        public var caps: [String]?
+        public var arches: [String]?
+        public var minKernel: String?
+    }
+}

@@ -1,0 +1,78 @@
+import AirlockSandbox
+import Foundation
+import Glibc
+import Testing
+
+/// Runs airlock-escape inside the real sandbox with agent-strict.json and checks every line.
+@Suite(.serialized)
+struct EscapeSuiteTests {
+    struct Line {
+        var kind: String
+        var name: String
+        var expected: String?
+        var got: String?
+        var ok: Bool
+    }
+
+    static func parse(_ output: String) -> [Line] {
+        output.split(separator: "\n").compactMap { raw in
+            let fields = raw.split(separator: " ")
+            guard let kind = fields.first, kind == "ESCAPE" || kind == "CONTROL" else { return nil }
+            var values: [String: String] = [:]
+            for field in fields.dropFirst() {
+                let pair = field.split(separator: "=", maxSplits: 1)
+                if pair.count == 2 { values[String(pair[0])] = String(pair[1]) }
+            }
+            return Line(kind: String(kind), name: values["name"] ?? "?", expected: values["expected"],
+                        got: values["got"], ok: fields.contains("ok"))
+        }
+    }
+
+    @Test(.enabled(if: TestSupport.isRoot, TestSupport.rootReason))
+    func everyEscapeIsRefusedAndEveryControlWorks() async throws {
+        let scratch = try TestSupport.makeDirectory(under: "/var/tmp", owner: 0)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let workdir = try TestSupport.makeDirectory(under: scratch)
+        let secrets = "\(scratch)/router-state"
+        try FileManager.default.createDirectory(atPath: "\(secrets)/receipts", withIntermediateDirectories: true)
+        try "sk-test-credential".write(toFile: "\(secrets)/credentials", atomically: false, encoding: .utf8)
+        try "receipt".write(toFile: "\(secrets)/receipts/receipts.log", atomically: false, encoding: .utf8)
+        chmod("\(secrets)/credentials", 0o600)
+        let outside = "\(scratch)/outside.txt"
+        try "outside".write(toFile: outside, atomically: false, encoding: .utf8)
+        chown(outside, 1000, 1000)
+        chmod(outside, 0o666)
+        let escape = "\(TestSupport.productsDirectory)/airlock-escape"
+        let probe = "\(scratch)/suid-probe"
+        try FileManager.default.copyItem(atPath: escape, toPath: probe)
+        chmod(probe, 0o4755)
+
+        var policy = TestSupport.policy(workdir: workdir)
+        policy.hiddenPaths = [secrets]
+        policy.limits.processes = 64
+        let launcher = try SandboxLauncher(policy: policy)
+        let router = TestRouter()
+        defer { router.stop() }
+        let arguments = [
+            escape, "--router-pid", "\(getpid())", "--router-port", "8443", "--hidden-file", "\(secrets)/credentials",
+            "--hidden-dir", "\(secrets)/receipts", "--outside-file", outside, "--suid-probe", probe, "--nproc", "64",
+        ]
+        let command = ["/bin/sh", "-c", "exec \"$@\" > escape.log 2>&1", "sh"] + arguments
+        let running = try await launcher.start(command, sandbox: "escape-suite", registrar: router)
+        let exit = await running.wait()
+        let output = try String(contentsOfFile: "\(workdir)/escape.log", encoding: .utf8)
+        let lines = Self.parse(output)
+        let escapes = lines.filter { $0.kind == "ESCAPE" }
+        let controls = lines.filter { $0.kind == "CONTROL" }
+        #expect(escapes.count >= 40, "only \(escapes.count) escapes ran:\n\(output)")
+        for line in escapes {
+            #expect(line.ok, "\(line.name): expected \(line.expected ?? "?") got \(line.got ?? "?")")
+            #expect(line.got != "success", "\(line.name) succeeded inside the sandbox")
+        }
+        for name in ["shell_pipeline", "python", "workdir_write_read", "tmp_write", "router_http"] {
+            #expect(controls.contains { $0.name == name && $0.ok }, "positive control \(name) failed:\n\(output)")
+        }
+        #expect(exit == .exited(0), "airlock-escape \(exit):\n\(output)")
+        #expect(output.contains("SUMMARY failures=0"))
+    }
+}

@@ -1,0 +1,95 @@
+import AirlockSandbox
+import CAirlockSandbox
+import Foundation
+import Glibc
+import Testing
+
+@Suite(.enabled(if: TestSupport.isRoot, TestSupport.rootReason))
+struct LaunchTests {
+    func launcher(_ configure: (inout SandboxLauncher.Options) -> Void = { _ in }) throws -> (SandboxLauncher, String) {
+        let workdir = try TestSupport.makeDirectory()
+        var options = SandboxLauncher.Options()
+        configure(&options)
+        return (try SandboxLauncher(policy: TestSupport.policy(workdir: workdir), options: options), workdir)
+    }
+
+    @Test func exitStatusIsPropagated() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let running = try await launcher.start(["/bin/sh", "-c", "exit 7"], sandbox: "t")
+        let exit = await running.wait()
+        #expect(exit == .exited(7))
+        #expect(exit.shellStatus == 7)
+    }
+
+    @Test func deathBySignalIsPropagated() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let running = try await launcher.start(["/bin/sh", "-c", "kill -KILL $$"], sandbox: "t")
+        let exit = await running.wait()
+        #expect(exit == .signaled(SIGKILL))
+        #expect(exit.shellStatus == 137)
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func forwardedSignalReachesTheWorker(signal: Int32) async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let running = try await launcher.start(["/bin/sleep", "30"], sandbox: "t")
+        try await Task.sleep(for: .milliseconds(100))
+        running.signal(signal)
+        #expect(await running.wait() == .signaled(signal))
+    }
+
+    @Test func failingStageBecomesOneClearMessage() async throws {
+        let (launcher, workdir) = try launcher { $0.injectedFailure = (AIRLOCK_STAGE_LANDLOCK_RESTRICT_SELF, EPERM) }
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        do {
+            _ = try await launcher.start(["/bin/true"], sandbox: "t")
+            Issue.record("the launch should have failed")
+        } catch let error as SandboxLaunchError {
+            #expect(error.code == .childSetupFailed)
+            #expect(error.stage == "landlock_restrict_self")
+            #expect(error.message.hasPrefix("landlock_restrict_self failed: EPERM — "), "\(error.message)")
+        }
+    }
+
+    @Test func missingProgramFailsAtExecve() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        do {
+            _ = try await launcher.start(["/nonexistent/agent"], sandbox: "t")
+            Issue.record("the launch should have failed")
+        } catch let error as SandboxLaunchError {
+            #expect(error.message.hasPrefix("execve failed: ENOENT — "), "\(error.message)")
+        }
+    }
+
+    @Test func unreachableRouterStopsBeforeTheWorkerStarts() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        do {
+            _ = try await launcher.start(["/bin/sh", "-c", "touch started"], sandbox: "t", registrar: FailingRegistrar())
+            Issue.record("the launch should have failed")
+        } catch let error as SandboxLaunchError {
+            #expect(error.code == .routerUnreachable)
+            #expect(error.message.hasPrefix("router not reachable"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(workdir)/started"))
+    }
+
+    @Test func workerSeesOnlyItsOwnNetworkAndIdentity() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let script = "cat /proc/self/status > status; ls /sys/class/net > net; id -u > uid"
+        let running = try await launcher.start(["/bin/sh", "-c", script], sandbox: "t")
+        #expect(await running.wait() == .exited(0))
+        let status = try String(contentsOfFile: "\(workdir)/status", encoding: .utf8)
+        for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            #expect(status.contains("\(field):\t0000000000000000"), "\(field) not empty")
+        }
+        #expect(status.contains("NoNewPrivs:\t1"))
+        #expect(status.contains("Seccomp:\t2"))
+        #expect(try String(contentsOfFile: "\(workdir)/uid", encoding: .utf8) == "1000\n")
+    }
+}
