@@ -38,7 +38,8 @@ if not profiles:
 docs = []
 for path in profiles:
     oci = json.loads(path.read_text())
-    unknown = set(oci) - set(SPEC_KEYS) - {"defaultErrnoRet"}
+    # "comment" is documentation in OCI profiles (Docker's default uses it too); it carries no rule.
+    unknown = set(oci) - set(SPEC_KEYS) - {"defaultErrnoRet", "comment"}
     if unknown:
         sys.exit(f"{path}: fields the SeccompProfile CRD cannot carry: {sorted(unknown)}")
     # The operator's default errno for SCMP_ACT_ERRNO is EPERM, so only EPERM is accepted here.
