@@ -16,8 +16,12 @@ deps:
 build:
 	$(SWIFT) build --product airlock
 
+# The demo agent runs inside the sandbox as UID 1000 with a private /tmp: its Python lives where it can see it.
+AGENT_VENV ?= /opt/airlock-demo/venv
+
 demo: deps build
-	@scripts/demo.sh "$(BIN)" "$(PYTHON)" "$(CURDIR)/.venv-agent/bin/python"
+	@AGENT_VENV="$(AGENT_VENV)" scripts/install-agent-venv.sh
+	@scripts/demo.sh "$(BIN)" "$(PYTHON)" "$(AGENT_VENV)/bin/python"
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -64,6 +64,9 @@ let package = Package(
             path: "bench/receipts/Sources",
             swiftSettings: swiftSettings
         ),
+        .target(name: "AirlockEgressGuard", swiftSettings: swiftSettings),
+        // Tries one socket operation and prints the exact errno: the egress guard's tests run it as other UIDs.
+        .executableTarget(name: "airlock-netprobe", swiftSettings: swiftSettings),
         .target(
             name: "AirlockMockUpstream",
             dependencies: [
@@ -102,6 +105,7 @@ let package = Package(
                 "AirlockRouter",
                 "AirlockMockUpstream",
                 "AirlockSandbox",
+                "AirlockEgressGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +119,11 @@ let package = Package(
             name: "AirlockSandboxTests",
             dependencies: ["AirlockSandbox", "CAirlockSandbox", "airlock-escape"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AirlockEgressGuardTests",
+            dependencies: ["AirlockEgressGuard", "airlock", "airlock-netprobe"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
@@ -144,6 +153,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -4,7 +4,7 @@
 set -euo pipefail
 bin="${1:-.build/debug/airlock}"
 python="${2:-.venv/bin/python}"
-agent_python="${3:-$PWD/.venv-agent/bin/python}"
+agent_python="${3:-/opt/airlock-demo/venv/bin/python}"
 work=/tmp/airlock-demo
 config=policies/demo.yaml
 
@@ -52,9 +52,10 @@ cat "$work/run/ready.json"
 echo "  router process runs as: $(ps -o user= -p "$router_pid")"
 
 bold "Running the sample agent inside the sandbox (UID 1000, own namespaces, seccomp, Landlock, no key)"
-mkdir -p "$work/work" && chown 1000:1000 "$work/work"
+# The agent's script goes into its workdir: the sandbox shows the host read-only, but not the host's /tmp.
+mkdir -p "$work/work" && cp demo/agent.py "$work/work/agent.py" && chown -R 1000:1000 "$work/work"
 "$bin" run --sandbox demo-agent --control "$work/control.sock" --uid 1000 --gid 1000 --workdir "$work/work" \
-  -- "$agent_python" "$PWD/demo/agent.py"
+  -- "$agent_python" "$work/work/agent.py"
 
 bold "What the upstream received (the router injected the key; the agent's placeholder never left)"
 "$python" - "$key" <<'PY'

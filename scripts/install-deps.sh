@@ -27,11 +27,3 @@ if ! "$venv/bin/python" -c "import openai, anthropic, pytest, prometheus_client,
   "$venv/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
 fi
 
-# The demo's sample agent runs inside the sandbox as UID 1000, which cannot read a Python under /root:
-# give it a virtual environment of the system Python with the SDKs.
-if [ -x /usr/bin/python3 ] && [ ! -x .venv-agent/bin/python ]; then
-  /usr/bin/python3 -m venv .venv-agent 2>/dev/null || { apt_install python3-venv; /usr/bin/python3 -m venv .venv-agent; }
-fi
-if [ -x .venv-agent/bin/python ] && ! .venv-agent/bin/python -c "import openai, anthropic" 2>/dev/null; then
-  .venv-agent/bin/pip install -q --disable-pip-version-check openai anthropic
-fi

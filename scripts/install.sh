@@ -160,9 +160,6 @@ done
 for doc in "$here"/docs/operations*.md "$here/docs/receipts.md"; do
   [ -e "$doc" ] && file 0644 "$doc" "$docdir/$(basename "$doc")"
 done
-if [ ! -e "$here/docs/operations.md" ] && [ -e "$here/docs/operations-deploy.md" ]; then
-  file 0644 "$here/docs/operations-deploy.md" "$docdir/operations.md"
-fi
 
 # /etc/airlock: root-owned, group airlock, nothing for others. The router (group airlock) reads but never writes
 # here. Key files go in keys/ and receipts/ as root:airlock 0640; the router refuses keys that others can read.

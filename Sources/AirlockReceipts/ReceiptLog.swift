@@ -127,9 +127,16 @@ public final class ReceiptLog: Sendable {
     /// once the record is durable; concurrent callers share one `fdatasync`. On any I/O error it throws, and no part
     /// of the record remains visible.
     public func append(_ receipt: Receipt) async throws(ReceiptLogError) -> UInt64 {
-        let members = try receipt.members(origin: configuration.origin, defaultTime: configuration.wallClock())
-        let template = CanonicalJSON.encodeTemplate(members, slot: "index")
-        guard template.prefix.count + template.suffix.count + 20 <= Frame.maxLeafBytes else {
+        let time = configuration.wallClock()
+        let template: (bytes: [UInt8], slot: Int)
+        if let fast = receipt.fastTemplate(origin: configuration.origin, defaultTime: time) {
+            template = fast
+        } else {
+            let members = try receipt.members(origin: configuration.origin, defaultTime: time)
+            let (prefix, suffix) = CanonicalJSON.encodeTemplate(members, slot: "index")
+            template = (prefix + suffix, prefix.count)
+        }
+        guard template.bytes.count + 20 <= Frame.maxLeafBytes else {
             throw ReceiptLogError(.invalidRecord, "the record is larger than \(Frame.maxLeafBytes) bytes")
         }
         switch configuration.durability {
@@ -153,7 +160,7 @@ public final class ReceiptLog: Sendable {
     }
 
     private func enqueue(
-        _ template: (prefix: [UInt8], suffix: [UInt8]),
+        _ template: (bytes: [UInt8], slot: Int),
         waiter: CheckedContinuation<UInt64, any Error>?
     ) -> (index: UInt64, error: ReceiptLogError?) {
         let now = ContinuousClock.now
@@ -165,9 +172,11 @@ public final class ReceiptLog: Sendable {
         }
         let index = core.nextIndex
         core.nextIndex += 1
-        core.pendingLeaves.append(contentsOf: template.prefix)
-        core.pendingLeaves.append(contentsOf: String(index).utf8)
-        core.pendingLeaves.append(contentsOf: template.suffix)
+        template.bytes.withUnsafeBufferPointer { bytes in
+            core.pendingLeaves.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<template.slot]))
+            FastDecimal.append(unsigned: index, to: &core.pendingLeaves)
+            core.pendingLeaves.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[template.slot...]))
+        }
         core.pendingEnds.append(core.pendingLeaves.count)
         if let waiter { core.pendingWaiters.append(waiter) }
         if core.machine.appended(at: now) { core.condition.signal() }

@@ -44,19 +44,24 @@ extension Router {
         guard fixed.isEmpty else {
             return .refused("\(fixed.joined(separator: ", ")) changed; those take effect only after a restart")
         }
+        // Keys are read again, so a key rotated in place takes effect; a file the router can no longer read
+        // (it dropped privileges after start) keeps the key read earlier, and says so.
         var credentials: [String: Credential] = [:]
         for upstream in new.upstreams {
             guard let source = upstream.credential else { continue }
-            if let known = state.credentials.withLock({ $0[source] }) {
-                credentials[upstream.name] = known
-                continue
-            }
             do {
                 let credential = try Credential.load(source, upstream: upstream.name)
                 state.credentials.withLock { $0[source] = credential }
                 credentials[upstream.name] = credential
             } catch {
-                return .refused("\(error) (the router runs as its own user now; a new key file must be readable by it, or restart)")
+                guard let known = state.credentials.withLock({ $0[source] }) else {
+                    return .refused("\(error) (the router runs as its own user now; a new key file must be readable by it, or restart)")
+                }
+                logger.warning(
+                    "cannot re-read a provider key; keeping the one read earlier",
+                    metadata: ["upstream.name": "\(upstream.name)", "error": "\(error)"]
+                )
+                credentials[upstream.name] = known
             }
         }
         let digest = Hex.encode(SHA256.hash(data: loaded.source))

@@ -6,6 +6,6 @@ struct Airlock: AsyncParsableCommand {
         commandName: "airlock",
         abstract: "Run untrusted agent code with model access it cannot abuse, and prove what it did.",
         version: "0.1.0",
-        subcommands: [RouterCommand.self, RunCommand.self, ReceiptsCommand.self, PolicyCommand.self, HealthCommand.self, MockUpstreamCommand.self]
+        subcommands: [RouterCommand.self, RunCommand.self, ReceiptsCommand.self, PolicyCommand.self, HealthCommand.self, EgressGuardCommand.self, MockUpstreamCommand.self]
     )
 }

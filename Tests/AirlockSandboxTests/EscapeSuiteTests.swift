@@ -42,7 +42,11 @@ struct EscapeSuiteTests {
         try "outside".write(toFile: outside, atomically: false, encoding: .utf8)
         chown(outside, 1000, 1000)
         chmod(outside, 0o666)
-        let escape = "\(TestSupport.productsDirectory)/airlock-escape"
+        // The build may live under /tmp (a clone there), which the sandbox replaces with its own tmpfs: run a
+        // copy from the scratch directory, which the sandbox sees read-only.
+        let escape = "\(scratch)/airlock-escape"
+        try FileManager.default.copyItem(atPath: "\(TestSupport.productsDirectory)/airlock-escape", toPath: escape)
+        chmod(escape, 0o755)
         let probe = "\(scratch)/suid-probe"
         try FileManager.default.copyItem(atPath: escape, toPath: probe)
         chmod(probe, 0o4755)

@@ -116,6 +116,9 @@ def test_installed_units_verify(tmp_path):
                 shutil.copytree(unit, target, symlinks=True)
             else:
                 shutil.copy(unit, target, follow_symlinks=False)
+    # ExecReload= runs kill(1); verify wants it present in the root as well.
+    (stage / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/kill", stage / "bin/kill")
     result = subprocess.run([tool, "verify", f"--root={stage}", "--man=no", "airlock-router.service",
                              "airlock-sandbox@example.service"], capture_output=True, text=True, timeout=120)
     output = (result.stdout + result.stderr).strip()

@@ -80,6 +80,9 @@ def verify_root(tmp_path: Path) -> Path:
         os.link(BINARY, target)
     except OSError:
         shutil.copy2(BINARY, target)
+    # ExecReload= runs kill(1); verify wants it present in the root as well.
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/kill", root / "bin/kill")
     return root
 
 
@@ -143,7 +146,7 @@ def test_kubernetes_router_profile_allows_nothing_the_unit_refuses():
 REQUIRED_SANDBOX = {
     "NoNewPrivileges": "yes", "AmbientCapabilities": "", "PrivateNetwork": "yes", "IPAddressDeny": "any",
     "IPAddressAllow": "localhost", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-    "PrivateDevices": "yes", "DevicePolicy": "closed", "RestrictNamespaces": "user mnt pid ipc uts net",
+    "PrivateDevices": "yes", "DevicePolicy": "closed", "RestrictNamespaces": "user mnt pid ipc uts net cgroup",
     "SystemCallArchitectures": "native", "LockPersonality": "yes", "RestrictSUIDSGID": "yes",
     "RestrictRealtime": "yes", "KillMode": "mixed",
 }
@@ -155,11 +158,11 @@ def test_sandbox_unit_hardening():
     assert not wrong, f"directive: (found, expected) {wrong}"
     caps = set(directives["CapabilityBoundingSet"].split())
     assert caps <= {"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_NET_ADMIN", "CAP_SYS_CHROOT",
-                    "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_READ_SEARCH", "CAP_KILL"}, caps
+                    "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_KILL"}, caps
     # Inherited by the agent through execve: a W^X filter here would break legitimate JITs in the sandbox.
     assert directives.get("MemoryDenyWriteExecute", "no") == "no"
     assert "User" not in directives  # the launcher needs root; it switches to the agent UID itself
-    assert re.search(r"airlock run --sandbox %i --policy /etc/airlock/sandbox/%i\.yaml -- \$AGENT_COMMAND$",
+    assert re.search(r"airlock run --sandbox %i --policy /etc/airlock/sandbox/%i\.json -- \$AGENT_COMMAND$",
                      directives["ExecStart"])
 
 

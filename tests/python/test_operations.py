@@ -104,3 +104,19 @@ def test_health_command(stack):
     down = subprocess.run([str(BINARY), "health", "--config", str(stack.config)], capture_output=True, text=True, timeout=20)
     assert down.returncode == 1
     assert down.stdout.startswith("unhealthy") and len(down.stdout.strip().splitlines()) == 1
+
+
+def test_sighup_picks_up_a_provider_key_rotated_in_place(stack):
+    client(stack).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    key_file = stack.directory / "provider.key"
+    key_file.write_text("sk-rotated-key")
+    stack.router.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while True:
+        time.sleep(0.2)
+        try:
+            client(stack).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        except openai.AuthenticationError:
+            break  # the mock still expects the old key: the router now sends the rotated one
+        assert time.monotonic() < deadline, "the rotated key was not picked up"
+    assert stack.mock_requests()[-1]["headers"]["authorization"] == "Bearer sk-rotated-key"

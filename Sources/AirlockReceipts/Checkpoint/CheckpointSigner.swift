@@ -52,15 +52,17 @@ public struct CheckpointSigner: Sendable {
         }
     }
 
-    /// Loads the private text form from a file, refusing a file that others can read.
+    /// Loads the private text form from a file, refusing a file that other users can access or its group can
+    /// write. Group read is allowed, for a group only the router is in (a systemd `root:airlock 0640` key, a
+    /// Kubernetes Secret mounted with the pod's fsGroup).
     public init(contentsOfFile path: String) throws(ReceiptLogError) {
         guard let bytes = try FileSystem.readFile(path) else {
             throw ReceiptLogError(.invalidKey, "signing key file not found", path: path)
         }
-        if let mode = FileSystem.mode(of: path), mode & 0o077 != 0 {
+        if let mode = FileSystem.mode(of: path), mode & 0o027 != 0 {
             throw ReceiptLogError(
                 .invalidKey,
-                "the signing key is readable by others (mode \(String(mode, radix: 8))); run chmod 600 on it",
+                "the signing key is accessible to other users or writable by its group (mode \(String(mode, radix: 8))); run chmod 600 on it (or 640 with a group only the router is in)",
                 path: path
             )
         }

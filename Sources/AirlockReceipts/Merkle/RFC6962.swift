@@ -22,13 +22,26 @@ public enum RFC6962 {
         return MerkleHash(hasher.finalize())
     }
 
+    /// The leaf hash of `bytes[1...]`, given `bytes` whose first byte is already the 0x00 leaf prefix.
+    static func leafHash(prefixed bytes: UnsafeRawBufferPointer) -> MerkleHash {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: bytes)
+        return MerkleHash(hasher.finalize())
+    }
+
     /// Hashes an interior node from its two children.
     public static func nodeHash(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
-        var hasher = SHA256()
-        withUnsafeBytes(of: UInt8(1)) { hasher.update(bufferPointer: $0) }
-        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return MerkleHash(hasher.finalize())
+        // One contiguous 65-byte input on the stack: a single update instead of three.
+        withUnsafeTemporaryAllocation(byteCount: 1 + 2 * MerkleHash.byteCount, alignment: 8) { input in
+            input[0] = 1
+            left.withUnsafeBytes { (input.baseAddress! + 1).copyMemory(from: $0.baseAddress!, byteCount: MerkleHash.byteCount) }
+            right.withUnsafeBytes {
+                (input.baseAddress! + 1 + MerkleHash.byteCount).copyMemory(from: $0.baseAddress!, byteCount: MerkleHash.byteCount)
+            }
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(input))
+            return MerkleHash(hasher.finalize())
+        }
     }
 
     /// The root of the tree whose leaves have the given hashes (MTH in RFC 6962 section 2.1), computed recursively.

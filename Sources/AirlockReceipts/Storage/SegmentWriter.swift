@@ -51,9 +51,15 @@ struct SegmentWriter {
         offset = 0
     }
 
-    /// Writes `bytes` at the end of the segment and makes them durable. On a write failure the segment is cut back
-    /// to its previous end; if even that fails, or the sync fails, the error says the log must be reopened.
-    mutating func append(_ bytes: UnsafeRawBufferPointer) -> Result<Void, AppendFailure> {
+    /// The descriptor of the current segment (for the sync stage; it stays open until the next roll or close).
+    var currentFD: Int32 { fd }
+
+    /// Whether the next batch starts a new segment.
+    var isFull: Bool { offset >= maxSegmentBytes && offset > 0 }
+
+    /// Writes `bytes` at the end of the segment without syncing. On a write failure the segment is cut back to its
+    /// previous end; if even that fails, the error says the log must be reopened.
+    mutating func write(_ bytes: UnsafeRawBufferPointer) -> Result<Void, AppendFailure> {
         var done = 0
         while done < bytes.count {
             do {
@@ -65,15 +71,32 @@ struct SegmentWriter {
                 return .failure(.poisoned(error))
             }
         }
+        offset += bytes.count
+        return .success(())
+    }
+
+    /// `fdatasync` of a segment; nil on success.
+    static func sync(fd: Int32, path: String) -> ReceiptLogError? {
         do {
             try syscall("fdatasync segment", path: path) { fdatasync(fd) }
+            return nil
         } catch {
+            return error
+        }
+    }
+
+    /// Writes `bytes` at the end of the segment and makes them durable. On a write failure the segment is cut back
+    /// to its previous end; if even that fails, or the sync fails, the error says the log must be reopened.
+    mutating func append(_ bytes: UnsafeRawBufferPointer) -> Result<Void, AppendFailure> {
+        let start = offset
+        if case .failure(let failure) = write(bytes) { return .failure(failure) }
+        if let error = Self.sync(fd: fd, path: path) {
             // After a failed fsync the kernel may have dropped the dirty pages; retrying could report success for
             // data that is gone (PostgreSQL "fsyncgate", 2018). Only a reopen, which re-reads the file, is safe.
-            _ = ftruncate(fd, off_t(offset))
+            _ = ftruncate(fd, off_t(start))
+            offset = start
             return .failure(.poisoned(error))
         }
-        offset += bytes.count
         return .success(())
     }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Verifies a log directory offline, as an auditor would: every leaf hash, every record's canonical form, index and
 /// origin, the tree root, every checkpoint signature and root, and consistency with a previously trusted checkpoint.
 public struct Auditor: Sendable {
@@ -70,6 +78,67 @@ public struct Auditor: Sendable {
                     source: source
                 )
             )
+        }
+    }
+
+    /// Segments are read in chunks of this size into one reused buffer: no allocation or page faults per segment,
+    /// and each chunk is still in the cache while its records are hashed and checked.
+    static let readChunkBytes = 256 << 10
+
+    /// Reads one segment chunk by chunk and scans its frames. A missing file counts as empty.
+    private func scanSegment(
+        path: String,
+        isLast: Bool,
+        scan: inout RecordScan,
+        buffer: ReadBuffer,
+        expected: [UInt64: [ExpectedRoot]],
+        warnings: inout [String]
+    ) throws(ReceiptLogError) -> VerificationFailure? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            try syscall("open for reading", path: path) { fd }
+        }
+        defer { close(fd) }
+        #if os(Linux)
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        #endif
+        var base = 0  // file offset of the buffer's first byte
+        var filled = 0
+        var fileOffset = 0
+        while true {
+            var atEnd = false
+            while filled < buffer.capacity {
+                let n = try syscall("read", path: path) {
+                    pread(fd, buffer.start + filled, buffer.capacity - filled, off_t(fileOffset))
+                }
+                if n == 0 {
+                    atEnd = true
+                    break
+                }
+                filled += n
+                fileOffset += n
+            }
+            let result = scan.scanFrames(
+                UnsafeMutableRawBufferPointer(start: buffer.start, count: filled),
+                base: base,
+                atEnd: atEnd,
+                path: path,
+                isLast: isLast,
+                expected: expected,
+                directory: directory,
+                warnings: &warnings
+            )
+            switch result {
+            case .failed(let failure):
+                return failure
+            case .consumed(let consumed):
+                if atEnd { return nil }
+                let rest = filled - consumed
+                if rest > 0 { (buffer.start).copyMemory(from: buffer.start + consumed, byteCount: rest) }
+                base += consumed
+                filled = rest
+            }
         }
     }
 
@@ -149,6 +218,8 @@ public struct Auditor: Sendable {
 
         var scan = RecordScan(origin: report.origin)
         if let failure = scan.check(size: 0, against: expected, directory: directory) { return failure }
+        scan.schedule(expected)
+        let buffer = ReadBuffer(capacity: Self.readChunkBytes)
         let segments = try SegmentName.list(in: directory)
         report.segments = segments.count
         for (position, segment) in segments.enumerated() {
@@ -162,18 +233,16 @@ public struct Auditor: Sendable {
                     message: "segment starts at index \(segment.firstIndex) but the previous segments end at \(scan.range.size): a segment file is missing or extra"
                 )
             }
-            let bytes = try FileSystem.readFile(path) ?? []
-            let failure = bytes.withUnsafeBytes { buffer in
-                scan.scanSegment(
-                    buffer,
-                    path: path,
-                    isLast: position == segments.count - 1,
-                    expected: expected,
-                    directory: directory,
-                    warnings: &report.warnings
-                )
+            if let failure = try scanSegment(
+                path: path,
+                isLast: position == segments.count - 1,
+                scan: &scan,
+                buffer: buffer,
+                expected: expected,
+                warnings: &report.warnings
+            ) {
+                return failure
             }
-            if let failure { return failure }
         }
         report.size = scan.range.size
         report.root = scan.range.root
@@ -202,4 +271,17 @@ public struct Auditor: Sendable {
         }
         return nil
     }
+}
+
+/// A reusable, uninitialised byte buffer for chunked reads.
+final class ReadBuffer {
+    let start: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        start = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+    }
+
+    deinit { start.deallocate() }
 }

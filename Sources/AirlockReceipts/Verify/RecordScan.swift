@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A root the tree must have at some size, from a checkpoint in the log or the trusted checkpoint.
 struct ExpectedRoot {
     let root: MerkleHash
@@ -56,73 +64,131 @@ struct RecordScan {
         VerificationFailure(reason: reason, index: range.size, checkpointSize: nil, path: path, message: message)
     }
 
-    mutating func scanSegment(
-        _ buffer: UnsafeRawBufferPointer,
+    /// Sizes at which the root must be compared, ascending, and the position of the next one not yet reached.
+    private var checkSizes: [UInt64] = []
+    private var nextCheck = 0
+    private var nextCheckSize = UInt64.max
+
+    /// Sets the sizes at which ``check(size:against:directory:)`` must run during the scan.
+    mutating func schedule(_ expected: [UInt64: [ExpectedRoot]]) {
+        checkSizes = expected.keys.filter { $0 > range.size }.sorted()
+        nextCheck = 0
+        nextCheckSize = checkSizes.first ?? UInt64.max
+    }
+
+    /// The outcome of scanning a run of bytes of a segment.
+    enum ChunkResult {
+        /// Every whole frame before this offset (relative to the run) was checked; the rest needs more bytes.
+        case consumed(Int)
+        case failed(VerificationFailure)
+    }
+
+    /// Scans whole frames in `buffer`, which starts at byte `base` of the segment. `atEnd`: the buffer reaches the
+    /// end of the file, so an incomplete frame is a torn write (or damage) rather than a frame still to be read.
+    mutating func scanFrames(
+        _ buffer: UnsafeMutableRawBufferPointer,
+        base: Int,
+        atEnd: Bool,
         path: String,
         isLast: Bool,
         expected: [UInt64: [ExpectedRoot]],
         directory: String,
         warnings: inout [String]
-    ) -> VerificationFailure? {
+    ) -> ChunkResult {
         var offset = 0
+        let count = buffer.count
+        let base0 = UnsafeRawPointer(buffer.baseAddress)
         while true {
-            switch Frame.parse(buffer, at: offset) {
+            // The common case inline: a whole, well-formed frame header and leaf in the buffer. Anything else
+            // (end, incomplete or out-of-range length) goes through Frame.parse for the exact verdict and message.
+            if let start = base0, count - offset >= Frame.headerBytes {
+                let length = Int(UInt32(bigEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                let leafStart = offset + Frame.headerBytes
+                if length >= 1, length <= Frame.maxLeafBytes, count - leafStart >= length {
+                    let stored = MerkleHash(copying: start + offset + 4)
+                    if let problem = scanFrame(buffer, leafStart: leafStart, end: leafStart + length, stored: stored, path: path, expected: expected, directory: directory) {
+                        return .failed(problem)
+                    }
+                    offset = leafStart + length
+                    continue
+                }
+            }
+            switch Frame.parse(UnsafeRawBufferPointer(buffer), at: offset) {
             case .end:
-                return nil
+                return .consumed(offset)
             case .invalid(let at, let reason):
                 let incomplete = reason.hasPrefix("incomplete")
+                if incomplete && !atEnd { return .consumed(offset) }
                 if isLast && incomplete {
                     warnings.append(
-                        "the last segment ends in an incomplete frame at byte \(at) (\(reason)): a write that was never acknowledged; the log cuts it when next opened"
+                        "the last segment ends in an incomplete frame at byte \(base + at) (\(reason)): a write that was never acknowledged; the log cuts it when next opened"
                     )
-                    return nil
+                    return .consumed(buffer.count)
                 }
-                return failure(.damagedFrame, "frame at byte \(at): \(reason)", path: path)
+                return .failed(failure(.damagedFrame, "frame at byte \(base + at): \(reason)", path: path))
             case .frame(let frame):
-                let leaf = UnsafeRawBufferPointer(rebasing: buffer[frame.leaf])
-                let hash = RFC6962.leafHash(pointer: leaf)
-                guard hash == frame.storedHash else {
-                    return failure(
-                        .leafHashMismatch,
-                        "the record bytes hash to \(hash.hex) but the stored leaf hash is \(frame.storedHash.hex): the record or its stored hash was altered",
-                        path: path
-                    )
+                if let problem = scanFrame(buffer, leafStart: frame.leaf.lowerBound, end: frame.end, stored: frame.storedHash, path: path, expected: expected, directory: directory) {
+                    return .failed(problem)
                 }
-                if let problem = checkRecord(leaf, path: path) { return problem }
-                range.append(hash)
                 offset = frame.end
-                if let problem = check(size: range.size, against: expected, directory: directory) { return problem }
             }
         }
     }
 
+    /// Checks one whole frame: leaf hash, record, tree, and the roots due at the new size.
+    @inline(__always)
+    private mutating func scanFrame(
+        _ buffer: UnsafeMutableRawBufferPointer,
+        leafStart: Int,
+        end: Int,
+        stored: MerkleHash,
+        path: String,
+        expected: [UInt64: [ExpectedRoot]],
+        directory: String
+    ) -> VerificationFailure? {
+        // The byte before the leaf (the last byte of the stored hash, already copied out) is overwritten with the
+        // 0x00 prefix so that the leaf hash is one contiguous update.
+        buffer[leafStart - 1] = 0
+        let hash = RFC6962.leafHash(prefixed: UnsafeRawBufferPointer(rebasing: buffer[(leafStart - 1)..<end]))
+        guard hash == stored else {
+            return failure(
+                .leafHashMismatch,
+                "the record bytes hash to \(hash.hex) but the stored leaf hash is \(stored.hex): the record or its stored hash was altered",
+                path: path
+            )
+        }
+        if let problem = checkRecord(UnsafeRawBufferPointer(rebasing: buffer[leafStart..<end]), path: path) { return problem }
+        range.append(hash)
+        if range.size == nextCheckSize {
+            nextCheck += 1
+            nextCheckSize = nextCheck < checkSizes.count ? checkSizes[nextCheck] : UInt64.max
+            if let problem = check(size: range.size, against: expected, directory: directory) { return problem }
+        }
+        return nil
+    }
+
+    /// The most recently seen kind and its slot in `kinds`, so that runs of one kind skip the search.
+    private var lastKind = -1
+
+    private static func equal(_ raw: UnsafeRawBufferPointer, _ bytes: [UInt8]) -> Bool {
+        guard raw.count == bytes.count else { return false }
+        if raw.isEmpty { return true }
+        return bytes.withUnsafeBytes { memcmp(raw.baseAddress!, $0.baseAddress!, raw.count) == 0 }
+    }
+
     private mutating func checkRecord(_ leaf: UnsafeRawBufferPointer, path: String) -> VerificationFailure? {
-        var version: Int64?
-        var index: Int64?
-        var time: Int64?
-        var recordOrigin: UnsafeRawBufferPointer?
-        var kind: UnsafeRawBufferPointer?
-        var typeError: String?
-        do throws(CanonicalJSONParser.Failure) {
-            try CanonicalJSONParser.parse(leaf) { (name, value) throws(CanonicalJSONParser.Failure) in
-                switch (Self.name(name), value) {
-                case (.v, .integer(let n)): version = n
-                case (.index, .integer(let n)): index = n
-                case (.time, .integer(let n)): time = n
-                case (.origin, .string(let raw)): recordOrigin = raw
-                case (.kind, .string(let raw)): kind = raw
-                case (.other, _): break
-                default: typeError = "field '\(String(decoding: name, as: UTF8.self))' has the wrong type"
-                }
-            }
-        } catch {
+        var fields = RecordFields()
+        if let error = CanonicalRecordValidator.validate(leaf, into: &fields) {
             return failure(.nonCanonicalRecord, "byte \(error.offset) of the record: \(error.reason)", path: path)
         }
-        if let typeError { return failure(.invalidRecord, typeError, path: path) }
+        if let name = fields.wrongType {
+            return failure(.invalidRecord, "field '\(String(decoding: name, as: UTF8.self))' has the wrong type", path: path)
+        }
+        let version = fields.version
         guard version == Receipt.formatVersion else {
             return failure(.invalidRecord, "field 'v' is \(version.map(String.init) ?? "missing"), expected 1", path: path)
         }
-        guard let index, let recordOrigin, let kind, time != nil else {
+        guard let index = fields.index, let recordOrigin = fields.origin, let kind = fields.kind, fields.time != nil else {
             return failure(.invalidRecord, "a required field (index, origin, time, kind) is missing", path: path)
         }
         guard index >= 0, UInt64(index) == range.size else {
@@ -133,7 +199,7 @@ struct RecordScan {
             )
         }
         if let originBytes {
-            guard recordOrigin.elementsEqual(originBytes) else {
+            guard Self.equal(recordOrigin, originBytes) else {
                 return failure(
                     .wrongOrigin,
                     "the record's origin '\(CanonicalJSONParser.unescape(recordOrigin))' is not '\(origin ?? "")'",
@@ -144,24 +210,15 @@ struct RecordScan {
             origin = CanonicalJSONParser.unescape(recordOrigin)
             originBytes = Array(recordOrigin)
         }
-        if let slot = kinds.firstIndex(where: { $0.0.elementsEqual(kind) }) {
+        if lastKind >= 0 && Self.equal(kind, kinds[lastKind].0) {
+            kinds[lastKind].1 += 1
+        } else if let slot = kinds.firstIndex(where: { Self.equal(kind, $0.0) }) {
             kinds[slot].1 += 1
+            lastKind = slot
         } else {
             kinds.append((Array(kind), 1))
+            lastKind = kinds.count - 1
         }
         return nil
-    }
-
-    private enum Name { case v, index, time, origin, kind, other }
-
-    private static func name(_ raw: UnsafeRawBufferPointer) -> Name {
-        switch raw.count {
-        case 1 where raw[0] == UInt8(ascii: "v"): .v
-        case 4 where raw.elementsEqual("time".utf8): .time
-        case 4 where raw.elementsEqual("kind".utf8): .kind
-        case 5 where raw.elementsEqual("index".utf8): .index
-        case 6 where raw.elementsEqual("origin".utf8): .origin
-        default: .other
-        }
     }
 }

@@ -24,8 +24,8 @@ struct Credential: Sendable, CustomStringConvertible, CustomDebugStringConvertib
             guard stat(path, &st) == 0 else {
                 throw CredentialError(upstream: upstream, problem: "cannot stat \(path): \(String(cString: strerror(errno)))", hint: "Create the file, readable by the router user only (mode 0400 or 0600).")
             }
-            if st.st_mode & 0o007 != 0 {
-                throw CredentialError(upstream: upstream, problem: "\(path) is accessible to other users (mode \(String(st.st_mode & 0o777, radix: 8)))", hint: "chmod 0600 it and chown it to the router user.")
+            if st.st_mode & 0o027 != 0 {
+                throw CredentialError(upstream: upstream, problem: "\(path) is accessible to other users or writable by its group (mode \(String(st.st_mode & 0o777, radix: 8)))", hint: "chmod 0600 it (or 0640 with a group only the router is in) and chown it to the router user.")
             }
             let bytes: [UInt8]?
             do {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AirlockMockUpstream
 import AirlockPolicy
 import AirlockTestSupport
@@ -64,6 +67,38 @@ struct CredentialTests {
         } throws: { error in
             let text = "\(error)"
             return text.contains("provider.key") && text.contains("accessible to other users") && !text.contains("sk-visible")
+        }
+    }
+}
+
+@Suite("Key file permissions", .timeLimit(.minutes(1)))
+struct KeyFilePermissionTests {
+    @Test("provider keys: other users' access or group write is refused; owner-only and group-read are accepted", arguments: [
+        (mode_t(0o600), true), (0o400, true), (0o640, true), (0o440, true), (0o660, false), (0o604, false), (0o644, false), (0o666, false),
+    ])
+    func providerKey(mode: mode_t, accepted: Bool) async throws {
+        let result = await Result(catching: {
+            try await Harness.start { _, dir in
+                try TempDirectory.write(dir + "/provider.key", "sk-mode-test", mode: mode)
+            }
+        })
+        switch result {
+        case .success(let harness):
+            #expect(accepted, "mode \(String(mode, radix: 8)) was accepted")
+            await harness.stop()
+        case .failure(let error):
+            #expect(!accepted, "mode \(String(mode, radix: 8)) was refused: \(error)")
+            #expect("\(error)".contains("provider.key") && !"\(error)".contains("sk-mode-test"))
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
         }
     }
 }

@@ -9,12 +9,21 @@
 
 import AirlockReceipts
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Options {
     var directory = FileManager.default.currentDirectoryPath + "/.bench-receipts"
     var records = 1_000_000
     var writers = 16
     var appendsPerWriter = 4_000
+    /// `all`, `sync` (append phases only) or `verify` (verification, recovery and proofs only).
+    var only = "all"
+    /// Keep the filled log after the run and reuse it when present (saves the fill in repeated verify runs).
+    var keep = false
+    /// Verification repetitions (the best is reported).
+    var verifyRuns = 3
 
     init() {
         var rest = CommandLine.arguments.dropFirst()
@@ -25,6 +34,11 @@ struct Options {
             case "--records": records = Int(value) ?? records
             case "--writers": writers = Int(value) ?? writers
             case "--appends": appendsPerWriter = Int(value) ?? appendsPerWriter
+            case "--only": only = value
+            case "--verify-runs": verifyRuns = Int(value) ?? verifyRuns
+            case "--keep":
+                keep = true
+                if !value.isEmpty { rest.insert(value, at: rest.startIndex) }
             default: fatalError("unknown option \(argument)")
             }
         }
@@ -90,10 +104,53 @@ func appendLoad(
 }
 
 let options = Options()
-let signer = try CheckpointSigner.generate(name: "bench.airlock/receipts")
+// With --keep the key is kept beside the log so that a reused log still verifies.
+let keyPath = options.directory + ".key"
+let signer: CheckpointSigner
+if options.keep, let saved = try? CheckpointSigner(contentsOfFile: keyPath) {
+    signer = saved
+} else {
+    signer = try CheckpointSigner.generate(name: "bench.airlock/receipts")
+    if options.keep { _ = FileManager.default.createFile(atPath: keyPath, contents: Data(signer.privateKeyText.utf8), attributes: [.posixPermissions: 0o600]) }
+}
 print("receipt log benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores), directory \(options.directory)")
 
+/// The disk's own limit: `count` appends of 4 KiB to a new file, each followed by `fdatasync`. Returns the
+/// latencies in seconds, sorted. (The C probe bench/receipts/probe/fdatasync_probe.c measures the same.)
+func fdatasyncLatencies(directory: String, count: Int) -> [Double] {
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = directory + "/fdatasync-probe"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    precondition(fd >= 0, "cannot create \(path)")
+    defer {
+        close(fd)
+        unlink(path)
+    }
+    let block = [UInt8](repeating: 0x78, count: 4096)
+    var offset = 0
+    var latencies: [Double] = []
+    for round in 0..<(count + 10) {
+        let start = ContinuousClock.now
+        let written = block.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(offset)) }
+        precondition(written == block.count && fdatasync(fd) == 0, "probe write failed")
+        offset += block.count
+        if round >= 10 { latencies.append(seconds(ContinuousClock.now - start)) }
+    }
+    return latencies.sorted()
+}
+
+func reportProbe(_ label: String, writers: Int) {
+    let latencies = fdatasyncLatencies(directory: options.directory + "/probe", count: 400)
+    let p50 = latencies[latencies.count / 2]
+    let p99 = latencies[latencies.count * 99 / 100]
+    let mean = latencies.reduce(0, +) / Double(latencies.count)
+    print(String(format: "fdatasync probe (%@): 4 KiB append + fdatasync p50 %.0f us, p99 %.0f us, mean %.0f us; ceiling for %d writers x 1 in flight = %d/p50 = %.0f/s (%d/mean = %.0f/s)",
+        label, p50 * 1e6, p99 * 1e6, mean * 1e6, writers, writers, Double(writers) / p50, writers, Double(writers) / mean))
+}
+
 // 1. Durable appends under .sync.
+if options.only != "verify" {
+reportProbe("before the sync runs", writers: options.writers)
 let syncDirectory = options.directory + "/sync"
 let (count, elapsed) = try await appendLoad(
     directory: syncDirectory,
@@ -115,10 +172,15 @@ let (count16, elapsed16) = try await appendLoad(
 )
 print(String(format: "sync appends, %d writers x 16 in flight: %d in %.2f s = %.0f durable appends/s",
     options.writers, count16, elapsed16, Double(count16) / elapsed16))
+reportProbe("after the sync runs", writers: options.writers)
+}
+if options.only == "sync" { exit(0) }
 
 // 2. Verification speed on one core.
 let bigDirectory = options.directory + "/big"
 let fillStart = ContinuousClock.now
+let reuse = options.keep && FileManager.default.fileExists(atPath: bigDirectory + "/checkpoint")
+if !reuse {
 let (filled, _) = try await appendLoad(
     directory: bigDirectory,
     signer: signer,
@@ -128,11 +190,12 @@ let (filled, _) = try await appendLoad(
     perWriter: options.records / 4
 )
 print(String(format: "filled %d records (batched) in %.2f s", filled, seconds(ContinuousClock.now - fillStart)))
+}
 
 let auditor = Auditor(directory: bigDirectory, keys: [signer.verifierKey])
 var best = Double.infinity
 var verifiedSize: UInt64 = 0
-for _ in 0..<3 {
+for _ in 0..<options.verifyRuns {
     let start = ContinuousClock.now
     let report = try auditor.verify()
     precondition(report.isValid, "verification failed: \(report.summary)")
@@ -180,4 +243,4 @@ try ProofChecker.verify(tlog, keys: [signer.verifierKey])
 print(String(format: "proofs at %d leaves: load tree %.3f s; inclusion %.1f us; consistency %.1f us (mean of %d); one tlog-proof incl. reading the record %.1f ms",
     latest.size, loadTime, inclusionTime * 1e6, consistencyTime * 1e6, proofs, fullTime * 1e3))
 _ = totalHashes
-fresh(options.directory)
+if !options.keep { fresh(options.directory) }
