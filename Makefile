@@ -4,7 +4,7 @@
 SWIFT ?= swift
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-BIN := .build/debug/airlock
+BIN := $(CURDIR)/.build/debug/airlock
 
 .PHONY: all build deps demo test test-swift test-python format-check clean
 
