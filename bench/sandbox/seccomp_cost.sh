@@ -16,7 +16,7 @@ import statistics, subprocess, sys
 runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 loop = f"{workdir}/syscall_loop"
 outside, plain, filtered = [], [], []
-run = lambda extra: float(subprocess.check_output([airlock, "run", *extra, "--workdir", workdir, "--", loop], cwd=workdir, stderr=subprocess.DEVNULL))
+run = lambda extra: float(subprocess.check_output([airlock, "run", "--no-router", *extra, "--workdir", workdir, "--", loop], cwd=workdir, stderr=subprocess.DEVNULL))
 for _ in range(runs):
     outside.append(float(subprocess.check_output([loop], cwd=workdir)))
     plain.append(run(["--policy", f"{workdir}/no-seccomp.json"]))

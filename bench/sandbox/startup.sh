@@ -12,7 +12,7 @@ python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" <<'PY'
 import statistics, subprocess, sys, time
 runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 commands = {
-    "airlock": [airlock, "run", "--workdir", workdir, "--", "/bin/true"],
+    "airlock": [airlock, "run", "--no-router", "--workdir", workdir, "--", "/bin/true"],
     "bwrap": ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
               "--die-with-parent", "--new-session", "--cap-drop", "ALL", "/bin/true"],
 }
