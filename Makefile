@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(CURDIR)/.build/debug/airlock
 
-.PHONY: all build deps demo test test-swift test-python format-check clean
+.PHONY: all build deps demo test test-swift test-python format-check install clean
 
 all: build
 
@@ -35,6 +35,12 @@ test-python:
 
 format-check:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+# Release binary, units, policies and the airlock user (see docs/operations.md). PREFIX and DESTDIR as usual.
+PREFIX ?= /usr/local
+install:
+	$(SWIFT) build -c release --product airlock --scratch-path .build-release
+	scripts/install.sh --prefix "$(PREFIX)" --binary .build-release/release/airlock $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 clean:
 	rm -rf .build $(VENV)

@@ -230,3 +230,38 @@ enum RouterProcessPorts {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
+
+@Suite("Egress tunnel time limits", .timeLimit(.minutes(1)))
+struct EgressTimeLimitTests {
+    @Test("an idle tunnel is closed after idle_timeout; a busy one after max_lifetime", arguments: [("idle", 1), ("lifetime", 2)])
+    func limits(kind: String, seconds: Int64) async throws {
+        try await withHarness(configure: { c, dir in
+            EgressProxyTests.configure(&c, dir)
+            if kind == "idle" {
+                c.sandboxes[0].egress.idleTimeout = .seconds(seconds)
+            } else {
+                c.sandboxes[0].egress.maxLifetime = .seconds(seconds)
+            }
+        }) { h in
+            let proxy = EgressProxyTests.egressPort(h)
+            let port = h.mock.port
+            let start = ContinuousClock.now
+            let (text, closed) = try await offPool {
+                let socket = try RawSocket(port: proxy, timeoutSeconds: 10)
+                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                if kind == "lifetime" {
+                    // Keep the tunnel busy (each request below is answered) so only the lifetime can end it.
+                    for _ in 0..<12 {
+                        socket.send("GET /__mock/health HTTP/1.1\r\nhost: x\r\n\r\n")
+                        usleep(250_000)
+                    }
+                }
+                return socket.readAll()
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(text.hasPrefix("HTTP/1.1 200 Connection established"))
+            #expect(closed)
+            #expect(elapsed >= .seconds(seconds) && elapsed < .seconds(seconds + 5))
+        }
+    }
+}

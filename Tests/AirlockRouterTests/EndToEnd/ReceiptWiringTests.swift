@@ -8,6 +8,7 @@ import AirlockTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Logging
 import Testing
 
 @testable import AirlockRouter
@@ -117,5 +118,74 @@ struct ReceiptWiringTests {
                 c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "o", signingKeys: [dir + "/bad.key"])
             }
         }
+    }
+}
+
+@Suite("Reload", .timeLimit(.minutes(1)))
+struct ReloadTests {
+    @Test("a reload swaps the configuration atomically, changes the receipts' policy digest, and a bad file keeps the old one")
+    func reload() async throws {
+        let directory = TempDirectory.make()
+        let signer = try CheckpointSigner.generate(name: "airlock.test/reload")
+        try signer.write(toPrefix: directory + "/signing")
+        let mock = try await MockUpstreamServer.start(MockUpstreamConfiguration(requiredKey: "sk-reload"))
+        try TempDirectory.write(directory + "/provider.key", "sk-reload", mode: 0o600)
+        func config(models: String) -> String {
+            """
+            version: 1
+            router:
+              listeners: [{tcp: "127.0.0.1:0"}]
+              state_directory: \(directory)/state
+              allow_root: true
+            tenants: [{name: team}]
+            sandboxes: [{name: agent, tenant: team, uids: [\(getuid())], models: [\(models)]}]
+            upstreams: [{name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:\(mock.port)", credential: {file: \(directory)/provider.key}}]
+            models:
+              - {name: gpt-test, api: openai, targets: [{upstream: mock}]}
+              - {name: embed-test, api: openai, targets: [{upstream: mock}]}
+            receipts: {directory: \(directory)/receipts, origin: airlock.test/reload, signing_keys: [\(directory)/signing.key]}
+            """
+        }
+        let path = directory + "/airlock.yaml"
+        try TempDirectory.write(path, config(models: "gpt-test"), mode: 0o644)
+        var logger = Logger(label: "test.reload")
+        logger.logLevel = .critical
+        let router = try await Router.start(try ConfigLoader.load(path: path), logger: logger)
+        let run = Task { try await router.run() }
+        let port = Int(router.boundAddresses[0].split(separator: ":").last!)!
+        func embed() async throws -> String {
+            try await offPool {
+                let socket = try RawSocket(port: port)
+                let body = #"{"model":"embed-test","input":"x"}"#
+                socket.send("POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+                return socket.readAll().text
+            }
+        }
+        let before = router.policyDigest
+        #expect(try await embed().hasPrefix("HTTP/1.1 403"))
+        try TempDirectory.write(path, config(models: "gpt-test, embed-test"), mode: 0o644)
+        guard case .reloaded(let after) = await router.reload() else {
+            Issue.record("reload refused")
+            return
+        }
+        #expect(after != before && router.policyDigest == after)
+        #expect(try await embed().hasPrefix("HTTP/1.1 200"))
+        try TempDirectory.write(path, config(models: "gpt-test") + "\nsurprise: 1\n", mode: 0o644)
+        guard case .refused(let why) = await router.reload() else {
+            Issue.record("a bad file was accepted")
+            return
+        }
+        #expect(why.contains("surprise"))
+        #expect(router.policyDigest == after)
+        #expect(try await embed().hasPrefix("HTTP/1.1 200"))
+        router.initiateShutdown()
+        _ = await run.result
+        try await mock.shutdown()
+        var digests: [String] = []
+        try LogReader(directory: directory + "/receipts").forEach { entry in
+            if entry.kind == "request", let digest = entry["policy_digest"]?.stringValue { digests.append(digest) }
+            return true
+        }
+        #expect(digests == [before, after, after])
     }
 }

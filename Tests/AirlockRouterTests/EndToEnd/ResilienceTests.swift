@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AsyncHTTPClient
 import NIOCore
+import NIOPosix
 import AirlockMockUpstream
 import AirlockPolicy
 import AirlockTestSupport
@@ -169,6 +170,54 @@ struct ResilienceTests {
             shutdown(socket.fd, Int32(SHUT_RDWR))
             let cancelled = await eventually { h.mock.recordedRequests().first?.cancelled == true }
             #expect(cancelled)
+        }
+    }
+}
+
+@Suite("Redirects", .timeLimit(.minutes(1)))
+struct RedirectTests {
+    /// An upstream that answers every request with a redirect to `location`.
+    final class Redirector: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let status: Int
+        let location: String
+
+        init(status: Int, location: String) {
+            self.status = status
+            self.location = location
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            var headers = HTTPHeaders()
+            headers.add(name: "location", value: location)
+            headers.add(name: "content-length", value: "0")
+            context.write(wrapOutboundOut(.head(.init(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    @Test("an upstream redirect is never followed: the agent gets the 3xx and the redirect target is never called", arguments: [301, 302, 307, 308])
+    func notFollowed(status: Int) async throws {
+        try await withHarness { h in
+            let target = "http://127.0.0.1:\(h.mock.port)/v1/chat/completions"
+            let redirector = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(Redirector(status: status, location: target))
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            defer { redirector.close(promise: nil) }
+            let port = redirector.localAddress!.port!
+            try await withHarness(configure: { c, _ in c.upstreams[0].baseURL = "http://127.0.0.1:\(port)" }) { r in
+                let response = try await r.request("/v1/chat/completions", body: Harness.chat())
+                #expect(response.status == status)
+                #expect(r.mock.requestCount == 0)
+            }
+            #expect(h.mock.requestCount == 0)
         }
     }
 }
