@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CAirlockLinux", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Everything that runs between fork and execve lives here: Swift must not run in that window.
-        .target(name: "CAirlockSandbox", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CAirlockSandbox", dependencies: ["CAirlockLinux"], cSettings: [.define("_GNU_SOURCE")]),
         .target(
             name: "AirlockSandbox",
             dependencies: ["CSeccomp", "CAirlockSandbox"],
