@@ -119,3 +119,43 @@ struct SandboxRouterTests {
         try await stack.mock.shutdown()
     }
 }
+
+/// `airlock run` started by an ordinary user (as inside a Kubernetes agent container running as UID 1000).
+@Suite("Unprivileged launcher", .timeLimit(.minutes(1)))
+struct UnprivilegedLauncherTests {
+    static let canRun = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
+    @Test("as UID 1000 it still applies no_new_privs, seccomp, no capabilities and a read-only view, and says what it could not apply", .enabled(if: canRun, "needs root to start the launcher as UID 1000 with setpriv"))
+    func unprivileged() async throws {
+        let workdir = "/var/tmp/airlock-unprivileged-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(workdir, 0o755)
+        chown(workdir, 1000, 1000)
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let (status, out, err): (Int32, String, String) = try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = [
+                "--reuid=1000", "--regid=1000", "--clear-groups", AirlockProcess.binary, "run", "--no-router", "--workdir", workdir,
+                "--", "/bin/sh", "-c",
+                "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; touch \(workdir)/inside && echo wrote; touch /etc/airlock-escape-test 2>/dev/null || echo etc_refused",
+            ]
+            process.currentDirectoryURL = URL(fileURLWithPath: workdir)
+            let stdout = Pipe()
+            let stderr = Pipe()
+            process.standardOutput = stdout
+            process.standardError = stderr
+            try process.run()
+            let o = stdout.fileHandleForReading.readDataToEndOfFile()
+            let e = stderr.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        }
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("NoNewPrivs:\t1"))
+        #expect(out.contains("Seccomp:\t2"))
+        #expect(out.contains("CapEff:\t0000000000000000"))
+        #expect(out.contains("wrote") && FileManager.default.fileExists(atPath: workdir + "/inside"))
+        #expect(out.contains("etc_refused"))
+        #expect(err.contains("not applied"), "the launcher must say what it could not apply")
+    }
+}

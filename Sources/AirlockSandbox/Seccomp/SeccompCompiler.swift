@@ -67,6 +67,10 @@ public struct SeccompCompiler: Sendable {
         var added: [String] = []
         for (name, location) in names {
             let token = try architectureToken(name, location: location)
+            // An architecture this CPU cannot execute never appears in seccomp_data.arch (an x86_64 kernel reports
+            // only X86_64 and I386; x32 is X86_64 with bit 30 of the number set), so compiling rules for it only
+            // costs start-up time. Profiles list them for portability (Docker's lists eleven).
+            guard Self.executable(token, native: native) else { continue }
             let rc = seccomp_arch_add(ctx, token)
             if rc != 0 && rc != -EEXIST {
                 throw SeccompProfileError(code: .libseccomp, location: location,
@@ -75,6 +79,16 @@ public struct SeccompCompiler: Sendable {
             if !added.contains(name) { added.append(name) }
         }
         return added.isEmpty ? ["native"] : added
+    }
+
+    /// Whether a process on this CPU can make system calls with architecture `token`.
+    static func executable(_ token: UInt32, native: UInt32) -> Bool {
+        if token == native { return true }
+        switch native {
+        case seccomp_arch_resolve_name("x86_64"): return token == seccomp_arch_resolve_name("x86") || token == seccomp_arch_resolve_name("x32")
+        case seccomp_arch_resolve_name("aarch64"): return token == seccomp_arch_resolve_name("arm")
+        default: return true
+        }
     }
 
     private func architectureToken(_ name: String, location: String) throws(SeccompProfileError) -> UInt32 {
