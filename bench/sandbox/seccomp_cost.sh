@@ -4,24 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-11}"
-swift build -c release --static-swift-stdlib --product airlock >/dev/null
-AIRLOCK="$PWD/.build/release/airlock"
+swift build -c release --static-swift-stdlib --product airlock --scratch-path .build-static >/dev/null
+AIRLOCK="$PWD/.build-static/release/airlock"
 WORKDIR="$(mktemp -d /tmp/airlock-bench-XXXX)"
 chown 1000:1000 "$WORKDIR"
 trap 'rm -rf "$WORKDIR"' EXIT
 gcc -O2 -o "$WORKDIR/syscall_loop" bench/sandbox/syscall_loop.c
 echo '{"seccompProfile": null}' > "$WORKDIR/no-seccomp.json"
-python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" <<'PY'
+for mode in getppid files; do
+python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" "$mode" <<'PY'
 import statistics, subprocess, sys
-runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-loop = f"{workdir}/syscall_loop"
+runs, airlock, workdir, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+loop = [f"{workdir}/syscall_loop", mode]
 outside, plain, filtered = [], [], []
-run = lambda extra: float(subprocess.check_output([airlock, "run", "--no-router", *extra, "--workdir", workdir, "--", loop], cwd=workdir, stderr=subprocess.DEVNULL))
+run = lambda extra: float(subprocess.check_output([airlock, "run", "--no-router", *extra, "--workdir", workdir, "--", *loop], cwd=workdir, stderr=subprocess.DEVNULL))
 for _ in range(runs):
-    outside.append(float(subprocess.check_output([loop], cwd=workdir)))
+    outside.append(float(subprocess.check_output(loop, cwd=workdir)))
     plain.append(run(["--policy", f"{workdir}/no-seccomp.json"]))
     filtered.append(run([]))
 o, p, f = (statistics.median(v) for v in (outside, plain, filtered))
-print(f"outside {o:.1f} ns/syscall; sandbox without seccomp {p:.1f}; sandbox with agent-strict {f:.1f}")
-print(f"seccomp overhead {100 * (f - p) / p:+.1f}% (vs outside {100 * (f - o) / o:+.1f}%) (n={runs})")
+print(f"[{mode}] outside {o:.1f} ns/syscall; sandbox without seccomp {p:.1f}; sandbox with agent-strict {f:.1f}")
+print(f"[{mode}] seccomp overhead {100 * (f - p) / p:+.1f}% (vs outside {100 * (f - o) / o:+.1f}%) (n={runs})")
 PY
+done

@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-25}"
-swift build -c release --static-swift-stdlib --product airlock >/dev/null
-AIRLOCK="$PWD/.build/release/airlock"
+swift build -c release --static-swift-stdlib --product airlock --scratch-path .build-static >/dev/null
+AIRLOCK="$PWD/.build-static/release/airlock"
 WORKDIR="$(mktemp -d /tmp/airlock-bench-XXXX)"
 chown 1000:1000 "$WORKDIR"
 trap 'rm -rf "$WORKDIR"' EXIT
