@@ -31,7 +31,6 @@ public final class BudgetLedger: Sendable {
         var fd: Int32
         /// Tokens by tenant, by day ("YYYY-MM-DD").
         var usage: [String: [String: Int]]
-        var linesSinceCompaction: Int
         var dirty: Bool
     }
 
@@ -48,7 +47,7 @@ public final class BudgetLedger: Sendable {
         let current = usage.mapValues { $0.filter { $0.key.hasPrefix(month) } }.filter { !$0.value.isEmpty }
         try DurableFile.replace(path, with: Self.render(current))
         let fd = try retryingEINTR("open", path) { open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
-        state = Mutex(State(fd: fd, usage: current, linesSinceCompaction: 0, dirty: false))
+        state = Mutex(State(fd: fd, usage: current, dirty: false))
     }
 
     deinit {
@@ -108,7 +107,6 @@ public final class BudgetLedger: Sendable {
         try state.withLock { s in
             try DurableFile.writeAll(s.fd, line, subject: path)
             s.usage[tenant, default: [:]][day, default: 0] += tokens
-            s.linesSinceCompaction += 1
             s.dirty = true
         }
     }

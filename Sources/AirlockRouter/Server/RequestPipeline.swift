@@ -22,12 +22,18 @@ final class RequestPipeline: Sendable {
 
     func handle(_ request: InboundRequest, sink: ResponseSink) async {
         let runtime = holder.current
-        let status = await handle(request, sink: sink, runtime: runtime)
-        runtime.metrics.request(route: Endpoint.match(method: request.head.method.rawValue, path: request.path)?.rawValue ?? "unknown", status: status, sandbox: request.peer.sandbox?.name ?? "")
+        let endpoint = Endpoint.match(method: request.head.method.rawValue, path: request.path)
+        let status = await handle(request, endpoint: endpoint, sink: sink, runtime: runtime)
+        runtime.metrics.request(route: endpoint?.rawValue ?? "unknown", status: status, sandbox: request.peer.sandbox?.name ?? "")
     }
 
     /// Serves one request; returns the status the agent was given.
-    private func handle(_ request: InboundRequest, sink: ResponseSink, runtime: RouterRuntime) async -> Int {
+    private func handle(
+        _ request: InboundRequest,
+        endpoint: Endpoint?,
+        sink: ResponseSink,
+        runtime: RouterRuntime
+    ) async -> Int {
         let head = request.head
         let requestID = RequestIDs.accept(head.headers.first(name: "x-request-id"))
         let trace = TraceHop(traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate"))
@@ -40,7 +46,7 @@ final class RequestPipeline: Sendable {
         let family: APIFamily = path.hasPrefix("/v1/messages") ? .anthropic : .openai
         var denial = Denial(runtime: runtime, peer: request.peer, route: String(path), traceID: trace.traceID, family: family, common: common, sink: sink)
 
-        guard let endpoint = Endpoint.match(method: head.method.rawValue, path: path) else {
+        guard let endpoint else {
             return await denial.refuse(.notFound("\(head.method.rawValue) \(path)"), logger: logger)
         }
         denial.route = endpoint.rawValue

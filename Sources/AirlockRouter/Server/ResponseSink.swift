@@ -14,16 +14,21 @@ struct ResponseSink: Sendable {
         var traceparent: String?
     }
 
-    func head(status: HTTPResponseStatus, headers: HTTPHeaders, common: Common) async throws {
+    /// The response head with the headers every response carries.
+    private func responseHead(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, _ common: Common) -> HTTPResponseHead {
         var headers = headers
         headers.replaceOrAdd(name: "x-request-id", value: common.requestID)
         if let traceparent = common.traceparent {
-            headers.replaceOrAdd(name: "traceparent", value: common.traceparent ?? traceparent)
+            headers.replaceOrAdd(name: "traceparent", value: traceparent)
         }
         if !keepAlive {
             headers.replaceOrAdd(name: "connection", value: "close")
         }
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+    }
+
+    func head(status: HTTPResponseStatus, headers: HTTPHeaders, common: Common) async throws {
+        let head = responseHead(status, headers, common)
         try await channel.writeAndFlush(HTTPServerResponsePart.head(head))
     }
 
@@ -42,14 +47,7 @@ struct ResponseSink: Sendable {
     func full(status: HTTPResponseStatus, headers: HTTPHeaders, body: String, common: Common) async {
         var headers = headers
         headers.replaceOrAdd(name: "content-length", value: String(body.utf8.count))
-        headers.replaceOrAdd(name: "x-request-id", value: common.requestID)
-        if let traceparent = common.traceparent {
-            headers.replaceOrAdd(name: "traceparent", value: traceparent)
-        }
-        if !keepAlive {
-            headers.replaceOrAdd(name: "connection", value: "close")
-        }
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        let head = responseHead(status, headers, common)
         let buffer = channel.allocator.buffer(string: body)
         let channel = self.channel
         let keepAlive = self.keepAlive

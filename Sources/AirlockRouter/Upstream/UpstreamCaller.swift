@@ -68,7 +68,6 @@ struct UpstreamCaller: Sendable {
                 attempts += 1
                 var outbound = HTTPClientRequest(url: url)
                 outbound.method = .POST
-                if request.endpoint == .models { outbound.method = .GET }
                 outbound.headers = request.headers
                 upstream.provider.decorate(&outbound.headers, inbound: request.headers)
                 outbound.body = .bytes(ByteBuffer(bytes: body))

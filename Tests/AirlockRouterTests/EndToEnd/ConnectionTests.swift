@@ -75,18 +75,8 @@ struct ConnectionTests {
 
     @Test("a listener handed in as a bound descriptor serves the sandbox it was registered for")
     func handedInListener() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
-                bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
-            }
-        }
-        #expect(bound)
-        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let (fd, port) = Loopback.listener()
+        #expect(port != 0)
         try await withHarness(configure: { c, _ in
             c.sandboxes[0].uids = [4_242_424]
             c.sandboxes.append(SandboxPolicy(name: "handed", tenant: Harness.tenant, models: ["embed-test"]))
@@ -119,20 +109,9 @@ struct ConnectionTests {
 /// `setpriv`, on a Unix socket (SO_PEERCRED) and on TCP loopback (NETLINK_SOCK_DIAG).
 @Suite("Kernel-verified identity for two UIDs", .timeLimit(.minutes(1)))
 struct PeerUIDTests {
-    static let canSwitchUsers = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
-        && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
-
     static func curl(asUID uid: UInt32, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "-sS", "--max-time", "5"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self) + (process.terminationStatus == 0 ? "" : " (curl exit \(process.terminationStatus))")
+        let (status, output) = try Loopback.curl(asUID: uid, ["-sS"] + arguments)
+        return output + (status == 0 ? "" : " (curl exit \(status))")
     }
 
     static func configure(_ c: inout AirlockConfig, _ dir: String) {
@@ -144,7 +123,7 @@ struct PeerUIDTests {
         chmod(dir, 0o755)
     }
 
-    @Test("SO_PEERCRED on the Unix socket tells UID 1000 from UID 1001", .enabled(if: canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
+    @Test("SO_PEERCRED on the Unix socket tells UID 1000 from UID 1001", .enabled(if: Loopback.canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
     func unixSocket() async throws {
         try await withHarness(configure: Self.configure) { h in
             let path = h.directory + "/router.sock"
@@ -158,7 +137,7 @@ struct PeerUIDTests {
         }
     }
 
-    @Test("NETLINK_SOCK_DIAG on TCP loopback tells UID 1000 from UID 1001", .enabled(if: canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
+    @Test("NETLINK_SOCK_DIAG on TCP loopback tells UID 1000 from UID 1001", .enabled(if: Loopback.canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
     func tcpLoopback() async throws {
         try await withHarness(configure: Self.configure) { h in
             let url = "http://127.0.0.1:\(h.routerPort)/v1/models"

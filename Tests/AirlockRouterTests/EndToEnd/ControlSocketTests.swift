@@ -13,19 +13,6 @@ import Testing
 /// The control socket: operators hand in sandbox listeners; nobody else can.
 @Suite("Control socket", .timeLimit(.minutes(1)))
 struct ControlSocketTests {
-    static func boundListener() -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        listen(fd, 16)
-        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
-    }
-
     /// This process's descriptors that refer to the socket with `inode`.
     static func openDescriptors(toSocketInode inode: ino_t) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
@@ -53,7 +40,7 @@ struct ControlSocketTests {
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
             try ControlClient.send(.ping, to: path)
-            let (fd, port) = Self.boundListener()
+            let (fd, port) = Loopback.listener()
             try await offPool { try ControlClient.send(.register(sandbox: "worker", roles: [.inference]), descriptors: [fd], to: path) }
             close(fd)
             let listed = try await Self.models(port: port)
@@ -67,7 +54,7 @@ struct ControlSocketTests {
     @Test("an egress listener registered for a sandbox serves that sandbox's egress policy")
     func registerEgress() async throws {
         try await withHarness(configure: Self.configure) { h in
-            let (fd, port) = Self.boundListener()
+            let (fd, port) = Loopback.listener()
             try await offPool {
                 try ControlClient.send(.register(sandbox: "worker", roles: [.egress]), descriptors: [fd], to: h.directory + "/control.sock")
             }
@@ -88,7 +75,7 @@ struct ControlSocketTests {
     ])
     func refused(request: ControlMessage.Request, descriptors: Int, reason: String) async throws {
         try await withHarness(configure: Self.configure) { h in
-            let (fd, _) = Self.boundListener()
+            let (fd, _) = Loopback.listener()
             var st = stat()
             fstat(fd, &st)
             let path = h.directory + "/control.sock"
@@ -101,30 +88,17 @@ struct ControlSocketTests {
         }
     }
 
-    static let canSwitchUsers = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
-        && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
-
     @Test("another UID cannot connect (0600), and with the file opened up SO_PEERCRED still refuses it",
-          .enabled(if: canSwitchUsers, "needs root, setpriv and curl to connect as another UID"))
+          .enabled(if: Loopback.canSwitchUsers, "needs root, setpriv and curl to connect as another UID"))
     func nonOperator() async throws {
         try await withHarness(configure: Self.configure) { h in
             let path = h.directory + "/control.sock"
             chmod(h.directory, 0o755)
-            @Sendable func curlAs1000() throws -> (Int32, String) {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-                process.arguments = ["--reuid=1000", "--regid=1000", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "-s", "--http0.9", "--max-time", "5", "--unix-socket", path, "http://x/"]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-            }
-            let (closedStatus, _) = try await offPool { try curlAs1000() }
+            let arguments = ["-s", "--http0.9", "--unix-socket", path, "http://x/"]
+            let (closedStatus, _) = try await offPool { try Loopback.curl(asUID: 1000, arguments) }
             #expect(closedStatus == 7)  // curl: could not connect (EACCES on the socket file)
             chmod(path, 0o666)
-            let (_, reply) = try await offPool { try curlAs1000() }
+            let (_, reply) = try await offPool { try Loopback.curl(asUID: 1000, arguments) }
             #expect(reply.contains("\"ok\":false") && reply.contains("UID 1000 is not an operator"))
         }
     }

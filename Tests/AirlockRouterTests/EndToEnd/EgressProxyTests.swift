@@ -37,7 +37,7 @@ struct EgressProxyTests {
             make.standardError = FileHandle.nullDevice
             try make.run()
             make.waitUntilExit()
-            port = try RouterProcessPorts.free()
+            port = Loopback.freePort()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
             process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", directory + "/key.pem", "-www", "-quiet"]
             process.standardOutput = FileHandle.nullDevice
@@ -213,21 +213,6 @@ struct EgressProxyTests {
             #expect(r.status == 200)
             #expect(h.mock.requestCount == 1)
         }
-    }
-}
-
-enum RouterProcessPorts {
-    static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 
