@@ -42,7 +42,7 @@ public final class Router: Service, Sendable {
         let budgets: BudgetLedger
         let receipts: any ReceiptSink
         let ownedLog: ReceiptLogSink?
-        let clients: UpstreamClients
+        let clients: UpstreamHTTPClient
         let metrics: RouterMetrics
         let operatorEndpoints: OperatorEndpoints
         let controlServer: ControlServer?
@@ -108,7 +108,7 @@ public final class Router: Service, Sendable {
             inner = DisabledReceipts()
         }
         let sink = MeteredReceipts(inner: inner, metrics: metrics)
-        let clients = UpstreamClients(group: group)
+        let clients = UpstreamHTTPClient(group: group)
         let holder = RuntimeHolder(
             RouterRuntime(
                 config: config,

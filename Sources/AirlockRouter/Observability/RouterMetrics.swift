@@ -5,6 +5,45 @@ import Prometheus
 final class RouterMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
 
+    /// Metric handles by name and label values, so the request path does not rebuild a labelled metric (name
+    /// and help validation, a registry lock) on every request. Bounded: labels come from configuration.
+    private struct Key: Hashable {
+        let name: String
+        let labels: [String]
+
+        init(_ name: String, _ labels: [(String, String)]) {
+            self.name = name
+            self.labels = labels.map(\.1)
+        }
+    }
+    private let counters = Locked<[Key: Counter]>([:])
+    private let gauges = Locked<[Key: Gauge]>([:])
+    private let histograms = Locked<[Key: DurationHistogram]>([:])
+
+    private func counter(_ name: String, _ labels: [(String, String)], help: String) -> Counter {
+        let key = Key(name, labels)
+        if let hit = counters.withLock({ $0[key] }) { return hit }
+        let made = registry.makeCounter(name: name, labels: labels, help: help)
+        counters.withLock { $0[key] = made }
+        return made
+    }
+
+    private func gauge(_ name: String, _ labels: [(String, String)], help: String) -> Gauge {
+        let key = Key(name, labels)
+        if let hit = gauges.withLock({ $0[key] }) { return hit }
+        let made = registry.makeGauge(name: name, labels: labels, help: help)
+        gauges.withLock { $0[key] = made }
+        return made
+    }
+
+    private func histogram(_ name: String, _ labels: [(String, String)], buckets: [Duration], help: String) -> DurationHistogram {
+        let key = Key(name, labels)
+        if let hit = histograms.withLock({ $0[key] }) { return hit }
+        let made = registry.makeDurationHistogram(name: name, labels: labels, buckets: buckets, help: help)
+        histograms.withLock { $0[key] = made }
+        return made
+    }
+
     private static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
@@ -16,97 +55,51 @@ final class RouterMetrics: Sendable {
     ]
 
     func request(route: String, status: Int, sandbox: String) {
-        registry.makeCounter(
-            name: "airlock_requests_total",
-            labels: [("route", route), ("status", String(status)), ("sandbox", sandbox)],
-            help: "Requests answered, by route, HTTP status and sandbox."
-        ).increment()
+        counter("airlock_requests_total", [("route", route), ("status", String(status)), ("sandbox", sandbox)], help: "Requests answered, by route, HTTP status and sandbox.").increment()
     }
 
     func refusal(reason: String, sandbox: String) {
-        registry.makeCounter(
-            name: "airlock_admission_refusals_total",
-            labels: [("reason", reason), ("sandbox", sandbox)],
-            help: "Requests refused by the router itself, by reason code (rate_limited, budget_exceeded, ...)."
-        ).increment()
+        counter("airlock_admission_refusals_total", [("reason", reason), ("sandbox", sandbox)], help: "Requests refused by the router itself, by reason code (rate_limited, budget_exceeded, ...).").increment()
     }
 
     func upstreamLatency(upstream: String, _ duration: Duration) {
-        registry.makeDurationHistogram(
-            name: "airlock_upstream_response_seconds",
-            labels: [("upstream", upstream)],
-            buckets: Self.latencyBuckets,
-            help: "Time from sending a request upstream to its response head, per attempt."
-        ).record(duration)
+        histogram("airlock_upstream_response_seconds", [("upstream", upstream)], buckets: Self.latencyBuckets, help: "Time from sending a request upstream to its response head, per attempt.").record(duration)
     }
 
     func upstreamAttempt(upstream: String, outcome: String) {
-        registry.makeCounter(
-            name: "airlock_upstream_attempts_total",
-            labels: [("upstream", upstream), ("outcome", outcome)],
-            help: "Upstream attempts by outcome: ok, retried, failed, breaker_open."
-        ).increment()
+        counter("airlock_upstream_attempts_total", [("upstream", upstream), ("outcome", outcome)], help: "Upstream attempts by outcome: ok, retried, failed, breaker_open.").increment()
     }
 
     func retry(upstream: String) {
-        registry.makeCounter(
-            name: "airlock_upstream_retries_total",
-            labels: [("upstream", upstream)],
-            help: "Attempts repeated after a retryable failure."
-        ).increment()
+        counter("airlock_upstream_retries_total", [("upstream", upstream)], help: "Attempts repeated after a retryable failure.").increment()
     }
 
     func breakerState(upstream: String, _ value: Double) {
-        registry.makeGauge(
-            name: "airlock_upstream_breaker_state",
-            labels: [("upstream", upstream)],
-            help: "Circuit breaker state: 0 closed, 1 half-open, 2 open."
-        ).set(value)
+        gauge("airlock_upstream_breaker_state", [("upstream", upstream)], help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(value)
     }
 
     func budgetRemaining(tenant: String, period: String, _ tokens: Int) {
-        registry.makeGauge(
-            name: "airlock_budget_remaining_tokens",
-            labels: [("tenant", tenant), ("period", period)],
-            help: "Tokens left in the tenant's budget for the current UTC period."
-        ).set(Double(tokens))
+        gauge("airlock_budget_remaining_tokens", [("tenant", tenant), ("period", period)], help: "Tokens left in the tenant's budget for the current UTC period.").set(Double(tokens))
     }
 
     func receiptAppend(kind: String, _ duration: Duration, ok: Bool) {
-        registry.makeCounter(
-            name: "airlock_receipt_appends_total",
-            labels: [("kind", kind), ("result", ok ? "ok" : "error")],
-            help: "Receipt records appended (durable per the configured durability)."
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "airlock_receipt_append_seconds",
-            labels: [],
-            buckets: Self.appendBuckets,
-            help: "Time for a receipt append to return (includes fdatasync under durability: sync)."
-        ).record(duration)
+        counter("airlock_receipt_appends_total", [("kind", kind), ("result", ok ? "ok" : "error")], help: "Receipt records appended (durable per the configured durability).").increment()
+        histogram("airlock_receipt_append_seconds", [], buckets: Self.appendBuckets, help: "Time for a receipt append to return (includes fdatasync under durability: sync).").record(duration)
     }
 
     func egress(sandbox: String, decision: String, reason: String) {
-        registry.makeCounter(
-            name: "airlock_egress_decisions_total",
-            labels: [("sandbox", sandbox), ("decision", decision), ("reason", reason)],
-            help: "Egress proxy decisions."
-        ).increment()
+        counter("airlock_egress_decisions_total", [("sandbox", sandbox), ("decision", decision), ("reason", reason)], help: "Egress proxy decisions.").increment()
     }
 
     func reload(ok: Bool) {
-        registry.makeCounter(
-            name: "airlock_config_reloads_total",
-            labels: [("result", ok ? "ok" : "error")],
-            help: "Configuration reloads on SIGHUP."
-        ).increment()
+        counter("airlock_config_reloads_total", [("result", ok ? "ok" : "error")], help: "Configuration reloads on SIGHUP.").increment()
     }
 
     func inFlight(_ value: Int) {
-        registry.makeGauge(name: "airlock_requests_in_flight", labels: [], help: "Requests being served.").set(Double(value))
+        gauge("airlock_requests_in_flight", [], help: "Requests being served.").set(Double(value))
     }
 
     func connections(_ value: Int) {
-        registry.makeGauge(name: "airlock_open_connections", labels: [], help: "Open agent connections.").set(Double(value))
+        gauge("airlock_open_connections", [], help: "Open agent connections.").set(Double(value))
     }
 }

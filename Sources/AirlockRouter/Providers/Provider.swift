@@ -5,9 +5,9 @@ import NIOHTTP1
 /// One value per configured upstream; the wire shapes of bodies are the same across OpenAI-style kinds.
 protocol Provider: Sendable {
     var kind: UpstreamKind { get }
-    /// The full upstream URL for `endpoint` and the upstream model name, or a refusal when this kind of
-    /// upstream does not offer the endpoint.
-    func url(for endpoint: Endpoint, model: String) throws(RouterError) -> String
+    /// The request target (path and query, under the upstream's path prefix) for `endpoint` and the upstream
+    /// model name, or a refusal when this kind of upstream does not offer the endpoint.
+    func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String
     /// Adds the credential and any API headers the upstream needs. `inbound` are the agent's headers
     /// after filtering.
     func decorate(_ headers: inout HTTPHeaders, inbound: HTTPHeaders)
@@ -16,10 +16,11 @@ protocol Provider: Sendable {
 /// api.openai.com, and any OpenAI-compatible server: `Authorization: Bearer`.
 struct OpenAIProvider: Provider {
     let kind: UpstreamKind
+    /// The upstream's path prefix ("" or e.g. "/proxy").
     let base: String
     let credential: Credential?
 
-    func url(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
+    func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
         base + endpoint.path
     }
 
@@ -33,12 +34,13 @@ struct OpenAIProvider: Provider {
 /// Azure OpenAI: deployment URLs, `api-version`, and the `api-key` header.
 struct AzureOpenAIProvider: Provider {
     var kind: UpstreamKind { .azureOpenAI }
+    /// The upstream's path prefix ("" or e.g. "/proxy").
     let base: String
     let apiVersion: String
     let deployments: [String: String]
     let credential: Credential?
 
-    func url(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
+    func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
         let operation: String
         switch endpoint {
         case .chatCompletions: operation = "chat/completions"
@@ -81,11 +83,12 @@ struct AzureOpenAIProvider: Provider {
 /// api.anthropic.com: `x-api-key` and `anthropic-version`.
 struct AnthropicProvider: Provider {
     var kind: UpstreamKind { .anthropic }
+    /// The upstream's path prefix ("" or e.g. "/proxy").
     let base: String
     let defaultVersion: String
     let credential: Credential?
 
-    func url(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
+    func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
         guard endpoint == .messages else {
             throw RouterError(
                 status: 400,
@@ -110,16 +113,16 @@ enum ProviderFactory {
     static func make(_ upstream: UpstreamConfig, url: UpstreamURL, credential: Credential?) -> any Provider {
         switch upstream.kind {
         case .openai, .openaiCompatible:
-            return OpenAIProvider(kind: upstream.kind, base: url.base, credential: credential)
+            return OpenAIProvider(kind: upstream.kind, base: url.pathPrefix, credential: credential)
         case .azureOpenAI:
             return AzureOpenAIProvider(
-                base: url.base,
+                base: url.pathPrefix,
                 apiVersion: upstream.apiVersion ?? "",
                 deployments: upstream.deployments,
                 credential: credential
             )
         case .anthropic:
-            return AnthropicProvider(base: url.base, defaultVersion: upstream.anthropicVersion, credential: credential)
+            return AnthropicProvider(base: url.pathPrefix, defaultVersion: upstream.anthropicVersion, credential: credential)
         }
     }
 }

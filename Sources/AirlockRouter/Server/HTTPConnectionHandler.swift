@@ -31,6 +31,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private let pipeline: RequestPipeline
     private let tracker: ConnectionTracker
     private var state: State = .idle
+    /// When the connection is closed unless something moves it on; `.distantFuture` while a request is served.
+    private var deadline = NIODeadline.distantFuture
+    /// One timer per connection, never set later than `tick` after it was scheduled, so it can never fire after a
+    /// deadline set since (every deadline is at least `tick` away): arming a deadline costs no timer operation.
     private var timer: Scheduled<Void>?
     private var task: Task<Void, Never>?
     private var receivedAtNanos: UInt64 = 0
@@ -55,6 +59,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        deadline = .distantFuture
         task?.cancel()
         task = nil
         context.fireChannelInactive()
@@ -91,8 +96,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             body.writeBuffer(&chunk)
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
-            timer?.cancel()
-            timer = nil
+            deadline = .distantFuture
             state = .processing
             let request = InboundRequest(
                 head: head,
@@ -129,8 +133,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func refuse(context: ChannelHandlerContext, _ refusal: RouterError, head: HTTPRequestHead) {
-        timer?.cancel()
-        timer = nil
+        deadline = .distantFuture
         state = .discarding
         let family: APIFamily = head.uri.hasPrefix("/v1/messages") ? .anthropic : .openai
         let sink = ResponseSink(channel: context.channel, keepAlive: false)
@@ -151,11 +154,27 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         return made
     }
 
+    private var tick: TimeAmount { min(limits.headerTimeout, limits.idleTimeout) }
+
     private func arm(context: ChannelHandlerContext, _ timeout: TimeAmount) {
-        timer?.cancel()
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: timeout) {
-            channel.close(promise: nil)
+        deadline = .now() + timeout
+        if timer == nil {
+            schedule(context: context, at: .now() + tick)
+        }
+    }
+
+    private func schedule(context: ChannelHandlerContext, at when: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: when) {
+            let (handler, context) = bound.value
+            handler.timer = nil
+            guard context.channel.isActive else { return }
+            let now = NIODeadline.now()
+            if now >= handler.deadline {
+                context.close(promise: nil)
+            } else {
+                handler.schedule(context: context, at: min(handler.deadline, now + handler.tick))
+            }
         }
     }
 }

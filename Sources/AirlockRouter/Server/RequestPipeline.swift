@@ -3,7 +3,6 @@ import Glibc
 #endif
 import AirlockPolicy
 import AirlockReceipts
-import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -178,7 +177,7 @@ final class RequestPipeline: Sendable {
         let attempted: UpstreamCaller.Attempted
         do {
             attempted = try await runtime.caller.call(
-                .init(endpoint: endpoint, shape: shape, rewrite: rewrite, headers: headers),
+                .init(endpoint: endpoint, shape: shape, rewrite: rewrite, headers: headers, eventLoop: denial.sink.channel.eventLoop),
                 targets: route.targets,
                 logger: logger
             )
@@ -200,35 +199,41 @@ final class RequestPipeline: Sendable {
         completion.provider = attempted.upstream.config.kind.rawValue
         completion.upstream = attempted.upstream.host
         completion.attempts = Int64(attempted.attempts)
-        let status = Int(attempted.response.status.code)
+        let status = Int(attempted.head.status.code)
         completion.status = Int64(status)
 
         var responseHeaders = HTTPHeaders()
-        for (name, value) in attempted.response.headers where HeaderPolicy.isResponseAllowed(name) && name.lowercased() != "x-request-id" {
+        for (name, value) in attempted.head.headers where HeaderPolicy.isResponseAllowed(name) && name.lowercased() != "x-request-id" {
             responseHeaders.add(name: name, value: value)
         }
-        var usageReader = UsageReader(endpoint: endpoint, streaming: shape.stream && status == 200)
-        var responseDigest = receipts.bodyHasher()
+        let observer = ResponseObserver(
+            usage: UsageReader(endpoint: endpoint, streaming: shape.stream && status == 200),
+            digest: receipts.bodyHasher()
+        )
         var outcome = "ok"
         var reason = status < 400 ? "completed" : "upstream_status"
+        let sink = denial.sink
+        let exchange = attempted.exchange
         do {
-            try await denial.sink.head(status: HTTPResponseStatus(statusCode: status), headers: responseHeaders, common: denial.common)
-            for try await chunk in attempted.response.body {
-                chunk.withUnsafeReadableBytes { bytes in
-                    usageReader.consume(bytes)
-                    responseDigest?.update(bytes)
-                }
-                try await denial.sink.body(chunk)
+            // The body goes from the upstream connection to the agent's on this event loop; a stream is
+            // flushed as each piece arrives, a complete response leaves in one write with its final part.
+            let head = sink.head(status: HTTPResponseStatus(statusCode: status), headers: responseHeaders, common: denial.common)
+            try await withTaskCancellationHandler {
+                try await exchange.relay(head: head, to: sink.channel, flushEachRead: shape.stream, observer: observer).get()
+            } onCancel: {
+                exchange.loop.execute { exchange.abort() }
             }
         } catch {
             outcome = "error"
-            if Task.isCancelled || !denial.sink.channel.isActive {
+            if Task.isCancelled || !sink.channel.isActive {
                 reason = "agent_disconnected"
             } else {
                 reason = "upstream_body_failed"
                 logger.info("upstream body failed", metadata: ["error": "\(UpstreamCaller.describe(error))"])
             }
         }
+        var usageReader = observer.usage
+        let responseDigest = observer.digest
         usageReader.finish()
         if let usage = usageReader.usage {
             completion.tokensIn = Int64(usage.input)
@@ -245,10 +250,11 @@ final class RequestPipeline: Sendable {
         completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
         let recorded = await appendCompletion(completion, logger: logger, runtime: runtime)
         if outcome == "ok" && recorded {
-            try? await denial.sink.end()
+            try? await sink.end()
         } else {
             // Without a terminating chunk the agent sees an incomplete response, never a truncated success.
-            try? await denial.sink.channel.close()
+            sink.channel.flush()
+            try? await sink.channel.close()
         }
         return status
     }
@@ -346,6 +352,25 @@ struct Denial: Sendable {
             _ = try await runtime.receipts.append(event)
         } catch {
             logger.error("denial receipt append failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Reads token usage and digests the response body as it passes to the agent. Lives on the agent
+/// connection's event loop, where the relay calls it and the request task reads it afterwards.
+final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
+    var usage: UsageReader
+    var digest: BodyHasher?
+
+    init(usage: UsageReader, digest: BodyHasher?) {
+        self.usage = usage
+        self.digest = digest
+    }
+
+    func observe(_ chunk: ByteBuffer) {
+        chunk.withUnsafeReadableBytes { bytes in
+            usage.consume(bytes)
+            digest?.update(bytes)
         }
     }
 }

@@ -27,13 +27,9 @@ struct ResponseSink: Sendable {
         return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
     }
 
-    func head(status: HTTPResponseStatus, headers: HTTPHeaders, common: Common) async throws {
-        let head = responseHead(status, headers, common)
-        try await channel.writeAndFlush(HTTPServerResponsePart.head(head))
-    }
-
-    func body(_ buffer: ByteBuffer) async throws {
-        try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)))
+    /// The response head part, for a relay to write ahead of the body.
+    func head(status: HTTPResponseStatus, headers: HTTPHeaders, common: Common) -> HTTPServerResponsePart {
+        .head(responseHead(status, headers, common))
     }
 
     func end() async throws {
@@ -49,15 +45,9 @@ struct ResponseSink: Sendable {
         headers.replaceOrAdd(name: "content-length", value: String(body.utf8.count))
         let head = responseHead(status, headers, common)
         let buffer = channel.allocator.buffer(string: body)
-        let channel = self.channel
-        let keepAlive = self.keepAlive
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        channel.eventLoop.execute {
-            channel.write(HTTPServerResponsePart.head(head), promise: nil)
-            channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
-            channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: promise)
-        }
-        _ = try? await promise.futureResult.get()
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+        _ = try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
         if !keepAlive {
             try? await channel.close()
         }

@@ -31,7 +31,7 @@ final class RouterRuntime: Sendable {
         credentials: [String: Credential],
         budgets: BudgetLedger,
         receipts: any ReceiptSink,
-        clients: UpstreamClients,
+        clients: UpstreamHTTPClient,
         metrics: RouterMetrics,
         logger: Logger
     ) {
@@ -45,7 +45,7 @@ final class RouterRuntime: Sendable {
                 preconditionFailure("validated configuration has a bad base_url")
             }
             let provider = ProviderFactory.make(upstream, url: url, credential: credentials[upstream.name])
-            upstreams[upstream.name] = Upstream(config: upstream, url: url, provider: provider, client: clients.client(for: upstream))
+            upstreams[upstream.name] = Upstream(config: upstream, url: url, provider: provider, client: clients)
         }
         self.upstreams = upstreams
         var routes: [String: Route] = [:]

@@ -4,7 +4,7 @@ import W3CTraceContext
 enum RequestIDs {
     /// 32 lowercase hex characters from the system random source.
     static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedRandom()
         let a = generator.next() as UInt64
         let b = generator.next() as UInt64
         return hex(a) + hex(b)
@@ -35,10 +35,11 @@ struct TraceHop: Sendable {
     let context: TraceContext
 
     init(traceparent: String?, tracestate: String?) {
+        var random = BufferedRandom()
         if let traceparent, let incoming = try? TraceContext(traceParentHeaderValue: traceparent, traceStateHeaderValue: tracestate) {
-            context = TraceContext(traceID: incoming.traceID, spanID: .random(), flags: incoming.flags, state: incoming.state)
+            context = TraceContext(traceID: incoming.traceID, spanID: .random(using: &random), flags: incoming.flags, state: incoming.state)
         } else {
-            context = TraceContext(traceID: .random(), spanID: .random(), flags: [], state: TraceState())
+            context = TraceContext(traceID: .random(using: &random), spanID: .random(using: &random), flags: [], state: TraceState())
         }
     }
 

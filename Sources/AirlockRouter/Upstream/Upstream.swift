@@ -1,21 +1,28 @@
 import AirlockPolicy
-import AsyncHTTPClient
 import Synchronization
 
-/// One configured upstream at run time: its provider mapping, its client, and its circuit breaker.
+/// One configured upstream at run time: its provider mapping, its client and origin, and its circuit breaker.
 final class Upstream: Sendable {
     let name: String
     let config: UpstreamConfig
     let provider: any Provider
-    let client: HTTPClient
+    let client: UpstreamHTTPClient
+    let origin: UpstreamOrigin
     let host: String
     private let breaker: Mutex<CircuitBreaker<ContinuousClock.Instant>>
 
-    init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: HTTPClient) {
+    init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: UpstreamHTTPClient) {
         self.name = config.name
         self.config = config
         self.provider = provider
         self.client = client
+        self.origin = UpstreamOrigin(
+            tls: url.tls,
+            host: url.host,
+            port: url.port,
+            caFile: config.caFile,
+            connectTimeout: config.timeouts.connect.nanoseconds
+        )
         self.host = url.host
         self.breaker = Mutex(
             CircuitBreaker(

@@ -1,5 +1,4 @@
 import AirlockPolicy
-import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -13,7 +12,9 @@ struct UpstreamCaller: Sendable {
 
     struct Attempted: Sendable {
         let upstream: Upstream
-        let response: HTTPClientResponse
+        let head: UpstreamResponseHead
+        /// Holds the response body: relay it to the agent.
+        let exchange: UpstreamExchange
         /// Attempts made in total, across upstreams.
         let attempts: Int
         let upstreamModel: String
@@ -24,6 +25,8 @@ struct UpstreamCaller: Sendable {
         let shape: RequestShape
         let rewrite: RequestShape.Rewrite
         let headers: HTTPHeaders
+        /// The agent connection's event loop: the upstream connection is taken from its pool.
+        let eventLoop: any EventLoop
     }
 
     /// Calls the route's targets in order. Throws `RouterError` when no upstream could produce a response
@@ -35,19 +38,19 @@ struct UpstreamCaller: Sendable {
     ) async throws -> Attempted {
         var attempts = 0
         var lastError: RouterError?
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedRandom()
         for (index, (upstream, model)) in targets.enumerated() {
             let isLastTarget = index == targets.count - 1
             var rewrite = request.rewrite
             rewrite.model = model
-            let url: String
+            let target: String
             do {
-                url = try upstream.provider.url(for: request.endpoint, model: model)
+                target = try upstream.provider.target(for: request.endpoint, model: model)
             } catch {
                 lastError = error
                 continue
             }
-            let body = request.shape.body(rewrite)
+            let body = ByteBuffer(bytes: request.shape.body(rewrite))
             var attempt = 0
             while true {
                 attempt += 1
@@ -66,17 +69,20 @@ struct UpstreamCaller: Sendable {
                     break
                 }
                 attempts += 1
-                var outbound = HTTPClientRequest(url: url)
-                outbound.method = .POST
-                outbound.headers = request.headers
+                var outbound = UpstreamRequest(target: target, headers: request.headers, body: body)
                 upstream.provider.decorate(&outbound.headers, inbound: request.headers)
-                outbound.body = .bytes(ByteBuffer(bytes: body))
                 let nextDelay: Duration?
                 do {
-                    let deadline = NIODeadline.now() + .nanoseconds(upstream.config.timeouts.responseHeaders.nanoseconds)
-                    let sent = ContinuousClock.now
-                    let response = try await upstream.client.execute(outbound, deadline: deadline, logger: logger)
-                    metrics.upstreamLatency(upstream: upstream.name, ContinuousClock.now - sent)
+                    let timeouts = upstream.config.timeouts
+                    let sent = NIODeadline.now()
+                    let (response, exchange) = try await upstream.client.execute(
+                        outbound,
+                        origin: upstream.origin,
+                        on: request.eventLoop,
+                        headDeadline: sent + .nanoseconds(timeouts.responseHeaders.nanoseconds),
+                        readTimeout: .nanoseconds(timeouts.idle.nanoseconds)
+                    )
+                    metrics.upstreamLatency(upstream: upstream.name, .nanoseconds(Int64((NIODeadline.now() - sent).nanoseconds)))
                     let status = Int(response.status.code)
                     let retryable = RetrySchedule.isRetryable(.status(status))
                     if status >= 500 {
@@ -94,10 +100,10 @@ struct UpstreamCaller: Sendable {
                         ) : nil
                     if !retryable || (delay == nil && isLastTarget) {
                         metrics.upstreamAttempt(upstream: upstream.name, outcome: status >= 500 ? "failed" : "ok")
-                        return Attempted(upstream: upstream, response: response, attempts: attempts, upstreamModel: model)
+                        return Attempted(upstream: upstream, head: response, exchange: exchange, attempts: attempts, upstreamModel: model)
                     }
-                    // This response is dropped for a retry or a failover: read it off so the connection is reused.
-                    try await Self.discard(response)
+                    // This response is dropped for a retry or a failover.
+                    exchange.discard()
                     metrics.upstreamAttempt(upstream: upstream.name, outcome: "retried")
                     nextDelay = delay
                     lastError = RouterError(
@@ -107,9 +113,6 @@ struct UpstreamCaller: Sendable {
                         retryAfterSeconds: Self.retryAfter(response.headers).map { max(1, $0.components.seconds) }
                     )
                 } catch is CancellationError {
-                    upstream.releaseProbe()
-                    throw CancellationError()
-                } catch let error as HTTPClientError where error == .cancelled && Task.isCancelled {
                     upstream.releaseProbe()
                     throw CancellationError()
                 } catch {
@@ -149,18 +152,10 @@ struct UpstreamCaller: Sendable {
         return nil
     }
 
-    static func discard(_ response: HTTPClientResponse) async throws {
-        var total = 0
-        for try await chunk in response.body {
-            total += chunk.readableBytes
-            if total > 1 << 20 { break }
-        }
-    }
-
     /// A short, credential-free description of a transport error.
     static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            return error.shortDescription
+        if let error = error as? UpstreamTransportError {
+            return error.description
         }
         return String(describing: type(of: error))
     }

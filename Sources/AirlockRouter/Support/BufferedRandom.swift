@@ -1,0 +1,27 @@
+import Synchronization
+
+/// Random numbers from the system source, fetched a page at a time: request ids, trace ids and span ids
+/// need three to four per request, and one `getrandom(2)` per number was a measurable part of a request.
+/// The numbers are the system source's own bytes, in order, each handed out once.
+struct BufferedRandom: RandomNumberGenerator {
+    private static let pool = Mutex(Pool())
+
+    private struct Pool: ~Copyable {
+        var words = [UInt64](repeating: 0, count: 512)
+        var next = 512
+
+        mutating func take() -> UInt64 {
+            if next == words.count {
+                var system = SystemRandomNumberGenerator()
+                for index in words.indices { words[index] = system.next() }
+                next = 0
+            }
+            defer { next += 1 }
+            return words[next]
+        }
+    }
+
+    mutating func next() -> UInt64 {
+        Self.pool.withLock { $0.take() }
+    }
+}
