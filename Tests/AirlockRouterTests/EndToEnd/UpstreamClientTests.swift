@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AirlockPolicy
+import AirlockTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import AirlockRouter
+
+/// The router's own upstream client, against small upstreams written here for one behaviour each.
+@Suite("Upstream client", .timeLimit(.minutes(2)))
+struct UpstreamClientTests {
+    /// Counts connections and requests; answers each request with a small chat completion, optionally with
+    /// `Connection: close`, or closes the connection shortly after answering without saying so (as upstreams do
+    /// when their keep-alive timer runs out).
+    final class CountingUpstream: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        enum Mode { case keepAlive, connectionClose, silentClose }
+        let mode: Mode
+        let connections = Atomic<Int>(0)
+        let requests = Atomic<Int>(0)
+
+        init(mode: Mode) {
+            self.mode = mode
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            connections.add(1, ordering: .relaxed)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            requests.add(1, ordering: .relaxed)
+            let body = #"{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.utf8.count))
+            if mode == .connectionClose { headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [mode] _ in
+                switch mode {
+                case .keepAlive: break
+                case .connectionClose: channel.close(promise: nil)
+                case .silentClose:
+                    channel.eventLoop.scheduleTask(in: .milliseconds(20)) { channel.close(promise: nil) }
+                }
+            }
+        }
+    }
+
+    static func serve(_ handler: CountingUpstream) async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    @Test("sequential requests of one agent connection reuse one upstream connection")
+    func reuse() async throws {
+        let upstream = CountingUpstream(mode: .keepAlive)
+        let server = try await Self.serve(upstream)
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)" }) { h in
+            for _ in 0..<20 {
+                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+                #expect(r.status == 200)
+            }
+        }
+        #expect(upstream.requests.load(ordering: .relaxed) == 20)
+        // One agent connection lives on one event loop, and so does its upstream connection.
+        #expect(upstream.connections.load(ordering: .relaxed) == 1)
+    }
+
+    @Test("an upstream that says Connection: close gets a new connection for every request, and every request succeeds")
+    func connectionClose() async throws {
+        let upstream = CountingUpstream(mode: .connectionClose)
+        let server = try await Self.serve(upstream)
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.retry.attempts = 1
+        }) { h in
+            for _ in 0..<10 {
+                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+                #expect(r.status == 200)
+            }
+        }
+        #expect(upstream.requests.load(ordering: .relaxed) == 10)
+        #expect(upstream.connections.load(ordering: .relaxed) == 10)
+    }
+
+    @Test("a pooled connection the upstream closed while idle is never used: the next request succeeds without a retry")
+    func idleCloseByPeer() async throws {
+        let upstream = CountingUpstream(mode: .silentClose)
+        let server = try await Self.serve(upstream)
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.retry.attempts = 1
+        }) { h in
+            for _ in 0..<5 {
+                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+                #expect(r.status == 200)
+                try await Task.sleep(for: .milliseconds(150))
+            }
+        }
+        #expect(upstream.requests.load(ordering: .relaxed) == 5)
+        #expect(upstream.connections.load(ordering: .relaxed) == 5)
+    }
+
+    /// Streams `total` bytes of SSE as fast as the socket takes them and records how many it got out.
+    final class FirehoseUpstream: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let total: Int
+        let written = Atomic<Int>(0)
+
+        init(total: Int) {
+            self.total = total
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/event-stream")
+            context.writeAndFlush(wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            let line = "data: " + String(repeating: "x", count: 16 * 1024 - 8) + "\n\n"
+            let chunk = context.channel.allocator.buffer(string: line)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            func pump(_ sent: Int) {
+                let context = bound.value
+                guard sent < total else {
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk)))).whenSuccess {
+                    self.written.add(chunk.readableBytes, ordering: .relaxed)
+                    pump(sent + chunk.readableBytes)
+                }
+            }
+            pump(0)
+        }
+    }
+
+    @Test("a slow agent holds the upstream back: the router stops reading instead of buffering the stream")
+    func backpressure() async throws {
+        let total = 48 << 20
+        let upstream = FirehoseUpstream(total: total)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(upstream)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.upstreams[0].timeouts.idle = .seconds(30)
+        }) { h in
+            try await offPool {
+                let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 10)
+                let body = Harness.chat(stream: true)
+                try socket.send(
+                    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                )
+                // The agent reads nothing for a while: what left the upstream is bounded by socket buffers and the
+                // router's small read-ahead, not by the size of the stream.
+                Thread.sleep(forTimeInterval: 1.5)
+                let stalled = upstream.written.load(ordering: .relaxed)
+                #expect(stalled < 16 << 20, "the upstream got \(stalled) bytes out while the agent read nothing")
+                var received = 0
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline && received < total {
+                    let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+                    if n <= 0 { break }
+                    received += n
+                }
+                #expect(received >= total, "the agent got \(received) of \(total) bytes")
+            }
+        }
+    }
+}
