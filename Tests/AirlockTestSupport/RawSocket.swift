@@ -19,7 +19,8 @@ public final class RawSocket: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
-            close(fd)
+            // No close here: a class whose initializer throws after every property is set still runs its
+            // deinit, which closes `fd`. Closing twice would close whatever descriptor another test got next.
             throw TestSupportError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
         }
     }

@@ -1,3 +1,4 @@
+import CAirlockLinux
 import Synchronization
 
 /// Random numbers from the system source, fetched a page at a time: request ids, trace ids and span ids
@@ -12,12 +13,20 @@ struct BufferedRandom: RandomNumberGenerator {
 
         mutating func take() -> UInt64 {
             if next == words.count {
-                var system = SystemRandomNumberGenerator()
-                for index in words.indices { words[index] = system.next() }
+                refill()
                 next = 0
             }
             defer { next += 1 }
             return words[next]
+        }
+
+        /// One `getrandom(2)` for the whole page (the kernel's CSPRNG, as `SystemRandomNumberGenerator` uses).
+        private mutating func refill() {
+            let filled = words.withUnsafeMutableBytes { airlock_random_bytes($0.baseAddress, $0.count) == 0 }
+            if !filled {
+                var system = SystemRandomNumberGenerator()
+                for index in words.indices { words[index] = system.next() }
+            }
         }
     }
 

@@ -33,6 +33,8 @@ enum RequestIDs {
 /// with the router's own span id, or a new trace.
 struct TraceHop: Sendable {
     let context: TraceContext
+    /// The `traceparent` header value, rendered once.
+    let traceparent: String
 
     init(traceparent: String?, tracestate: String?) {
         var random = BufferedRandom()
@@ -41,15 +43,14 @@ struct TraceHop: Sendable {
         } else {
             context = TraceContext(traceID: .random(using: &random), spanID: .random(using: &random), flags: [], state: TraceState())
         }
+        let rendered = context.traceParentHeaderValue
+        self.traceparent = rendered
+        let idStart = rendered.utf8.index(rendered.utf8.startIndex, offsetBy: 3)
+        traceID = String(rendered[idStart..<rendered.utf8.index(idStart, offsetBy: 32)])
     }
 
-    var traceparent: String { context.traceParentHeaderValue }
     var tracestate: String? { context.traceStateHeaderValue }
 
     /// The 32-hex-digit trace id.
-    var traceID: String {
-        let value = context.traceParentHeaderValue
-        let start = value.index(value.startIndex, offsetBy: 3)
-        return String(value[start..<value.index(start, offsetBy: 32)])
-    }
+    let traceID: String
 }

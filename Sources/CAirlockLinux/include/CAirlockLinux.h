@@ -36,3 +36,7 @@ ssize_t airlock_recv_fds(int sock, int *fds, int maxfds, int *nfds, void *data, 
 /// calling thread. Returns 0, or -errno (-EAGAIN: a thread did not acknowledge in time; -EPERM: a thread
 /// still has another identity afterwards).
 int airlock_setid_all_threads(uint32_t uid, uint32_t gid);
+
+/// Fills `len` bytes from the kernel's random source (getrandom(2), blocking only before the pool is seeded).
+/// Returns 0, or -errno.
+int airlock_random_bytes(void *buffer, size_t len);

@@ -39,7 +39,8 @@ final class TestConnection {
             }
         }
         guard result == 0 else {
-            Glibc.close(self.fd)
+            // Through close(), so the deinit that still runs after a throwing initializer does not close again.
+            self.close()
             throw Failure(description: "connect to 127.0.0.1:\(port) failed: errno \(errno)")
         }
     }
