@@ -20,28 +20,25 @@ final class RouterMetrics: Sendable {
     private let gauges = Locked<[Key: Gauge]>([:])
     private let histograms = Locked<[Key: DurationHistogram]>([:])
 
-    private func counter(_ name: String, _ labels: [(String, String)], help: String) -> Counter {
-        let key = Key(name, labels)
-        if let hit = counters.withLock({ $0[key] }) { return hit }
-        let made = registry.makeCounter(name: name, labels: labels, help: help)
-        counters.withLock { $0[key] = made }
+    private static func cached<M>(_ cache: Locked<[Key: M]>, _ key: Key, _ make: () -> M) -> M {
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        let made = make()
+        cache.withLock { $0[key] = made }
         return made
+    }
+
+    private func counter(_ name: String, _ labels: [(String, String)], help: String) -> Counter {
+        Self.cached(counters, Key(name, labels)) { registry.makeCounter(name: name, labels: labels, help: help) }
     }
 
     private func gauge(_ name: String, _ labels: [(String, String)], help: String) -> Gauge {
-        let key = Key(name, labels)
-        if let hit = gauges.withLock({ $0[key] }) { return hit }
-        let made = registry.makeGauge(name: name, labels: labels, help: help)
-        gauges.withLock { $0[key] = made }
-        return made
+        Self.cached(gauges, Key(name, labels)) { registry.makeGauge(name: name, labels: labels, help: help) }
     }
 
     private func histogram(_ name: String, _ labels: [(String, String)], buckets: [Duration], help: String) -> DurationHistogram {
-        let key = Key(name, labels)
-        if let hit = histograms.withLock({ $0[key] }) { return hit }
-        let made = registry.makeDurationHistogram(name: name, labels: labels, buckets: buckets, help: help)
-        histograms.withLock { $0[key] = made }
-        return made
+        Self.cached(histograms, Key(name, labels)) {
+            registry.makeDurationHistogram(name: name, labels: labels, buckets: buckets, help: help)
+        }
     }
 
     private static let latencyBuckets: [Duration] = [

@@ -69,57 +69,45 @@ struct UpstreamClientTests {
             .bind(host: "127.0.0.1", port: 0).get()
     }
 
-    @Test("sequential requests of one agent connection reuse one upstream connection")
-    func reuse() async throws {
-        let upstream = CountingUpstream(mode: .keepAlive)
-        let server = try await Self.serve(upstream)
+    /// Sends `count` sequential chat requests through a router in front of a `CountingUpstream` in `mode`, one
+    /// attempt each, pausing `pause` between them; every one must succeed. Returns the upstream's counts.
+    static func exchange(_ mode: CountingUpstream.Mode, count: Int, pause: Duration = .zero) async throws -> (requests: Int, connections: Int) {
+        let upstream = CountingUpstream(mode: mode)
+        let server = try await serve(upstream)
         defer { server.close(promise: nil) }
-        try await withHarness(configure: { c, _ in c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)" }) { h in
-            for _ in 0..<20 {
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.retry.attempts = 1
+        }) { h in
+            for _ in 0..<count {
                 let r = try await h.request("/v1/chat/completions", body: Harness.chat())
                 #expect(r.status == 200)
+                if pause > .zero { try await Task.sleep(for: pause) }
             }
         }
-        #expect(upstream.requests.load(ordering: .relaxed) == 20)
+        return (upstream.requests.load(ordering: .relaxed), upstream.connections.load(ordering: .relaxed))
+    }
+
+    @Test("sequential requests of one agent connection reuse one upstream connection")
+    func reuse() async throws {
+        let counts = try await Self.exchange(.keepAlive, count: 20)
+        #expect(counts.requests == 20)
         // One agent connection lives on one event loop, and so does its upstream connection.
-        #expect(upstream.connections.load(ordering: .relaxed) == 1)
+        #expect(counts.connections == 1)
     }
 
     @Test("an upstream that says Connection: close gets a new connection for every request, and every request succeeds")
     func connectionClose() async throws {
-        let upstream = CountingUpstream(mode: .connectionClose)
-        let server = try await Self.serve(upstream)
-        defer { server.close(promise: nil) }
-        try await withHarness(configure: { c, _ in
-            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
-            c.retry.attempts = 1
-        }) { h in
-            for _ in 0..<10 {
-                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
-                #expect(r.status == 200)
-            }
-        }
-        #expect(upstream.requests.load(ordering: .relaxed) == 10)
-        #expect(upstream.connections.load(ordering: .relaxed) == 10)
+        let counts = try await Self.exchange(.connectionClose, count: 10)
+        #expect(counts.requests == 10)
+        #expect(counts.connections == 10)
     }
 
     @Test("a pooled connection the upstream closed while idle is never used: the next request succeeds without a retry")
     func idleCloseByPeer() async throws {
-        let upstream = CountingUpstream(mode: .silentClose)
-        let server = try await Self.serve(upstream)
-        defer { server.close(promise: nil) }
-        try await withHarness(configure: { c, _ in
-            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
-            c.retry.attempts = 1
-        }) { h in
-            for _ in 0..<5 {
-                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
-                #expect(r.status == 200)
-                try await Task.sleep(for: .milliseconds(150))
-            }
-        }
-        #expect(upstream.requests.load(ordering: .relaxed) == 5)
-        #expect(upstream.connections.load(ordering: .relaxed) == 5)
+        let counts = try await Self.exchange(.silentClose, count: 5, pause: .milliseconds(150))
+        #expect(counts.requests == 5)
+        #expect(counts.connections == 5)
     }
 
     /// Streams `total` bytes of SSE as fast as the socket takes them and records how many it got out.
