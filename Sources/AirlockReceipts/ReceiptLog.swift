@@ -165,9 +165,12 @@ public final class ReceiptLog: Sendable {
     ) -> (index: UInt64, error: ReceiptLogError?) {
         let now = ContinuousClock.now
         core.condition.lock()
-        defer { core.condition.unlock() }
-        if let failure = core.failure { return (0, failure) }
+        if let failure = core.failure {
+            core.condition.unlock()
+            return (0, failure)
+        }
         if core.closing || core.closed {
+            core.condition.unlock()
             return (0, ReceiptLogError(.closed, "the receipt log is closed", path: configuration.directory))
         }
         let index = core.nextIndex
@@ -179,7 +182,11 @@ public final class ReceiptLog: Sendable {
         }
         core.pendingEnds.append(core.pendingLeaves.count)
         if let waiter { core.pendingWaiters.append(waiter) }
-        if core.machine.appended(at: now) { core.condition.signal() }
+        let wake = core.machine.appended(at: now)
+        core.condition.unlock()
+        // Signalled after unlocking, so the woken commit thread does not block at once on the lock still held here
+        // (it re-checks the pending state under the lock, so no wake-up is lost).
+        if wake { core.condition.signal() }
         return (index, nil)
     }
 
