@@ -70,6 +70,13 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
+def added_ratio(a, b):
+    """Ratio of two added latencies; none when either is not above the floor (noise, not a cost)."""
+    if a is None or b is None or a <= 0 or b <= 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -280,6 +287,7 @@ def main():
     w(f"connection) for {p['latency_seconds']} s after 1 s of warm-up; p50/p99 of each request's response time from")
     w("h2load's `--log-file`, median over rounds; \"added\" is the difference to `direct`. A contender that cannot")
     w("keep up with the rate is marked: its latency then includes queueing, and the rate it reached is shown.")
+    w("No ratio is given where an added latency is not above zero (within the noise of the floor).")
     w("")
     base = lat_summary("direct")
     rows = []
@@ -305,7 +313,7 @@ def main():
         rows.append([c, achieved, fmt_us(s["p50"]), fmt_us(s["p99"]),
                      "—" if c == "direct" else fmt_us(added[0], True), "—" if c == "direct" else fmt_us(added[1], True),
                      "—" if c == "direct" or ref_added is None or added[0] is None
-                     else f"{ratio(ref_added[0], added[0])} / {ratio(ref_added[1], added[1])}"])
+                     else f"{added_ratio(ref_added[0], added[0])} / {added_ratio(ref_added[1], added[1])}"])
     w(table(["contender", "achieved requests/s", "p50", "p99", "p50 added", "p99 added",
              f"{REFERENCE} added ÷ this added (p50 / p99)"], rows))
     w("")

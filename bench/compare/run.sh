@@ -34,7 +34,10 @@ BENCH_NOTE="${BENCH_NOTE:-}"
 RECEIPTS_BENCH_BIN="${RECEIPTS_BENCH_BIN:-.build-release/release/airlock-receipts-bench}"
 RECEIPTS_ARGS="${RECEIPTS_ARGS:---records 200000 --appends 500 --verify-runs 1}"
 SKIP_RECEIPTS="${SKIP_RECEIPTS:-0}"
-SANDBOX_AIRLOCK_BIN="${SANDBOX_AIRLOCK_BIN:-.build-static/release/airlock}"  # built by bench/sandbox/*.sh when missing
+# A --static-swift-stdlib build, built by bench/sandbox/*.sh when missing. It must sit in a checkout
+# (.build-*/release/airlock) or an installed prefix: `airlock run` finds policies/seccomp/agent-strict.json
+# above its executable.
+SANDBOX_AIRLOCK_BIN="${SANDBOX_AIRLOCK_BIN:-.build-static/release/airlock}"
 SANDBOX_RUNS="${SANDBOX_RUNS:-25}"
 SECCOMP_RUNS="${SECCOMP_RUNS:-11}"
 SKIP_SANDBOX="${SKIP_SANDBOX:-0}"
@@ -65,7 +68,7 @@ records="$results/records.jsonl"
 commands="$results/commands.log"
 : > "$records"; : > "$commands"
 work="$(mktemp -d /tmp/airlock-compare-XXXXXX)"
-chmod 755 "$work"   # nginx workers run as nobody and read nothing here, but the prefix must be reachable
+chmod 755 "$work"   # nginx workers run as nobody: keep their prefix reachable
 tools() { python3 "$repo/bench/compare/tools.py" "$@"; }
 started="$(date +%s)"
 key="sk-bench-upstream-$RANDOM$RANDOM"            # the upstream credential (the mock upstream requires it)
@@ -116,15 +119,23 @@ start() {
   last_pid=$!
   pids+=("$last_pid")
 }
-wait_file() { # FILE SECONDS
+wait_file() { # FILE SECONDS [PID]: until FILE is not empty; gives up early if PID exits
   local i
-  for i in $(seq $(($2 * 10))); do [ -s "$1" ] && return 0; sleep 0.1; done
+  for i in $(seq $(($2 * 10))); do
+    [ -s "$1" ] && return 0
+    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && { [ -s "$1" ]; return; }
+    sleep 0.1
+  done
   return 1
 }
-wait_http() { # URL SECONDS [any]: until URL answers 2xx (or any HTTP status with "any")
+wait_http() { # URL SECONDS [ok|any] [PID]: until URL answers 2xx (any HTTP status with "any"); gives up if PID exits
   local i f=-f
   [ "${3:-}" = any ] && f=
-  for i in $(seq $(($2 * 5))); do curl -s $f -o /dev/null --max-time 2 "$1" && return 0; sleep 0.2; done
+  for i in $(seq $(($2 * 5))); do
+    curl -s $f -o /dev/null --max-time 2 "$1" && return 0
+    [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+    sleep 0.2
+  done
   return 1
 }
 port() { tools free-port; }
@@ -172,9 +183,9 @@ start_nginx upstream; upstream_pid=$last_pid
 
 start mock "$AIRLOCK_BIN" mock-upstream --port 0 --port-file "$work/mock.port" --require-key "$key" \
   --chunks "$BENCH_STREAM_CHUNKS" --chunk-delay-ms "$BENCH_STREAM_DELAY_MS"
-wait_file "$work/mock.port" 20 || die "mock upstream did not start; see $results/logs/mock.log"
+wait_file "$work/mock.port" 20 "$last_pid" || die "mock upstream did not start; see $results/logs/mock.log"
 mock_port=$(cat "$work/mock.port")
-wait_http "http://127.0.0.1:$upstream_port/" 20 any || true
+wait_http "http://127.0.0.1:$upstream_port/" 20 any "$upstream_pid" || true
 curl -sf -o /dev/null -X POST -d '{}' "http://127.0.0.1:$upstream_port/v1/chat/completions" \
   || die "the nginx upstream does not answer; see $results/logs/upstream.log"
 
@@ -269,9 +280,9 @@ for c in $BENCH_CONTENDERS; do
 done
 for c in "${contenders[@]}"; do
   case "$c" in
-    airlock-*) wait_file "$work/$c/ready.json" 30 || broken[$c]="did not start (logs/$c.log)" ;;
-    litellm) wait_http "http://127.0.0.1:${fast_port[$c]}/health/liveliness" 120 || broken[$c]="did not start within 120 s (logs/$c.log)" ;;
-    nginx) wait_http "http://127.0.0.1:${fast_port[$c]}/" 20 any || true ;;
+    airlock-*) wait_file "$work/$c/ready.json" 30 "${pid_of[$c]}" || broken[$c]="did not start (logs/$c.log)" ;;
+    litellm) wait_http "http://127.0.0.1:${fast_port[$c]}/health/liveliness" 120 ok "${pid_of[$c]}" || broken[$c]="no answer on /health/liveliness (exited, or not within 120 s; logs/$c.log)" ;;
+    nginx) wait_http "http://127.0.0.1:${fast_port[$c]}/" 20 any "${pid_of[$c]}" || true ;;
   esac
 done
 
@@ -394,7 +405,7 @@ for c in "${live[@]}"; do
   holder=$!
   pids+=("$holder")
   mem=null
-  if wait_file "$hold.ready" 120; then
+  if wait_file "$hold.ready" 120 "$holder"; then
     sleep 1
     mem=$(mem_of "$c")
   fi
