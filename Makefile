@@ -1,12 +1,13 @@
-# Airlock — two entry points for a fresh machine:
+# Airlock — entry points for a fresh machine:
 #   make demo   router + embedded mock upstream + a sample agent, no API key needed
 #   make test   the whole test suite (Swift and the official Python SDKs)
+#   make bench  Airlock against direct, nginx and LiteLLM on loopback; writes docs/benchmarks.md
 SWIFT ?= swift
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(CURDIR)/.build/debug/airlock
 
-.PHONY: all build deps demo test test-swift test-python format-check install clean
+.PHONY: all build deps demo test test-swift test-python format-check install clean bench bench-deps
 
 all: build
 
@@ -41,6 +42,17 @@ PREFIX ?= /usr/local
 install:
 	$(SWIFT) build -c release --product airlock --scratch-path .build-release
 	scripts/install.sh --prefix "$(PREFIX)" --binary .build-release/release/airlock $(if $(DESTDIR),--destdir "$(DESTDIR)")
+
+# Benchmarks (docs/benchmarks.md). Tools come from Debian and PyPI (LiteLLM in its own venv); the release binary
+# is built when AIRLOCK_BIN is not given and .build-release has none. Durations: BENCH_SECONDS, BENCH_ROUNDS, ...
+# (see bench/compare/run.sh). Raw outputs go to bench/results/<timestamp>/.
+BENCH_VENV ?= .venv-bench
+
+bench-deps:
+	@scripts/install-bench-deps.sh "$(BENCH_VENV)"
+
+bench: bench-deps
+	BENCH_VENV="$(BENCH_VENV)" bench/compare/run.sh
 
 clean:
 	rm -rf .build $(VENV)

@@ -3,8 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-25}"
-swift build -c release --static-swift-stdlib --product airlock --scratch-path .build-static >/dev/null
-AIRLOCK="$PWD/.build-static/release/airlock"
+# AIRLOCK_STATIC_BIN: an already built --static-swift-stdlib release binary to use instead of building one.
+AIRLOCK="${AIRLOCK_STATIC_BIN:-}"
+if [ -z "$AIRLOCK" ]; then
+  swift build -c release --static-swift-stdlib --product airlock --scratch-path .build-static >/dev/null
+  AIRLOCK="$PWD/.build-static/release/airlock"
+fi
 WORKDIR="$(mktemp -d /tmp/airlock-bench-XXXX)"
 chown 1000:1000 "$WORKDIR"
 trap 'rm -rf "$WORKDIR"' EXIT
