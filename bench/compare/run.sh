@@ -58,6 +58,10 @@ if [ ! -x "$AIRLOCK_BIN" ]; then
   swift build -c release --product airlock --scratch-path .build-release
 fi
 AIRLOCK_BIN="$(cd "$(dirname "$AIRLOCK_BIN")" && pwd)/$(basename "$AIRLOCK_BIN")"
+if [ "$SKIP_RECEIPTS" != 1 ] && [ ! -x "$RECEIPTS_BENCH_BIN" ] && [ "$RECEIPTS_BENCH_BIN" = .build-release/release/airlock-receipts-bench ]; then
+  say "building the receipt log benchmark"
+  swift build -c release --product airlock-receipts-bench --scratch-path .build-release
+fi
 
 # 1,000 held connections, plus the proxies' own upstream connections.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

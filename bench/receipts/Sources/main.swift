@@ -25,21 +25,42 @@ struct Options {
     /// Verification repetitions (the best is reported).
     var verifyRuns = 3
 
+    static let usage = """
+        usage: airlock-receipts-bench [--dir PATH] [--records N] [--writers N] [--appends N] [--verify-runs N]
+                                      [--only all|sync|verify] [--keep]
+        """
+
     init() {
         var rest = CommandLine.arguments.dropFirst()
+        func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("airlock-receipts-bench: \(message)\n\(Self.usage)\n".utf8))
+            exit(2)
+        }
+        func count(_ option: String, _ value: String?) -> Int {
+            guard let value, let number = Int(value), number > 0 else {
+                fail("\(option) needs a positive whole number, got \(value.map { "\"\($0)\"" } ?? "nothing")")
+            }
+            return number
+        }
         while let argument = rest.popFirst() {
-            let value = rest.popFirst() ?? ""
             switch argument {
-            case "--dir": directory = value
-            case "--records": records = Int(value) ?? records
-            case "--writers": writers = Int(value) ?? writers
-            case "--appends": appendsPerWriter = Int(value) ?? appendsPerWriter
-            case "--only": only = value
-            case "--verify-runs": verifyRuns = Int(value) ?? verifyRuns
-            case "--keep":
-                keep = true
-                if !value.isEmpty { rest.insert(value, at: rest.startIndex) }
-            default: fatalError("unknown option \(argument)")
+            case "--dir":
+                guard let value = rest.popFirst(), !value.isEmpty else { fail("--dir needs a path") }
+                directory = value
+            case "--records": records = count(argument, rest.popFirst())
+            case "--writers": writers = count(argument, rest.popFirst())
+            case "--appends": appendsPerWriter = count(argument, rest.popFirst())
+            case "--verify-runs": verifyRuns = count(argument, rest.popFirst())
+            case "--only":
+                guard let value = rest.popFirst(), ["all", "sync", "verify"].contains(value) else {
+                    fail("--only takes all, sync or verify")
+                }
+                only = value
+            case "--keep": keep = true
+            case "--help", "-h":
+                print(Self.usage)
+                exit(0)
+            default: fail("unknown option \(argument)")
             }
         }
     }
@@ -205,8 +226,8 @@ for _ in 0..<options.verifyRuns {
 let segmentBytes = try FileManager.default.contentsOfDirectory(atPath: bigDirectory)
     .filter { $0.hasSuffix(".seg") }
     .reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: bigDirectory + "/" + $1)[.size] as? Int) ?? 0) }
-print(String(format: "verify: %d leaves (%.0f bytes/record on disk) in %.3f s = %.0f leaves/s (one core, best of 3)",
-    verifiedSize, Double(segmentBytes) / Double(verifiedSize), best, Double(verifiedSize) / best))
+print(String(format: "verify: %d leaves (%.0f bytes/record on disk) in %.3f s = %.0f leaves/s (one core, best of %d)",
+    verifiedSize, Double(segmentBytes) / Double(verifiedSize), best, Double(verifiedSize) / best, options.verifyRuns))
 
 // 3. Reopen (recovery) and proof generation at this size.
 let openStart = ContinuousClock.now
