@@ -493,6 +493,55 @@ def main():
         w(read(results, "sandbox-seccomp.txt"))
         w("```")
     w("")
+
+    # The targets, checked against this run's medians.
+    w("## Targets")
+    w("")
+
+    def check(value, ok):
+        if value is None:
+            return "not measured"
+        return "**met**" if ok else "**missed**"
+
+    rows = []
+    nginx_rps = {n: (rps_summary("nginx", n) or {}).get("rps") for n in conns_list}
+    litellm_rps = {n: (rps_summary("litellm", n) or {}).get("rps") for n in conns_list}
+    for n in conns_list:
+        sync = (rps_summary("airlock-sync", n) or {}).get("rps")
+        if sync and nginx_rps[n]:
+            x = sync / nginx_rps[n]
+            rows.append([f"throughput, receipts sync, {n} conns", "≥ 1.0× nginx", f"{x:.2f}×", check(x, x >= 1.0)])
+        if sync and litellm_rps[n]:
+            x = sync / litellm_rps[n]
+            rows.append([f"throughput, receipts sync, {n} conns", "≥ 30× LiteLLM", f"{x:.0f}×", check(x, x >= 30)])
+    base_lat = lat_summary("direct")
+    for c, label in (("airlock-batched", "batched"), ("airlock-sync", "sync")):
+        s = lat_summary(c)
+        if s and base_lat and "p50" in s and "p50" in base_lat:
+            a50, a99 = s["p50"] - base_lat["p50"], s["p99"] - base_lat["p99"]
+            goal = "p50 ≤ 100 µs, p99 ≤ 500 µs" if label == "batched" else "(stated, no target)"
+            verdict = check(a50, a50 <= 100 and a99 <= 500) if label == "batched" else "—"
+            rows.append([f"added latency at {p['rate']:,} req/s, receipts {label}", goal,
+                         f"{fmt_us(a50, True)} / {fmt_us(a99, True)}", verdict])
+    sbase, sref = stream_summary("direct"), stream_summary("airlock-batched")
+    if sbase and sref and sbase["ok"] and sref["ok"]:
+        a = sref["ttfb50"] - sbase["ttfb50"]
+        rows.append(["streaming: added time to first chunk (batched)", "p50 ≤ 100 µs", fmt_us(a, True), check(a, a <= 100)])
+        rows.append(["streaming: chunks never held back", "each event passed on as produced",
+                     "yes" if sref["incremental"] else "no", check(1, sref["incremental"])])
+    idle, held = kib("airlock-sync", "mem-idle", "rss_kib"), kib("airlock-sync", "mem-held", "rss_kib")
+    if idle:
+        rows.append(["router RSS idle", "≤ 32 MiB", fmt_mib(idle), check(idle, idle <= 32 * 1024)])
+    if held:
+        rows.append([f"router RSS with {p['hold_connections']:,} connections", "≤ 64 MiB", fmt_mib(held),
+                     check(held, held <= 64 * 1024)])
+    w(table(["figure", "target", "this run", "verdict"], rows))
+    w("")
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            w(f.read().rstrip())
+        w("")
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w") as f:
         f.write("\n".join(md))
