@@ -50,7 +50,7 @@ struct SeccompProfileTests {
     @Test(arguments: badProfiles)
     func badProfileIsRejectedWithItsLocation(json: String, code: SeccompProfileError.Code, location: String) throws {
         do {
-            let profile = try OCISeccompProfile.decode(Data(json.utf8))
+            let profile = try OCISeccompProfile.decode(Array(json.utf8))
             _ = try SeccompCompiler().compile(profile)
             Issue.record("accepted \(json)")
         } catch {
@@ -61,7 +61,7 @@ struct SeccompProfileTests {
 
     @Test func unknownSyscallNamesAreReportedNotFatal() throws {
         let json = #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "frobnicate"], "action": "SCMP_ACT_ALLOW"}]}"#
-        let program = try SeccompCompiler().compile(try OCISeccompProfile.decode(Data(json.utf8)))
+        let program = try SeccompCompiler().compile(try OCISeccompProfile.decode(Array(json.utf8)))
         #expect(program.summary.unknown == ["frobnicate"])
     }
 }
