@@ -43,10 +43,10 @@ struct RunCommand: AsyncParsableCommand {
             let launcher = try SandboxLauncher(policy: loaded,
                                                options: .init(uid: uid, gid: gid, workdir: workdir))
             for warning in launcher.warnings { printError("airlock: \(warning)") }
-            let running = try await launcher.start(command, sandbox: sandbox, registrar: registrar)
-            let forwarding = SignalForwarding(to: running)
-            exit = await running.wait()
-            forwarding.cancel()
+            let running = try launcher.start(command, sandbox: sandbox, registrar: registrar)
+            SignalForwarding.start(to: running)
+            exit = running.wait()
+            SignalForwarding.stop()
             if !noRouter {
                 try? ControlClient.send(.unregister(sandbox: sandbox), to: control)
             }
@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
 struct ControlSocketRegistrar: RouterRegistrar {
     let path: String
 
-    func register(sandbox: String, listeners: [SandboxListener]) async throws {
+    func register(sandbox: String, listeners: [SandboxListener]) throws {
         var roles: [ControlMessage.Role] = []
         var fds: [Int32] = []
         // The policy lists the router's ports as [model API, egress proxy].

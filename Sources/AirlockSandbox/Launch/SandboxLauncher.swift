@@ -63,7 +63,7 @@ public struct SandboxLauncher: Sendable {
 
     /// Starts `command` in a new sandbox: registers its listeners with `registrar`, then lets the worker exec.
     public func start(_ command: [String], sandbox name: String,
-                      registrar: any RouterRegistrar = NoRouterRegistrar()) async throws -> RunningSandbox
+                      registrar: any RouterRegistrar = NoRouterRegistrar()) throws -> RunningSandbox
     {
         guard let program = command.first else {
             throw SandboxLaunchError(code: .commandNotFound, message: "no command given (airlock run -- CMD ARGS…)")
@@ -81,7 +81,7 @@ public struct SandboxLauncher: Sendable {
             throw abort(process, error)
         }
         do {
-            try await registrar.register(sandbox: name, listeners: listeners)
+            try registrar.register(sandbox: name, listeners: listeners)
         } catch {
             listeners.forEach { close($0.fd) }
             throw abort(process, SandboxLaunchError(code: .routerUnreachable,
@@ -92,7 +92,7 @@ public struct SandboxLauncher: Sendable {
             try valueOrErrno { airlock_sandbox_release(process.control_fd) }
             try awaitExec(process)
         } catch {
-            _ = await running.wait()
+            _ = running.wait()
             throw error is SandboxLaunchError ? error : SandboxLaunchError(code: .spawnFailed, message: "\(error)")
         }
         return running

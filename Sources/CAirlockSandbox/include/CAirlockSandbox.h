@@ -156,4 +156,7 @@ int airlock_userns_available(void);
 /// memfd_create(name, MFD_CLOEXEC); not visible to Swift through Glibc.
 int airlock_memfd(const char *name);
 
+/// Relays SIGTERM, SIGINT, SIGHUP and SIGQUIT to `supervisor` from a signal handler; 0 restores the defaults.
+void airlock_forward_signals(pid_t supervisor);
+
 #endif
