@@ -63,6 +63,13 @@ def test_installed_front_finds_its_core(tmp_path):
     dispatched = subprocess.run([str(front), "receipts", "--help"], capture_output=True, text=True, timeout=60)
     assert dispatched.returncode == 0, dispatched.stderr
     assert "USAGE: airlock receipts" in dispatched.stdout
+    # Without --policy, the built-in policy takes agent-strict.json from PREFIX/share/airlock/seccomp.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    explained = subprocess.run([str(front), "policy", "explain", "--workdir", str(elsewhere)], capture_output=True,
+                               text=True, timeout=60, cwd=elsewhere)
+    assert explained.returncode == 0, explained.stderr
+    assert "seccomp: " in explained.stdout and "default ERRNO(EPERM)" in explained.stdout
 
 
 def test_missing_core_is_refused(tmp_path):

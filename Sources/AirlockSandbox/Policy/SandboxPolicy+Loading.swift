@@ -47,7 +47,8 @@ func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
 
 extension SandboxPolicy {
     /// The built-in policy, with `agent-strict.json` found next to the working directory or above the executable
-    /// (`.build/<config>/airlock` inside a checkout, or `<prefix>/share/airlock`).
+    /// (`.build/<config>/airlock` inside a checkout, or `<prefix>/share/airlock/seccomp`, where install.sh and the
+    /// container image put the profiles).
     public static func builtIn() -> SandboxPolicy {
         var policy = SandboxPolicy()
         let relative = "policies/seccomp/agent-strict.json"
@@ -56,6 +57,7 @@ extension SandboxPolicy {
         for _ in 0..<4 where !directory.isEmpty {
             candidates.append("\(directory)/\(relative)")
             candidates.append("\(directory)/share/airlock/\(relative)")
+            candidates.append("\(directory)/share/airlock/seccomp/agent-strict.json")
             directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
         }
         policy.seccompProfile = candidates.first { access($0, R_OK) == 0 } ?? relative
