@@ -51,13 +51,17 @@ public struct ControlSocketRegistrar: RouterRegistrar {
             }
         }
         guard connected == 0 else {
-            throw Failure(description: "the router's control socket \(path) is not reachable (\(String(cString: strerror(errno)))); is the router running with router.control set?")
+            let reason = String(cString: strerror(errno))
+            throw Failure(description: "the router's control socket \(path) is not reachable (\(reason)); "
+                + "is the router running with router.control set?")
         }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let message = Array(request.utf8)
         let rc = descriptors.withUnsafeBufferPointer { fds in
-            message.withUnsafeBytes { airlock_send_fds(fd, fds.baseAddress, Int32(fds.count), $0.baseAddress, $0.count) }
+            message.withUnsafeBytes {
+                airlock_send_fds(fd, fds.baseAddress, Int32(fds.count), $0.baseAddress, $0.count)
+            }
         }
         guard rc == 0 else { throw Failure(description: "sending to \(path) failed: \(SystemError(-rc).name)") }
         var reply: [UInt8] = []

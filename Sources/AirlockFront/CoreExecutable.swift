@@ -29,7 +29,9 @@ public enum CoreExecutable {
     public static func exec(_ arguments: [String]) -> Int32 {
         let directory = executableDirectory()
         guard let path = locate(besides: directory) else {
-            printError("airlock: cannot find \(name); looked for \(candidates(besides: directory).joined(separator: " and ")). Reinstall airlock (scripts/install.sh installs both).")
+            let looked = candidates(besides: directory).joined(separator: " and ")
+            printError("airlock: cannot find \(name); looked for \(looked). Reinstall airlock (scripts/install.sh "
+                + "installs both).")
             return 127
         }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }

@@ -35,7 +35,8 @@ public enum ExplainTool {
                 }
                 if name == "--policy" { policyPath = value } else { workdir = value }
             default:
-                printError("airlock policy explain: unexpected argument '\(arguments[i])' (see airlock policy explain --help)")
+                printError("airlock policy explain: unexpected argument '\(arguments[i])' "
+                    + "(see airlock policy explain --help)")
                 return 64
             }
             i += 1

@@ -53,7 +53,9 @@ public struct RunArguments: Sendable, Equatable {
             return arguments[i]
         }
         func id(_ name: String, _ text: String) throws(UsageError) -> UInt32 {
-            guard let number = UInt32(text) else { throw UsageError("the value '\(text)' is invalid for '\(name) <\(name.dropFirst(2))>'") }
+            guard let number = UInt32(text) else {
+                throw UsageError("the value '\(text)' is invalid for '\(name) <\(name.dropFirst(2))>'")
+            }
             return number
         }
         while i < arguments.count {

@@ -14,7 +14,8 @@ public enum RunTool {
         do {
             options = try RunArguments.parse(arguments)
         } catch {
-            printError("airlock run: \(error)\nUsage: airlock run [<options>] -- <command> ... (see airlock run --help)")
+            printError("airlock run: \(error)\nUsage: airlock run [<options>] -- <command> ... "
+                + "(see airlock run --help)")
             return 64
         }
         if options.help {

@@ -158,7 +158,8 @@ public struct JSONReader {
 
     private mutating func readLiteral(_ word: StaticString) throws(JSONError) {
         let expected = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
-        guard bytes.count - index >= expected.count, bytes[index..<index + expected.count].elementsEqual(expected) else {
+        let end = index + expected.count
+        guard end <= bytes.count, bytes[index..<end].elementsEqual(expected) else {
             throw error("unexpected \(describeCurrent()); expected a value (true, false and null are lower case)")
         }
         index += expected.count
@@ -168,7 +169,8 @@ public struct JSONReader {
         let start = index
         func digits(_ reader: inout JSONReader) -> Int {
             let first = reader.index
-            while reader.index < reader.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(reader.bytes[reader.index]) {
+            let decimal = UInt8(ascii: "0")...UInt8(ascii: "9")
+            while reader.index < reader.bytes.count, decimal.contains(reader.bytes[reader.index]) {
                 reader.index += 1
             }
             return reader.index - first
@@ -177,7 +179,8 @@ public struct JSONReader {
         let integerStart = index
         guard digits(&self) > 0 else { throw error("a number needs digits after '-'") }
         if bytes[integerStart] == UInt8(ascii: "0") && index - integerStart > 1 {
-            throw JSONError(message: "a number must not have leading zeros", line: line, column: integerStart - lineStart + 1)
+            throw JSONError(message: "a number must not have leading zeros", line: line,
+                            column: integerStart - lineStart + 1)
         }
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
@@ -213,7 +216,8 @@ public struct JSONReader {
             case UInt8(ascii: "\\"):
                 try readEscape(into: &out)
             case 0..<0x20:
-                throw error("control character 0x\(String(byte, radix: 16)) in a string; write it as an escape (\\n, \\t, \\u00XX)")
+                throw error("control character 0x\(String(byte, radix: 16)) in a string; "
+                    + "write it as an escape (\\n, \\t, \\u00XX)")
             default:
                 out.append(byte)
                 index += 1
@@ -241,7 +245,9 @@ public struct JSONReader {
         guard let first = readHex4() else { throw error("\\u needs four hex digits") }
         var scalar = first
         if (0xD800...0xDBFF).contains(scalar) {
-            guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+            let escapeFollows = bytes.count - index >= 2 && bytes[index] == UInt8(ascii: "\\")
+                && bytes[index + 1] == UInt8(ascii: "u")
+            guard escapeFollows else {
                 throw error("a high surrogate \\u\(String(scalar, radix: 16)) must be followed by a low surrogate")
             }
             index += 1

@@ -29,7 +29,9 @@ extension OCISeccompProfile.SyscallRule {
         name = try c.optional("name")?.string()
         action = try c.required("action", in: field).string()
         errnoRet = try c.optional("errnoRet")?.integer(UInt32.self)
-        args = try c.optional("args").map { (v) throws(JSONError) in try v.array().map(OCISeccompProfile.Argument.init) }
+        args = try c.optional("args").map { (v) throws(JSONError) in
+            try v.array().map(OCISeccompProfile.Argument.init)
+        }
         comment = try c.optional("comment")?.string()
         includes = try c.optional("includes").map(OCISeccompProfile.Condition.init)
         excludes = try c.optional("excludes").map(OCISeccompProfile.Condition.init)

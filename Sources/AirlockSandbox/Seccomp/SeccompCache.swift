@@ -69,7 +69,9 @@ public struct SeccompCache: Sendable {
             return errno == ENOENT ? .miss : .refused("cannot open \(directory): \(SystemError(errno).name)")
         }
         defer { close(dir) }
-        if let problem = Self.untrusted(dir, what: "directory \(directory)", directory: true) { return .refused(problem) }
+        if let problem = Self.untrusted(dir, what: "directory \(directory)", directory: true) {
+            return .refused(problem)
+        }
         let path = "\(directory)/\(fileName(key))"
         let fd = openat(dir, fileName(key), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
@@ -138,13 +140,16 @@ public struct SeccompCache: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return "cannot stat \(what): \(SystemError(errno).name)" }
         let kind = st.st_mode & S_IFMT
-        if directory ? kind != S_IFDIR : kind != S_IFREG { return "\(what) is not a \(directory ? "directory" : "regular file")" }
+        if directory ? kind != S_IFDIR : kind != S_IFREG {
+            return "\(what) is not a \(directory ? "directory" : "regular file")"
+        }
         let euid = geteuid()
         if st.st_uid != 0 && st.st_uid != euid {
             return "\(what) belongs to uid \(st.st_uid), not to root\(euid == 0 ? "" : " or uid \(euid)"); not used"
         }
         if st.st_mode & 0o022 != 0 {
-            return "\(what) is writable by its group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); not used"
+            let mode = String(st.st_mode & 0o7777, radix: 8)
+            return "\(what) is writable by its group or others (mode \(mode)); not used"
         }
         return nil
     }
