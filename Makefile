@@ -14,7 +14,9 @@ all: build
 deps:
 	@scripts/install-deps.sh "$(VENV)"
 
+# `airlock` (the sandbox launcher and dispatcher) execs `airlock-core` (router, receipts, ...) found next to it.
 build:
+	$(SWIFT) build --product airlock-core
 	$(SWIFT) build --product airlock
 
 # The demo agent runs inside the sandbox as UID 1000 with a private /tmp: its Python lives where it can see it.
@@ -40,6 +42,7 @@ format-check:
 # Release binary, units, policies and the airlock user (see docs/operations.md). PREFIX and DESTDIR as usual.
 PREFIX ?= /usr/local
 install:
+	$(SWIFT) build -c release --product airlock-core --scratch-path .build-release
 	$(SWIFT) build -c release --product airlock --scratch-path .build-release
 	scripts/install.sh --prefix "$(PREFIX)" --binary .build-release/release/airlock $(if $(DESTDIR),--destdir "$(DESTDIR)")
 

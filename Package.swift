@@ -6,11 +6,21 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// A GNU build-id lets the launcher tell its own compiled seccomp programs from those of another build.
+let buildID: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--build-id=sha1"], .when(platforms: [.linux]))]
+
+// The front is linked fully static: no dynamic loader, no libstdc++/libm/libgcc_s/libseccomp to map and bind, which
+// saves about a millisecond of every `airlock run` (docs/threat-model.md, "Launcher binary", for the trade-off).
+// It cannot be static-pie: SwiftPM links executables with an rpath, and glibc's static-pie start-up refuses one.
+let staticFront: [LinkerSetting] = [.unsafeFlags(["-static-executable"], .when(platforms: [.linux]))] + buildID
+
 let package = Package(
     name: "Airlock",
     platforms: [.macOS(.v15)],
     products: [
+        // `airlock` is the small front (sandbox launcher, `policy explain`) that execs `airlock-core` for the rest.
         .executable(name: "airlock", targets: ["airlock"]),
+        .executable(name: "airlock-core", targets: ["airlock-core"]),
         .executable(name: "airlock-receipts-bench", targets: ["airlock-receipts-bench"]),
         .executable(name: "airlock-escape", targets: ["airlock-escape"]),
         .library(name: "AirlockPolicy", targets: ["AirlockPolicy"]),
@@ -36,10 +46,22 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Everything that runs between fork and execve lives here: Swift must not run in that window.
         .target(name: "CAirlockSandbox", dependencies: ["CAirlockLinux"], cSettings: [.define("_GNU_SOURCE")]),
+        // The launcher's path: no Foundation, no SwiftNIO, no ArgumentParser (each costs start-up time).
         .target(
             name: "AirlockSandbox",
             dependencies: ["CSeccomp", "CAirlockSandbox"],
             swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AirlockFront",
+            dependencies: ["AirlockSandbox", "CAirlockLinux"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "airlock",
+            dependencies: ["AirlockFront"],
+            swiftSettings: swiftSettings,
+            linkerSettings: staticFront
         ),
         // Runs inside the sandbox and tries to get out; C so every escape is the exact syscall.
         .executableTarget(name: "airlock-escape", cSettings: [.define("_GNU_SOURCE")]),
@@ -97,8 +119,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
-            name: "airlock",
+            name: "airlock-core",
             dependencies: [
+                "AirlockFront",
                 "AirlockPolicy",
                 "AirlockReceipts",
                 "AirlockRouter",
@@ -111,7 +134,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: buildID
         ),
         .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
         .testTarget(
@@ -120,9 +144,16 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        // No dependency on the `airlock` and `airlock-core` targets: an executable target's linker settings would
+        // apply to the test bundle (the front's -static-executable). `swift build --build-tests` builds both.
+        .testTarget(
+            name: "AirlockFrontTests",
+            dependencies: ["AirlockFront"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AirlockEgressGuardTests",
-            dependencies: ["AirlockEgressGuard", "airlock", "airlock-netprobe"],
+            dependencies: ["AirlockEgressGuard", "airlock-core", "airlock-netprobe"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),

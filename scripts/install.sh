@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Installs Airlock on one host: the binary, the systemd units, the policies, the `airlock` system user and group
+# Installs Airlock on one host: the binaries, the systemd units, the policies, the `airlock` system user and group
 # (UID/GID 1001 when free), the `airlock-agents` group, and /etc/airlock with the modes the router expects.
 #
-#   scripts/install.sh [--prefix /usr/local] [--binary PATH] [--destdir DIR] [--dry-run] [--no-users]
+#   scripts/install.sh [--prefix /usr/local] [--binary PATH] [--core PATH] [--destdir DIR] [--dry-run] [--no-users]
 #   DESTDIR=/tmp/stage scripts/install.sh --prefix /usr          (packaging: same as --destdir)
 #
-# Safe to run again. It never overwrites an existing configuration, policy or key. The binary, the unit files and
-# the reference copies under PREFIX/share/airlock are replaced on every run. With DESTDIR, nothing outside DESTDIR
-# is touched: no user is created, nothing is chowned and systemd is not reloaded. The sysusers.d file it installs
-# creates the users when the package is installed.
+# --binary is the `airlock` front (PREFIX/bin); --core is `airlock-core` (PREFIX/libexec/airlock), by default the
+# one next to --binary. Safe to run again: it never overwrites an existing configuration, policy or key; the
+# binaries, unit files and reference copies under PREFIX/share/airlock are replaced on every run. With DESTDIR,
+# nothing outside DESTDIR is touched: no user is created, nothing is chowned and systemd is not reloaded. The
+# sysusers.d file it installs creates the users when the package is installed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 prefix=/usr/local
 destdir="${DESTDIR:-}"
 binary=""
+core=""
 dry_run=0
 manage_users=1
 router_id=1001
@@ -29,6 +31,8 @@ while (($#)); do
     --destdir=*) destdir="${1#*=}"; shift ;;
     --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
     --binary=*) binary="${1#*=}"; shift ;;
+    --core) core="${2:?--core needs a path}"; shift 2 ;;
+    --core=*) core="${1#*=}"; shift ;;
     --dry-run|-n) dry_run=1; shift ;;
     --no-users) manage_users=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -49,6 +53,12 @@ if [ -z "$binary" ] || [ ! -x "$binary" ]; then
   echo "install.sh: no airlock binary; build it (swift build -c release --product airlock) or pass --binary" >&2
   exit 1
 fi
+# `airlock` runs the sandbox itself and hands every other subcommand to airlock-core.
+[ -n "$core" ] || core="$(dirname "$binary")/airlock-core"
+if [ ! -x "$core" ]; then
+  echo "install.sh: no airlock-core at $core; build it (swift build -c release --product airlock-core) or pass --core" >&2
+  exit 1
+fi
 
 if ((!dry_run)) && ((manage_users)) && [ "$(id -u)" -ne 0 ]; then
   echo "install.sh: run as root to create users and set ownership (or use --destdir/--no-users, or --dry-run)" >&2
@@ -56,6 +66,7 @@ if ((!dry_run)) && ((manage_users)) && [ "$(id -u)" -ne 0 ]; then
 fi
 
 bindir="$prefix/bin"
+libexecdir="$prefix/libexec/airlock"
 unitdir="$prefix/lib/systemd/system"
 sysusersdir="$prefix/lib/sysusers.d"
 sharedir="$prefix/share/airlock"
@@ -122,7 +133,7 @@ ensure_user() { # ensure_user NAME PREFERRED_UID
     --shell /usr/sbin/nologin --comment "Airlock router" "$1"
 }
 
-say "installing $binary into ${destdir}${bindir} (prefix $prefix${destdir:+, destdir $destdir})"
+say "installing $binary into ${destdir}${bindir} and $core into ${destdir}${libexecdir} (prefix $prefix${destdir:+, destdir $destdir})"
 ((dry_run)) && say "dry run: nothing is changed"
 
 if ((manage_users)); then
@@ -135,8 +146,10 @@ else
   say "not creating users or changing ownership (${destdir:+DESTDIR set; }$sysusersdir/airlock.conf creates them)"
 fi
 
-# The binary and the units. The units name /usr/local/bin/airlock; for another prefix, they are rewritten.
+# The binaries and the units. The units name /usr/local/bin/airlock; for another prefix, they are rewritten.
+# airlock finds airlock-core at ../libexec/airlock/ relative to itself.
 file 0755 "$binary" "$bindir/airlock"
+file 0755 "$core" "$libexecdir/airlock-core"
 for unit in airlock-router.service airlock-sandbox@.service; do
   if [ "$bindir" = /usr/local/bin ]; then
     file 0644 "$here/systemd/$unit" "$unitdir/$unit"

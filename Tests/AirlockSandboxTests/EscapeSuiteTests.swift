@@ -62,8 +62,8 @@ struct EscapeSuiteTests {
             "--hidden-dir", "\(secrets)/receipts", "--outside-file", outside, "--suid-probe", probe, "--nproc", "64",
         ]
         let command = ["/bin/sh", "-c", "exec \"$@\" > escape.log 2>&1", "sh"] + arguments
-        let running = try await launcher.start(command, sandbox: "escape-suite", registrar: router)
-        let exit = await running.wait()
+        let running = try launcher.start(command, sandbox: "escape-suite", registrar: router)
+        let exit = await TestSupport.wait(running)
         let output = try String(contentsOfFile: "\(workdir)/escape.log", encoding: .utf8)
         let lines = Self.parse(output)
         let escapes = lines.filter { $0.kind == "ESCAPE" }

@@ -16,8 +16,8 @@ struct LaunchTests {
     @Test func exitStatusIsPropagated() async throws {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
-        let running = try await launcher.start(["/bin/sh", "-c", "exit 7"], sandbox: "t")
-        let exit = await running.wait()
+        let running = try launcher.start(["/bin/sh", "-c", "exit 7"], sandbox: "t")
+        let exit = await TestSupport.wait(running)
         #expect(exit == .exited(7))
         #expect(exit.shellStatus == 7)
     }
@@ -25,8 +25,8 @@ struct LaunchTests {
     @Test func deathBySignalIsPropagated() async throws {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
-        let running = try await launcher.start(["/bin/sh", "-c", "kill -KILL $$"], sandbox: "t")
-        let exit = await running.wait()
+        let running = try launcher.start(["/bin/sh", "-c", "kill -KILL $$"], sandbox: "t")
+        let exit = await TestSupport.wait(running)
         #expect(exit == .signaled(SIGKILL))
         #expect(exit.shellStatus == 137)
     }
@@ -35,17 +35,17 @@ struct LaunchTests {
     func forwardedSignalReachesTheWorker(signal: Int32) async throws {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
-        let running = try await launcher.start(["/bin/sleep", "30"], sandbox: "t")
+        let running = try launcher.start(["/bin/sleep", "30"], sandbox: "t")
         try await Task.sleep(for: .milliseconds(100))
         running.signal(signal)
-        #expect(await running.wait() == .signaled(signal))
+        #expect(await TestSupport.wait(running) == .signaled(signal))
     }
 
     @Test func failingStageBecomesOneClearMessage() async throws {
         let (launcher, workdir) = try launcher { $0.injectedFailure = (AIRLOCK_STAGE_LANDLOCK_RESTRICT_SELF, EPERM) }
         defer { try? FileManager.default.removeItem(atPath: workdir) }
         do {
-            _ = try await launcher.start(["/bin/true"], sandbox: "t")
+            _ = try launcher.start(["/bin/true"], sandbox: "t")
             Issue.record("the launch should have failed")
         } catch let error as SandboxLaunchError {
             #expect(error.code == .childSetupFailed)
@@ -58,7 +58,7 @@ struct LaunchTests {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
         do {
-            _ = try await launcher.start(["/nonexistent/agent"], sandbox: "t")
+            _ = try launcher.start(["/nonexistent/agent"], sandbox: "t")
             Issue.record("the launch should have failed")
         } catch let error as SandboxLaunchError {
             #expect(error.message.hasPrefix("execve failed: ENOENT — "), "\(error.message)")
@@ -69,7 +69,7 @@ struct LaunchTests {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
         do {
-            _ = try await launcher.start(["/bin/sh", "-c", "touch started"], sandbox: "t", registrar: FailingRegistrar())
+            _ = try launcher.start(["/bin/sh", "-c", "touch started"], sandbox: "t", registrar: FailingRegistrar())
             Issue.record("the launch should have failed")
         } catch let error as SandboxLaunchError {
             #expect(error.code == .routerUnreachable)
@@ -82,8 +82,8 @@ struct LaunchTests {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
         let script = "cat /proc/self/status > status; ls /sys/class/net > net; id -u > uid"
-        let running = try await launcher.start(["/bin/sh", "-c", script], sandbox: "t")
-        #expect(await running.wait() == .exited(0))
+        let running = try launcher.start(["/bin/sh", "-c", script], sandbox: "t")
+        #expect(await TestSupport.wait(running) == .exited(0))
         let status = try String(contentsOfFile: "\(workdir)/status", encoding: .utf8)
         for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
             #expect(status.contains("\(field):\t0000000000000000"), "\(field) not empty")

@@ -4,7 +4,7 @@ import Testing
 
 struct SandboxPolicyTests {
     @Test func missingKeysKeepSafeDefaults() throws {
-        let policy = try JSONDecoder().decode(SandboxPolicy.self, from: Data(#"{"uid": 1234}"#.utf8))
+        let policy = try SandboxPolicy.decode(Array(#"{"uid": 1234}"#.utf8))
         #expect(policy.uid == 1234)
         #expect(policy.limits.coreBytes == 0)
         #expect(policy.landlock == .required)

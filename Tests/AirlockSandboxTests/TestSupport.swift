@@ -33,6 +33,14 @@ enum TestSupport {
         return path
     }
 
+    /// Waits for the worker on a thread of its own: `RunningSandbox.wait()` blocks, and the cooperative pool has
+    /// as many threads as this machine has cores.
+    static func wait(_ running: RunningSandbox) async -> SandboxExit {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: running.wait()) }.start()
+        }
+    }
+
     static func policy(workdir: String) -> SandboxPolicy {
         var policy = SandboxPolicy()
         policy.workdir = workdir
@@ -46,7 +54,7 @@ final class TestRouter: RouterRegistrar, @unchecked Sendable {
     private let lock = NSLock()
     private var fds: [Int32] = []
 
-    func register(sandbox: String, listeners: [SandboxListener]) async throws {
+    func register(sandbox: String, listeners: [SandboxListener]) throws {
         for listener in listeners {
             let fd = dup(listener.fd)
             lock.withLock { fds.append(fd) }
@@ -81,7 +89,7 @@ struct FailingRegistrar: RouterRegistrar {
         var description: String { "connect(/run/airlock/control.sock): ECONNREFUSED" }
     }
 
-    func register(sandbox: String, listeners: [SandboxListener]) async throws {
+    func register(sandbox: String, listeners: [SandboxListener]) throws {
         throw Refused()
     }
 }

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Startup: `airlock run -- /bin/true` vs bubblewrap, alternating, median of N runs each (release build, as root).
+# Startup: `airlock run -- /bin/true` vs bubblewrap, alternating, median of N runs each (release build, as root):
+#   RUNS=21 bench/sandbox/startup.sh
+# airlock runs with --no-router: handing the listeners to a router is not part of the comparison (bubblewrap has
+# nothing like it). Its seccomp program comes from the cache, which the warm-up run fills; the third row compiles
+# the profile on every launch instead (--no-seccomp-cache), to show what the cache saves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-25}"
@@ -15,13 +19,15 @@ trap 'rm -rf "$WORKDIR"' EXIT
 python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" <<'PY'
 import statistics, subprocess, sys, time
 runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+launch = [airlock, "run", "--no-router", "--workdir", workdir]
 commands = {
-    "airlock": [airlock, "run", "--no-router", "--workdir", workdir, "--", "/bin/true"],
+    "airlock": launch + ["--", "/bin/true"],
     "bwrap": ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
               "--die-with-parent", "--new-session", "--cap-drop", "ALL", "/bin/true"],
+    "airlock, profile compiled": launch + ["--no-seccomp-cache", "--", "/bin/true"],
 }
 times = {name: [] for name in commands}
-for name, cmd in commands.items():  # warm-up
+for name, cmd in commands.items():  # warm-up; fills the seccomp cache
     subprocess.run(cmd, check=True, cwd=workdir)
 for _ in range(runs):
     for name, cmd in commands.items():
@@ -29,5 +35,7 @@ for _ in range(runs):
         subprocess.run(cmd, check=True, cwd=workdir)
         times[name].append((time.perf_counter() - start) * 1000)
 for name, values in times.items():
-    print(f"{name:8s} median {statistics.median(values):6.2f} ms  min {min(values):6.2f}  max {max(values):6.2f}  (n={runs})")
+    print(f"{name:26s} median {statistics.median(values):6.2f} ms  min {min(values):6.2f}  max {max(values):6.2f}  (n={runs})")
+print("(airlock: --no-router, the router hand-off is not part of the comparison; seccomp program from the cache"
+      " unless the row says otherwise)")
 PY

@@ -37,6 +37,7 @@ def test_destdir_layout_and_modes(tmp_path):
     stage = tmp_path / "stage"
     install("--prefix", "/usr", destdir=stage)
     assert mode(stage / "usr/bin/airlock") == 0o755
+    assert mode(stage / "usr/libexec/airlock/airlock-core") == 0o755
     for unit in ("airlock-router.service", "airlock-sandbox@.service"):
         text = (stage / "usr/lib/systemd/system" / unit).read_text()
         assert "/usr/bin/airlock " in text and "/usr/local/bin" not in text  # rewritten for the prefix
@@ -50,6 +51,35 @@ def test_destdir_layout_and_modes(tmp_path):
     for profile in (ROOT / "policies/seccomp").glob("*.json"):
         assert (stage / "etc/airlock/seccomp" / profile.name).exists()
         assert (stage / "usr/share/airlock/seccomp" / profile.name).exists()
+
+
+def test_installed_front_finds_its_core(tmp_path):
+    """`airlock` handles run and policy explain itself and execs PREFIX/libexec/airlock/airlock-core for the rest."""
+    stage = tmp_path / "stage"
+    install("--prefix", "/usr", destdir=stage)
+    front = stage / "usr/bin/airlock"
+    version = subprocess.run([str(front), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == "0.1.0"
+    dispatched = subprocess.run([str(front), "receipts", "--help"], capture_output=True, text=True, timeout=60)
+    assert dispatched.returncode == 0, dispatched.stderr
+    assert "USAGE: airlock receipts" in dispatched.stdout
+    # Without --policy, the built-in policy takes agent-strict.json from PREFIX/share/airlock/seccomp.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    explained = subprocess.run([str(front), "policy", "explain", "--workdir", str(elsewhere)], capture_output=True,
+                               text=True, timeout=60, cwd=elsewhere)
+    assert explained.returncode == 0, explained.stderr
+    assert "seccomp: " in explained.stdout and "default ERRNO(EPERM)" in explained.stdout
+
+
+def test_missing_core_is_refused(tmp_path):
+    lone = tmp_path / "bin"
+    lone.mkdir()
+    shutil.copy2(BINARY, lone / "airlock")
+    result = subprocess.run(["bash", str(SCRIPT), "--binary", str(lone / "airlock"), "--destdir", str(tmp_path / "s")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "no airlock-core at" in result.stderr
 
 
 def test_second_run_keeps_existing_config(tmp_path):

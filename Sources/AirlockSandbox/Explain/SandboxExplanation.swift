@@ -73,7 +73,9 @@ public struct SandboxExplanation: Sendable {
 
     private func seccompLines() -> [String] {
         guard let program = launcher.seccomp else { return ["seccomp: none"] }
-        let s = program.summary
+        guard let s = program.summary else {
+            return ["seccomp: \(program.instructionCount) BPF instructions (from the cache; explain compiles the profile)"]
+        }
         var lines = ["seccomp: \(program.instructionCount) BPF instructions, default \(s.defaultAction), arches \(s.architectures.joined(separator: ", "))"]
         for (name, action) in s.explicit.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(action)") }
         for (name, conditions) in s.conditional.sorted(by: { $0.key < $1.key }) {

@@ -7,13 +7,14 @@ public struct SandboxListener: Sendable, Equatable {
 }
 
 /// The seam to the router: hands it the sandbox's listeners before the worker starts.
-/// Throwing stops the launch with `SandboxLaunchError.Code.routerUnreachable`.
+/// Throwing stops the launch with `SandboxLaunchError.Code.routerUnreachable`. Synchronous: the launcher is a
+/// short-lived process with nothing else to do meanwhile, and it starts faster without the concurrency runtime.
 public protocol RouterRegistrar: Sendable {
-    func register(sandbox: String, listeners: [SandboxListener]) async throws
+    func register(sandbox: String, listeners: [SandboxListener]) throws
 }
 
 /// Registers nothing: for running without a router (development, benchmarks).
 public struct NoRouterRegistrar: RouterRegistrar {
     public init() {}
-    public func register(sandbox: String, listeners: [SandboxListener]) async throws {}
+    public func register(sandbox: String, listeners: [SandboxListener]) throws {}
 }

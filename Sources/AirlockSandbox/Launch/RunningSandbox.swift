@@ -4,7 +4,6 @@ import Glibc
 import Musl
 #endif
 import CAirlockSandbox
-import Dispatch
 
 /// A started sandbox: its supervisor process, listeners, and the eventual exit of the worker.
 public final class RunningSandbox: Sendable {
@@ -27,18 +26,14 @@ public final class RunningSandbox: Sendable {
         kill(pid, signal)
     }
 
-    /// Waits for the worker without holding a cooperative thread; call once.
-    public func wait() async -> SandboxExit {
-        let (pid, controlFD, reportFD, listeners) = (pid, controlFD, reportFD, listeners)
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var status: Int32 = 0
-                let rc = airlock_sandbox_wait(pid, controlFD, &status)
-                close(controlFD)
-                close(reportFD)
-                listeners.forEach { close($0.fd) }
-                continuation.resume(returning: rc == 0 ? SandboxExit(waitStatus: status) : .signaled(SIGKILL))
-            }
-        }
+    /// Blocks until the worker has exited and the supervisor is reaped; call once. Async callers run it on a
+    /// thread of their own rather than on a cooperative one.
+    public func wait() -> SandboxExit {
+        var status: Int32 = 0
+        let rc = airlock_sandbox_wait(pid, controlFD, &status)
+        close(controlFD)
+        close(reportFD)
+        listeners.forEach { close($0.fd) }
+        return rc == 0 ? SandboxExit(waitStatus: status) : .signaled(SIGKILL)
     }
 }

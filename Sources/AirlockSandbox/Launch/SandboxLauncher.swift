@@ -13,13 +13,16 @@ public struct SandboxLauncher: Sendable {
         public var gid: UInt32?
         /// Overrides the policy's workdir (`--workdir`).
         public var workdir: String?
+        /// Where compiled seccomp programs are kept between launches; nil compiles the profile every time.
+        public var seccompCache: SeccompCache?
         /// Test seam: make this child stage fail with this errno.
         public var injectedFailure: (stage: airlock_stage, errno: Int32)?
 
-        public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil) {
+        public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil, seccompCache: SeccompCache? = nil) {
             self.uid = uid
             self.gid = gid
             self.workdir = workdir
+            self.seccompCache = seccompCache
         }
     }
 
@@ -28,6 +31,8 @@ public struct SandboxLauncher: Sendable {
     public let landlock: LandlockPlan
     public let seccomp: SeccompProgram?
     public let workdir: String
+    /// Why a cached seccomp program was not used, when one was refused.
+    public let seccompCacheProblem: String?
     let options: Options
 
     /// Everything that can fail before fork fails here, with a message naming the file or setting.
@@ -42,15 +47,37 @@ public struct SandboxLauncher: Sendable {
                                      message: "\(missing); the policy says landlock: required (use best-effort to run anyway)")
         }
         if let path = policy.seccompProfile {
-            let profile = try OCISeccompProfile.load(path: path)
-            do {
-                seccomp = try SeccompCompiler().compile(profile)
-            } catch {
-                throw PolicyFileError(path: path, message: error.description)
-            }
+            (seccomp, seccompCacheProblem) = try Self.seccompProgram(profile: path, cache: options.seccompCache)
         } else {
-            seccomp = nil
+            (seccomp, seccompCacheProblem) = (nil, nil)
         }
+    }
+
+    /// The profile's program from the cache when a trustworthy entry exists, else compiled (and then stored).
+    private static func seccompProgram(profile path: String, cache: SeccompCache?) throws
+        -> (SeccompProgram, String?)
+    {
+        let bytes = try readFile(path)
+        let target = SeccompCompiler.Target()
+        var key: [UInt8] = []
+        var problem: String?
+        if let cache {
+            key = SeccompCache.key(profile: bytes, target: target)
+            switch cache.load(key: key) {
+            case .hit(let program): return (program, nil)
+            case .miss: break
+            case .refused(let why): problem = why
+            }
+        }
+        let program: SeccompProgram
+        do {
+            program = try SeccompCompiler(target: target).compile(try OCISeccompProfile.decode(bytes))
+        } catch {
+            throw PolicyFileError(path: path, message: error.description)
+        }
+        // A failed store costs the next launch a compilation, nothing else (a read-only /var/cache, for one).
+        if let cache { try? cache.store(program, key: key) }
+        return (program, problem)
     }
 
     /// What the worker runs without, to print on stderr before it starts.
@@ -58,12 +85,13 @@ public struct SandboxLauncher: Sendable {
         var out = isolation.skipped.map { "not applied: \($0)" }
         if policy.landlock == .bestEffort { out += landlock.missing.map { "not applied: \($0)" } }
         if seccomp == nil { out.append("not applied: seccomp (the policy names no profile)") }
+        if let problem = seccompCacheProblem { out.append("seccomp cache: \(problem); compiled the profile instead") }
         return out
     }
 
     /// Starts `command` in a new sandbox: registers its listeners with `registrar`, then lets the worker exec.
     public func start(_ command: [String], sandbox name: String,
-                      registrar: any RouterRegistrar = NoRouterRegistrar()) async throws -> RunningSandbox
+                      registrar: any RouterRegistrar = NoRouterRegistrar()) throws -> RunningSandbox
     {
         guard let program = command.first else {
             throw SandboxLaunchError(code: .commandNotFound, message: "no command given (airlock run -- CMD ARGS…)")
@@ -81,7 +109,7 @@ public struct SandboxLauncher: Sendable {
             throw abort(process, error)
         }
         do {
-            try await registrar.register(sandbox: name, listeners: listeners)
+            try registrar.register(sandbox: name, listeners: listeners)
         } catch {
             listeners.forEach { close($0.fd) }
             throw abort(process, SandboxLaunchError(code: .routerUnreachable,
@@ -92,7 +120,7 @@ public struct SandboxLauncher: Sendable {
             try valueOrErrno { airlock_sandbox_release(process.control_fd) }
             try awaitExec(process)
         } catch {
-            _ = await running.wait()
+            _ = running.wait()
             throw error is SandboxLaunchError ? error : SandboxLaunchError(code: .spawnFailed, message: "\(error)")
         }
         return running

@@ -3,30 +3,22 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Dispatch
+import CAirlockSandbox
 
-/// Relays SIGTERM, SIGINT, SIGHUP and SIGQUIT from the launcher to the worker while it runs.
-public final class SignalForwarding: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-
+/// Relays SIGTERM, SIGINT, SIGHUP and SIGQUIT from the launcher to the sandbox's supervisor while it runs.
+///
+/// A plain signal handler (kill(2) is async-signal-safe) rather than a dispatch source: the launcher waits in a
+/// blocking call on its main thread, and needs no event loop for four signals.
+public enum SignalForwarding {
     public static let forwarded: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT]
 
-    /// The launcher ignores these signals itself (a dispatch source needs the default action out of the way);
-    /// the child resets every disposition before exec.
-    public init(to sandbox: RunningSandbox) {
-        for sig in Self.forwarded {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { sandbox.signal(sig) }
-            source.resume()
-            sources.append(source)
-        }
+    /// Starts relaying to `sandbox`; the child resets every disposition before exec.
+    public static func start(to sandbox: RunningSandbox) {
+        airlock_forward_signals(sandbox.pid)
     }
 
-    /// Stops forwarding and restores the default dispositions.
-    public func cancel() {
-        sources.forEach { $0.cancel() }
-        sources.removeAll()
-        for sig in Self.forwarded { signal(sig, SIG_DFL) }
+    /// Stops relaying and restores the default dispositions.
+    public static func stop() {
+        airlock_forward_signals(0)
     }
 }

@@ -1,69 +1,62 @@
-extension SandboxPolicy: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case workdir, uid, gid, readonlyPaths, readwritePaths, hiddenPaths, limits, landlock, seccompProfile
-        case routerPorts, environment, tmpSize
+extension SandboxPolicy {
+    static let keys = [
+        "workdir", "uid", "gid", "readonlyPaths", "readwritePaths", "hiddenPaths", "limits", "landlock",
+        "seccompProfile", "routerPorts", "environment", "tmpSize",
+    ]
+
+    /// Decodes a policy document; every key is optional, an unknown key is an error.
+    public static func decode(_ bytes: [UInt8]) throws(JSONError) -> SandboxPolicy {
+        try SandboxPolicy(JSONField(try JSONReader.parse(bytes)))
     }
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.stringValue))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        var p = SandboxPolicy()
-        p.workdir = try c.decodeIfPresent(String.self, forKey: .workdir)
-        p.uid = try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? p.uid
-        p.gid = try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? p.gid
-        p.readonlyPaths = try c.decodeIfPresent([String].self, forKey: .readonlyPaths) ?? p.readonlyPaths
-        p.readwritePaths = try c.decodeIfPresent([String].self, forKey: .readwritePaths) ?? p.readwritePaths
-        p.hiddenPaths = try c.decodeIfPresent([String].self, forKey: .hiddenPaths) ?? p.hiddenPaths
-        p.limits = try c.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? p.limits
-        p.landlock = try c.decodeIfPresent(LandlockMode.self, forKey: .landlock) ?? p.landlock
-        if c.contains(.seccompProfile) {
-            p.seccompProfile = try c.decodeIfPresent(String.self, forKey: .seccompProfile)
+    init(_ field: JSONField) throws(JSONError) {
+        let c = try field.object(known: Self.keys)
+        self.init()
+        // An absent key or null keeps the default, except where null has a meaning of its own (seccompProfile:
+        // no filter).
+        if let v = c.optional("workdir") { workdir = try v.string() }
+        if let v = c.optional("uid") { uid = try v.integer(UInt32.self) }
+        if let v = c.optional("gid") { gid = try v.integer(UInt32.self) }
+        if let v = c.optional("readonlyPaths") { readonlyPaths = try v.strings() }
+        if let v = c.optional("readwritePaths") { readwritePaths = try v.strings() }
+        if let v = c.optional("hiddenPaths") { hiddenPaths = try v.strings() }
+        if let v = c.optional("limits") { limits = try ResourceLimits(v) }
+        if let v = c.optional("landlock") {
+            let text = try v.string()
+            guard let mode = LandlockMode(rawValue: text) else {
+                throw v.error("'\(text)' is not a Landlock mode; expected required or best-effort")
+            }
+            landlock = mode
         }
-        p.routerPorts = try c.decodeIfPresent([UInt16].self, forKey: .routerPorts) ?? p.routerPorts
-        p.environment = try c.decodeIfPresent([String: String].self, forKey: .environment) ?? p.environment
-        p.tmpSize = try c.decodeIfPresent(String.self, forKey: .tmpSize) ?? p.tmpSize
-        self = p
+        if let v = c.present("seccompProfile") { seccompProfile = v.isNull ? nil : try v.string() }
+        if let v = c.optional("routerPorts") {
+            routerPorts = []
+            for port in try v.array() { routerPorts.append(try port.integer(UInt16.self)) }
+        }
+        if let v = c.optional("environment") {
+            environment = [:]
+            for (name, value) in try v.object().fields { environment[name] = try value.string() }
+        }
+        if let v = c.optional("tmpSize") { tmpSize = try v.string() }
     }
 }
 
-extension ResourceLimits: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case openFiles, processes, addressSpaceBytes, fileSizeBytes, cpuSeconds, coreBytes
-    }
+extension ResourceLimits {
+    static let keys = ["openFiles", "processes", "addressSpaceBytes", "fileSizeBytes", "cpuSeconds", "coreBytes"]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.stringValue))
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        var l = ResourceLimits()
+    init(_ field: JSONField) throws(JSONError) {
+        let c = try field.object(known: Self.keys)
+        self.init()
         // A present key with null means "leave the inherited limit".
-        func value(_ key: CodingKeys, _ fallback: UInt64?) throws -> UInt64? {
-            c.contains(key) ? try c.decodeIfPresent(UInt64.self, forKey: key) : fallback
+        func value(_ key: String, _ fallback: UInt64?) throws(JSONError) -> UInt64? {
+            guard let v = c.present(key) else { return fallback }
+            return v.isNull ? nil : try v.integer(UInt64.self)
         }
-        l.openFiles = try value(.openFiles, l.openFiles)
-        l.processes = try value(.processes, l.processes)
-        l.addressSpaceBytes = try value(.addressSpaceBytes, l.addressSpaceBytes)
-        l.fileSizeBytes = try value(.fileSizeBytes, l.fileSizeBytes)
-        l.cpuSeconds = try value(.cpuSeconds, l.cpuSeconds)
-        l.coreBytes = try value(.coreBytes, l.coreBytes)
-        self = l
-    }
-}
-
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// A misspelt key would otherwise silently fall back to a default, which for a security policy means a weaker one.
-func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
-    let all = try decoder.container(keyedBy: AnyCodingKey.self)
-    for key in all.allKeys where !known.contains(key.stringValue) {
-        throw DecodingError.dataCorruptedError(
-            forKey: key,
-            in: all,
-            debugDescription: "unknown key '\(key.stringValue)'; expected one of: \(known.joined(separator: ", "))"
-        )
+        openFiles = try value("openFiles", openFiles)
+        processes = try value("processes", processes)
+        addressSpaceBytes = try value("addressSpaceBytes", addressSpaceBytes)
+        fileSizeBytes = try value("fileSizeBytes", fileSizeBytes)
+        cpuSeconds = try value("cpuSeconds", cpuSeconds)
+        coreBytes = try value("coreBytes", coreBytes)
     }
 }

@@ -1,10 +1,7 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A policy or profile file that could not be read or understood: which file, where, and why.
@@ -21,9 +18,9 @@ extension SandboxPolicy {
         let data = try readFile(path)
         var policy: SandboxPolicy
         do {
-            policy = try JSONDecoder().decode(SandboxPolicy.self, from: data)
-        } catch let error as DecodingError {
-            throw PolicyFileError(path: path, message: error.airlockSummary)
+            policy = try SandboxPolicy.decode(data)
+        } catch {
+            throw PolicyFileError(path: path, message: error.description)
         }
         if let profile = policy.seccompProfile, !profile.hasPrefix("/") {
             let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
@@ -33,11 +30,11 @@ extension SandboxPolicy {
     }
 }
 
-func readFile(_ path: String) throws -> Data {
+func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw PolicyFileError(path: path, message: "cannot open: \(SystemError(errno))") }
     defer { close(fd) }
-    var data = Data()
+    var data: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -50,7 +47,8 @@ func readFile(_ path: String) throws -> Data {
 
 extension SandboxPolicy {
     /// The built-in policy, with `agent-strict.json` found next to the working directory or above the executable
-    /// (`.build/<config>/airlock` inside a checkout, or `<prefix>/share/airlock`).
+    /// (`.build/<config>/airlock` inside a checkout, or `<prefix>/share/airlock/seccomp`, where install.sh and the
+    /// container image put the profiles).
     public static func builtIn() -> SandboxPolicy {
         var policy = SandboxPolicy()
         let relative = "policies/seccomp/agent-strict.json"
@@ -59,6 +57,7 @@ extension SandboxPolicy {
         for _ in 0..<4 where !directory.isEmpty {
             candidates.append("\(directory)/\(relative)")
             candidates.append("\(directory)/share/airlock/\(relative)")
+            candidates.append("\(directory)/share/airlock/seccomp/agent-strict.json")
             directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
         }
         policy.seccompProfile = candidates.first { access($0, R_OK) == 0 } ?? relative
@@ -71,27 +70,5 @@ extension SandboxPolicy {
         guard n > 0 else { return "" }
         let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-    }
-}
-
-extension DecodingError {
-    /// "at limits.processes: expected UInt64" rather than Foundation's nested dump.
-    var airlockSummary: String {
-        func path(_ keys: [any CodingKey]) -> String {
-            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return text.hasPrefix(".") ? String(text.dropFirst()) : (text.isEmpty ? "top level" : text)
-        }
-        switch self {
-        case .typeMismatch(let type, let context):
-            return "at \(path(context.codingPath)): expected \(type); \(context.debugDescription)"
-        case .valueNotFound(let type, let context):
-            return "at \(path(context.codingPath)): missing \(type)"
-        case .keyNotFound(let key, let context):
-            return "at \(path(context.codingPath + [key])): required key is missing"
-        case .dataCorrupted(let context):
-            return "at \(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(self)"
-        }
     }
 }

@@ -1,18 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 extension OCISeccompProfile {
-    /// Decodes profile JSON; errors carry the JSON path.
-    public static func decode(_ data: Data) throws(SeccompProfileError) -> OCISeccompProfile {
+    /// Decodes profile JSON; errors carry the line, column and JSON path.
+    public static func decode(_ bytes: [UInt8]) throws(SeccompProfileError) -> OCISeccompProfile {
         do {
-            return try JSONDecoder().decode(OCISeccompProfile.self, from: data)
-        } catch let error as DecodingError {
-            throw SeccompProfileError(code: .invalidJSON, location: "profile", message: error.airlockSummary)
+            return try OCISeccompProfile(JSONField(try JSONReader.parse(bytes)))
         } catch {
-            throw SeccompProfileError(code: .invalidJSON, location: "profile", message: "\(error)")
+            throw SeccompProfileError(code: .invalidJSON, location: "profile", message: error.description)
         }
     }
 

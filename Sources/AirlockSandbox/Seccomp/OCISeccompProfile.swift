@@ -1,6 +1,6 @@
 /// A seccomp profile in the OCI runtime-spec format (`linux.seccomp`), plus Docker's extensions
 /// (`archMap`, `includes`/`excludes`) so Docker's default profile loads unchanged.
-public struct OCISeccompProfile: Decodable, Sendable, Equatable {
+public struct OCISeccompProfile: Sendable, Equatable {
     public var defaultAction: String
     public var defaultErrnoRet: UInt32?
     public var architectures: [String]?
@@ -11,12 +11,12 @@ public struct OCISeccompProfile: Decodable, Sendable, Equatable {
     public var syscalls: [SyscallRule]?
 
     /// Docker: the native architecture and the sub-architectures to allow alongside it.
-    public struct ArchitectureMap: Decodable, Sendable, Equatable {
+    public struct ArchitectureMap: Sendable, Equatable {
         public var architecture: String
         public var subArchitectures: [String]?
     }
 
-    public struct SyscallRule: Decodable, Sendable, Equatable {
+    public struct SyscallRule: Sendable, Equatable {
         public var names: [String]?
         /// Pre-OCI Docker profiles used a single `name`.
         public var name: String?
@@ -28,7 +28,7 @@ public struct OCISeccompProfile: Decodable, Sendable, Equatable {
         public var excludes: Condition?
     }
 
-    public struct Argument: Decodable, Sendable, Equatable {
+    public struct Argument: Sendable, Equatable {
         public var index: UInt32
         public var value: UInt64
         public var valueTwo: UInt64?
@@ -36,7 +36,7 @@ public struct OCISeccompProfile: Decodable, Sendable, Equatable {
     }
 
     /// Docker: a rule applies only with (includes) or without (excludes) these capabilities, architectures or kernel.
-    public struct Condition: Decodable, Sendable, Equatable {
+    public struct Condition: Sendable, Equatable {
         public var caps: [String]?
         public var arches: [String]?
         public var minKernel: String?

@@ -4,8 +4,9 @@ public struct SeccompProgram: Sendable {
     public var filter: [UInt8]
     /// `SECCOMP_FILTER_FLAG_*` for seccomp(2).
     public var flags: UInt32
-    /// Human summary for `policy explain`.
-    public var summary: SeccompSummary
+    /// Human summary for `policy explain`; nil for a program read back from the cache, which keeps only the
+    /// instructions.
+    public var summary: SeccompSummary?
 
     /// Number of BPF instructions.
     public var instructionCount: Int { filter.count / 8 }

@@ -1,6 +1,7 @@
 #ifndef AIRLOCK_CAIRLOCKSANDBOX_H
 #define AIRLOCK_CAIRLOCKSANDBOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -155,5 +156,14 @@ int airlock_userns_available(void);
 
 /// memfd_create(name, MFD_CLOEXEC); not visible to Swift through Glibc.
 int airlock_memfd(const char *name);
+
+/// Relays SIGTERM, SIGINT, SIGHUP and SIGQUIT to `supervisor` from a signal handler; 0 restores the defaults.
+void airlock_forward_signals(pid_t supervisor);
+
+/// The running executable's GNU build-id (at most `cap` bytes); returns its length, 0 if it has none.
+int airlock_build_id(uint8_t *out, size_t cap);
+
+/// SHA-256 (FIPS 180-4) of `length` bytes.
+void airlock_sha256(const void *data, size_t length, uint8_t digest[32]);
 
 #endif

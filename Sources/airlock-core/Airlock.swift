@@ -1,3 +1,4 @@
+import AirlockSandbox
 import ArgumentParser
 
 @main
@@ -5,7 +6,7 @@ struct Airlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock",
         abstract: "Run untrusted agent code with model access it cannot abuse, and prove what it did.",
-        version: "0.1.0",
+        version: AirlockVersion.current,
         subcommands: [RouterCommand.self, RunCommand.self, ReceiptsCommand.self, PolicyCommand.self, HealthCommand.self, EgressGuardCommand.self, MockUpstreamCommand.self]
     )
 }

@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AirlockSandbox
+import CAirlockLinux
+
+/// Hands the sandbox's listeners to the router over its control socket: the first serves the model API for
+/// this sandbox (8443), the second its egress proxy (3128). If the router cannot be reached the worker is never
+/// started. The protocol is the router's (AirlockRouter's ControlMessage): one JSON request with the descriptors
+/// attached, one JSON reply line.
+public struct ControlSocketRegistrar: RouterRegistrar {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// A refusal or an unreachable router, in words.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public func register(sandbox: String, listeners: [SandboxListener]) throws {
+        // The policy lists the router's ports as [model API, egress proxy].
+        let roles = zip(listeners, ["inference", "egress"]).map { "\"\($1)\"" }.joined(separator: ",")
+        let request = "{\"op\":\"register\",\"roles\":[\(roles)],\"sandbox\":\(JSONValue.quoted(sandbox))}"
+        try send(request, descriptors: listeners.prefix(2).map(\.fd))
+    }
+
+    /// Tells the router the sandbox is gone.
+    public func unregister(sandbox: String) throws {
+        try send("{\"op\":\"unregister\",\"sandbox\":\(JSONValue.quoted(sandbox))}", descriptors: [])
+    }
+
+    func send(_ request: String, descriptors: [Int32]) throws(Failure) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(SystemError(errno))") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw Failure(description: "control socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw Failure(description: "the router's control socket \(path) is not reachable (\(reason)); "
+                + "is the router running with router.control set?")
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let message = Array(request.utf8)
+        let rc = descriptors.withUnsafeBufferPointer { fds in
+            message.withUnsafeBytes {
+                airlock_send_fds(fd, fds.baseAddress, Int32(fds.count), $0.baseAddress, $0.count)
+            }
+        }
+        guard rc == 0 else { throw Failure(description: "sending to \(path) failed: \(SystemError(-rc).name)") }
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while !reply.contains(0x0A) {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            reply.append(contentsOf: chunk.prefix(n))
+        }
+        try Self.check(reply: Array(reply.prefix { $0 != 0x0A }), path: path)
+    }
+
+    /// `{"ok":true}`, or `{"ok":false,"error":"…"}` becomes the router's words.
+    static func check(reply: [UInt8], path: String) throws(Failure) {
+        guard let root = try? JSONReader.parse(reply), case .object(let members) = root.kind,
+            let ok = members.first(where: { $0.key == "ok" }), case .bool(let accepted) = ok.value.kind
+        else {
+            throw Failure(description: "the router gave no answer on \(path)")
+        }
+        guard accepted else {
+            var why = "refused"
+            if let error = members.first(where: { $0.key == "error" }), case .string(let text) = error.value.kind {
+                why = text
+            }
+            throw Failure(description: "the router refused: \(why)")
+        }
+    }
+}

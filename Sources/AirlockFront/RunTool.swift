@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AirlockSandbox
+
+/// `airlock run [--policy FILE] [--sandbox NAME] [--uid U --gid G] [--workdir DIR] -- CMD ARGS…`
+public enum RunTool {
+    /// Runs the sandbox and returns the launcher's exit status: the worker's (128+N when killed by signal N),
+    /// 125 when the sandbox could not be started, 64 for a bad command line.
+    public static func main(_ arguments: [String]) -> Int32 {
+        let options: RunArguments
+        do {
+            options = try RunArguments.parse(arguments)
+        } catch {
+            printError("airlock run: \(error)\nUsage: airlock run [<options>] -- <command> ... "
+                + "(see airlock run --help)")
+            return 64
+        }
+        if options.help {
+            print(RunArguments.usage)
+            return 0
+        }
+        do {
+            let policy = try options.policy.map(SandboxPolicy.load(path:)) ?? SandboxPolicy.builtIn()
+            let launcher = try SandboxLauncher(
+                policy: policy,
+                options: .init(uid: options.uid, gid: options.gid, workdir: options.workdir,
+                               seccompCache: seccompCache(options)))
+            for warning in launcher.warnings { printError("airlock: \(warning)") }
+            let registrar: any RouterRegistrar =
+                options.noRouter ? NoRouterRegistrar() : ControlSocketRegistrar(path: options.control)
+            let running = try launcher.start(options.command, sandbox: options.sandbox, registrar: registrar)
+            SignalForwarding.start(to: running)
+            let exit = running.wait()
+            SignalForwarding.stop()
+            if !options.noRouter {
+                try? ControlSocketRegistrar(path: options.control).unregister(sandbox: options.sandbox)
+            }
+            return exit.shellStatus
+        } catch {
+            printError("airlock run: \(error)")
+            return 125
+        }
+    }
+
+    static func seccompCache(_ options: RunArguments) -> SeccompCache? {
+        if options.noSeccompCache { return nil }
+        if let directory = options.seccompCache { return SeccompCache(directory: directory) }
+        return geteuid() == 0 ? SeccompCache(directory: SeccompCache.systemDirectory) : nil
+    }
+}
