@@ -47,7 +47,7 @@ install:
 	scripts/install.sh --prefix "$(PREFIX)" --binary .build-release/release/airlock $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 # Benchmarks (docs/benchmarks.md). Tools come from Debian and PyPI (LiteLLM in its own venv); the release binary
-# is built when AIRLOCK_BIN is not given and .build-release has none. Durations: BENCH_SECONDS, BENCH_ROUNDS, ...
+# (--static-swift-stdlib, as deployed) is built into .build-static when AIRLOCK_BIN is not given. Durations: BENCH_SECONDS, BENCH_ROUNDS, ...
 # (see bench/compare/run.sh). Raw outputs go to bench/results/<timestamp>/.
 BENCH_VENV ?= .venv-bench
 

@@ -130,7 +130,7 @@ def main():
     w("```sh")
     w("make bench   # installs wrk, h2load, nginx, bubblewrap and LiteLLM (.venv-bench), then runs everything")
     w("# shorter, with an existing build and without the sandbox figures:")
-    w("BENCH_SECONDS=3 BENCH_ROUNDS=1 SKIP_SANDBOX=1 AIRLOCK_BIN=.build-release/release/airlock make bench")
+    w("BENCH_SECONDS=3 BENCH_ROUNDS=1 SKIP_SANDBOX=1 AIRLOCK_BIN=.build-static/release/airlock make bench")
     w("```")
     w("")
     w("Everything runs on 127.0.0.1. Every contender talks to the same upstream: an nginx worker answering a fixed")
@@ -472,7 +472,7 @@ def main():
         w("")
         rows, values = [], {}
         for line in text.splitlines():
-            m = re.match(r"(\S+)\s+median\s+([\d.]+) ms\s+min\s+([\d.]+)\s+max\s+([\d.]+)\s+\(n=(\d+)\)", line)
+            m = re.match(r"(.+?)\s+median\s+([\d.]+) ms\s+min\s+([\d.]+)\s+max\s+([\d.]+)\s+\(n=(\d+)\)", line)
             if m:
                 values[m.group(1)] = float(m.group(2))
                 rows.append([m.group(1), f"{m.group(2)} ms", f"{m.group(3)} ms", f"{m.group(4)} ms", m.group(5)])

@@ -14,7 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$PWD"
 
-AIRLOCK_BIN="${AIRLOCK_BIN:-.build-release/release/airlock}"
+# The form that is deployed (Dockerfile, install.sh): a --static-swift-stdlib release build, the static `airlock`
+# front next to `airlock-core`. The same build serves the sandbox figures and the receipt log benchmark.
+AIRLOCK_BIN="${AIRLOCK_BIN:-.build-static/release/airlock}"
 BENCH_SECONDS="${BENCH_SECONDS:-10}"            # each wrk run
 BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"              # seconds of wrk per contender before measuring
@@ -31,7 +33,7 @@ BENCH_VENV="${BENCH_VENV:-.venv-bench}"
 BENCH_RESULTS="${BENCH_RESULTS:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}"
 BENCH_REPORT="${BENCH_REPORT:-docs/benchmarks.md}"
 BENCH_NOTE="${BENCH_NOTE:-}"
-RECEIPTS_BENCH_BIN="${RECEIPTS_BENCH_BIN:-.build-release/release/airlock-receipts-bench}"
+RECEIPTS_BENCH_BIN="${RECEIPTS_BENCH_BIN:-.build-static/release/airlock-receipts-bench}"
 RECEIPTS_ARGS="${RECEIPTS_ARGS:---records 200000 --appends 500 --verify-runs 1}"
 SKIP_RECEIPTS="${SKIP_RECEIPTS:-0}"
 # A --static-swift-stdlib build, built by bench/sandbox/*.sh when missing. It must sit in a checkout
@@ -51,16 +53,19 @@ done
 case " $BENCH_CONTENDERS " in
   *" litellm "*) [ -x "$BENCH_VENV/bin/litellm" ] || die "$BENCH_VENV/bin/litellm is missing; run scripts/install-bench-deps.sh" ;;
 esac
-if [ ! -x "$AIRLOCK_BIN" ]; then
-  [ "$AIRLOCK_BIN" = .build-release/release/airlock ] \
-    || die "$AIRLOCK_BIN is missing (set AIRLOCK_BIN to a release build of airlock)"
-  say "building the release binary"
-  swift build -c release --product airlock --scratch-path .build-release
+static_build() { swift build -c release --static-swift-stdlib --scratch-path .build-static "$@"; }
+if [ "$AIRLOCK_BIN" = .build-static/release/airlock ]; then
+  if [ ! -x .build-static/release/airlock ] || [ ! -x .build-static/release/airlock-core ]; then
+    say "building the release binaries (--static-swift-stdlib, .build-static)"
+    static_build --product airlock-core
+    static_build --product airlock
+  fi
 fi
+[ -x "$AIRLOCK_BIN" ] || die "$AIRLOCK_BIN is missing (set AIRLOCK_BIN to a release build of airlock)"
 AIRLOCK_BIN="$(cd "$(dirname "$AIRLOCK_BIN")" && pwd)/$(basename "$AIRLOCK_BIN")"
-if [ "$SKIP_RECEIPTS" != 1 ] && [ ! -x "$RECEIPTS_BENCH_BIN" ] && [ "$RECEIPTS_BENCH_BIN" = .build-release/release/airlock-receipts-bench ]; then
+if [ "$SKIP_RECEIPTS" != 1 ] && [ ! -x "$RECEIPTS_BENCH_BIN" ] && [ "$RECEIPTS_BENCH_BIN" = .build-static/release/airlock-receipts-bench ]; then
   say "building the receipt log benchmark"
-  swift build -c release --product airlock-receipts-bench --scratch-path .build-release
+  static_build --product airlock-receipts-bench
 fi
 
 # 1,000 held connections, plus the proxies' own upstream connections.
@@ -447,7 +452,7 @@ elif [ -x "$RECEIPTS_BENCH_BIN" ]; then
     timeout 900 bench/receipts/run.sh $RECEIPTS_ARGS > "$results/receipts.txt" 2>&1 \
     || echo "failed: exit $?" >> "$results/receipts.txt"
 else
-  echo "skipped: $RECEIPTS_BENCH_BIN is missing (build it with \`swift build -c release --product airlock-receipts-bench --scratch-path .build-release\` or set RECEIPTS_BENCH_BIN)" > "$results/receipts.txt"
+  echo "skipped: $RECEIPTS_BENCH_BIN is missing (build it with \`swift build -c release --static-swift-stdlib --product airlock-receipts-bench --scratch-path .build-static\` or set RECEIPTS_BENCH_BIN)" > "$results/receipts.txt"
   say "$(cat "$results/receipts.txt")"
 fi
 # The sandbox scripts build a static binary unless given one.
