@@ -8,7 +8,8 @@ final class Upstream: Sendable {
     let provider: any Provider
     let client: UpstreamHTTPClient
     let origin: UpstreamOrigin
-    let host: String
+    /// The upstream's host name, as receipts record it.
+    var host: String { origin.host }
     private let breaker: Mutex<CircuitBreaker<ContinuousClock.Instant>>
 
     init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: UpstreamHTTPClient) {
@@ -23,7 +24,6 @@ final class Upstream: Sendable {
             caFile: config.caFile,
             connectTimeout: config.timeouts.connect.nanoseconds
         )
-        self.host = url.host
         self.breaker = Mutex(
             CircuitBreaker(
                 failureThreshold: config.breaker.failures,

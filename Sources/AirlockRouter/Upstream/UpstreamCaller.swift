@@ -90,14 +90,11 @@ struct UpstreamCaller: Sendable {
                     } else {
                         upstream.recordSuccess()
                     }
+                    let retryAfter = retryable ? Self.retryAfter(response.headers) : nil
                     let delay =
                         retryable
-                        ? schedule.delay(
-                            after: attempt,
-                            failure: .status(status),
-                            retryAfter: Self.retryAfter(response.headers),
-                            using: &generator
-                        ) : nil
+                        ? schedule.delay(after: attempt, failure: .status(status), retryAfter: retryAfter, using: &generator)
+                        : nil
                     if !retryable || (delay == nil && isLastTarget) {
                         metrics.upstreamAttempt(upstream: upstream.name, outcome: status >= 500 ? "failed" : "ok")
                         return Attempted(upstream: upstream, head: response, exchange: exchange, attempts: attempts, upstreamModel: model)
@@ -110,7 +107,7 @@ struct UpstreamCaller: Sendable {
                         status: status == 429 ? 429 : 502,
                         reason: status == 429 ? "upstream_rate_limited" : "upstream_error",
                         message: "The upstream answered \(status).",
-                        retryAfterSeconds: Self.retryAfter(response.headers).map { max(1, $0.components.seconds) }
+                        retryAfterSeconds: retryAfter.map { max(1, $0.components.seconds) }
                     )
                 } catch is CancellationError {
                     upstream.releaseProbe()

@@ -51,7 +51,7 @@ final class UpstreamConnection: @unchecked Sendable {
 
     /// The exchange finished with a response that allows reuse.
     fileprivate func finished() {
-        guard !isClosed, channel.isActive else { return }
+        guard isReusable else { return }
         pool?.giveBack(self)
     }
 
@@ -160,7 +160,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         } else if let description = UpstreamHTTPClient.tlsDescription(error) {
             reason = .tlsFailed(description)
         } else {
-            reason = exchangeSawHead ? .closedMidBody : .closedBeforeResponse
+            reason = sawHead ? .closedMidBody : .closedBeforeResponse
         }
         failExchange(reason)
         context.close(promise: nil)
@@ -171,11 +171,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         headTimer = nil
         headDeadline = nil
         connection?.closedByPeer()
-        failExchange(exchangeSawHead ? .closedMidBody : .closedBeforeResponse)
+        failExchange(sawHead ? .closedMidBody : .closedBeforeResponse)
         context.fireChannelInactive()
     }
-
-    private var exchangeSawHead: Bool { sawHead }
 
     private func failExchange(_ reason: UpstreamTransportError) {
         guard let exchange else { return }

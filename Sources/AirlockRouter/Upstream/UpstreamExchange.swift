@@ -95,10 +95,6 @@ final class UpstreamExchange: @unchecked Sendable {
         connection.send(request, exchange: self, headDeadline: headDeadline)
     }
 
-    func failBeforeConnection(_ error: UpstreamTransportError) {
-        fail(error)
-    }
-
     /// The agent went away or the caller gave up: close the connection, fail whatever waits.
     func abort() {
         guard !aborted else { return }
@@ -108,8 +104,8 @@ final class UpstreamExchange: @unchecked Sendable {
         connection?.close()
     }
 
-    /// Reads the body off and drops it (a response replaced by a retry): the connection is closed, which
-    /// is cheaper than reading an unknown body, and retries are rare.
+    /// Drops the body of a response replaced by a retry. Unless the body has already ended, the connection is
+    /// closed rather than read to the end: cheaper than reading an unknown body, and retries are rare.
     func discard() {
         if !ended {
             aborted = true

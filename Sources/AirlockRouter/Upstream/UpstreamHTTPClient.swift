@@ -69,7 +69,7 @@ final class UpstreamHTTPClient: Sendable {
             case .success(let connection):
                 exchange.start(on: connection, request: request, headDeadline: headDeadline, readTimeout: readTimeout)
             case .failure(let error):
-                exchange.failBeforeConnection(Self.classifyConnectError(error))
+                exchange.fail(Self.classifyConnectError(error))
             }
         }
     }
