@@ -11,11 +11,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
 static volatile pid_t forwarded_worker = 0;
+
+// Closes every descriptor from 3 up except `a` and `b`. The supervisor outlives nothing it needs from the
+// parent but its two channels; holding the parent's other descriptors would keep them open (sockets not
+// closed for their peers, pipes without EOF) for as long as the sandbox runs.
+static void close_inherited(int a, int b) {
+    int low = a < b ? a : b;
+    int high = a < b ? b : a;
+    unsigned int ranges[3][2] = {
+        {3U, (unsigned int)low - 1U}, {(unsigned int)low + 1U, (unsigned int)high - 1U}, {(unsigned int)high + 1U, ~0U}};
+    for (int i = 0; i < 3; i++) {
+        if (ranges[i][0] > ranges[i][1] || ranges[i][0] < 3U) continue;
+        if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0U) == 0) continue;
+        // Kernels before 5.9: one close per descriptor, up to the descriptor limit.
+        long limit = sysconf(_SC_OPEN_MAX);
+        unsigned int last = ranges[i][1];
+        if (limit > 0 && (unsigned long)limit - 1UL < last) last = (unsigned int)(limit - 1);
+        for (unsigned int fd = ranges[i][0]; fd <= last && fd < (1U << 20); fd++) close((int)fd);
+    }
+}
 
 // The supervisor is PID 1 of the new pid namespace: signals from the parent's namespace reach it only if it has a
 // handler (pid_namespaces(7)), so it installs one that relays to the worker.
@@ -113,8 +128,8 @@ __attribute__((noreturn)) static void supervisor_main(const struct airlock_sandb
                                                       int control_fd) {
     if (reset_signals() != 0) airlock_fail(report_fd, AIRLOCK_STAGE_SIGNALS, errno, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // Anything the Swift parent left open without O_CLOEXEC must not reach the worker.
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Nothing the parent had open may reach the worker, nor stay open in the supervisor.
+    close_inherited(report_fd, control_fd);
     if (spec->flags & AIRLOCK_SPEC_USERNS) write_id_maps(spec, report_fd);
     if (spec->flags & AIRLOCK_SPEC_MOUNTNS) airlock_setup_mounts(spec, report_fd);
 

@@ -41,6 +41,24 @@ struct LaunchTests {
         #expect(await TestSupport.wait(running) == .signaled(signal))
     }
 
+    @Test func theSandboxHoldsNoDescriptorOfTheParent() async throws {
+        let (launcher, workdir) = try launcher()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)  // without O_CLOEXEC: the supervisor is forked with both ends open
+        let running = try launcher.start(["/bin/sleep", "30"], sandbox: "t")
+        close(ends[1])
+        // No copy of the write end may survive in the supervisor or the worker: the read end sees end-of-file
+        // while the sandbox still runs, not when it ends.
+        var poller = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+        #expect(poll(&poller, 1, 5000) == 1)
+        var byte: UInt8 = 0
+        #expect(read(ends[0], &byte, 1) == 0)
+        close(ends[0])
+        running.signal(SIGTERM)
+        #expect(await TestSupport.wait(running) == .signaled(SIGTERM))
+    }
+
     @Test func failingStageBecomesOneClearMessage() async throws {
         let (launcher, workdir) = try launcher { $0.injectedFailure = (AIRLOCK_STAGE_LANDLOCK_RESTRICT_SELF, EPERM) }
         defer { try? FileManager.default.removeItem(atPath: workdir) }
