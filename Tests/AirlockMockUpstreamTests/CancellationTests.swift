@@ -6,7 +6,9 @@ import Testing
 @Suite("Client disconnects and backpressure")
 struct CancellationTests {
     @Test func disconnectMidStreamIsRecordedAsCancelled() async throws {
-        try await withMockServer(MockUpstreamConfiguration(chunkDelay: .milliseconds(100))) { server in
+        // Two minutes of stream: however long a loaded machine takes to get from the first chunk to the close, the
+        // stream is still running when the close arrives (a short stream could finish first and not be cancelled).
+        try await withMockServer(MockUpstreamConfiguration(chunkCount: 1200, chunkDelay: .milliseconds(100))) { server in
             let connection = try TestConnection(port: server.port)
             try connection.sendRequest(
                 "POST", "/v1/chat/completions",
@@ -22,7 +24,9 @@ struct CancellationTests {
 
     @Test func disconnectDuringHeaderDelayIsRecordedAsCancelled() async throws {
         try await withMockServer { server in
-            server.addFault(MockFault(delayBeforeHeadersMs: 2000))
+            // Far longer than the test: a short delay could run out before a starved test thread gets to close(),
+            // and the request would then complete instead of being cancelled. The close cancels the timer.
+            server.addFault(MockFault(delayBeforeHeadersMs: 120_000))
             let connection = try TestConnection(port: server.port)
             try connection.sendRequest("POST", "/v1/chat/completions", body: openAIChatBody)
             #expect(try await eventually { server.requestCount == 1 })

@@ -85,14 +85,17 @@ struct AdmissionTests {
 
     @Test("per-sandbox rate limit: 429 with Retry-After once the burst is spent")
     func sandboxRate() async throws {
-        try await withHarness(configure: { c, _ in c.sandboxes[0].rate = RateSettings(rps: 0.5, burst: 3) }) { h in
+        // One token per 20 s: a loaded machine cannot stretch the four requests long enough to earn another.
+        try await withHarness(configure: { c, _ in c.sandboxes[0].rate = RateSettings(rps: 0.05, burst: 3) }) { h in
             for _ in 0..<3 {
                 #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)
             }
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 429)
             #expect(r.body.contains("\"code\":\"rate_limited\""))
-            #expect(r.headers.first(name: "retry-after") == "2")
+            // Whole seconds until the next token, rounded up: 20 less the time the requests took (under 2 s here).
+            let retryAfter = r.headers.first(name: "retry-after").flatMap { Int($0) }
+            #expect(retryAfter.map { (18...20).contains($0) } == true, "Retry-After: \(String(describing: retryAfter))")
             #expect(h.mock.requestCount == 3)
         }
     }
@@ -110,8 +113,13 @@ struct AdmissionTests {
 
     @Test("concurrency cap: a second request while one is in flight gets 503")
     func concurrency() async throws {
-        try await withHarness(configure: { c, _ in c.sandboxes[0].maxConcurrent = 1 }) { h in
-            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 1500))
+        try await withHarness(configure: { c, _ in
+            c.sandboxes[0].maxConcurrent = 1
+            c.upstreams[0].timeouts.responseHeaders = .seconds(10)
+        }) { h in
+            // Long enough that the second request surely arrives while the first still holds the slot, even when
+            // the test's threads are starved by the suites running beside it.
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 4000))
             async let slow = h.request("/v1/chat/completions", body: Harness.chat())
             // The first request holds the only slot once the upstream has it.
             #expect(await eventually { h.mock.requestCount == 1 })
