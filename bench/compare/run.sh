@@ -12,6 +12,7 @@
 #   AIRLOCK_BIN=path/to/airlock BENCH_SECONDS=3 BENCH_ROUNDS=1 SKIP_SANDBOX=1 bench/compare/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib/router-config.sh
 repo="$PWD"
 
 # The form that is deployed (Dockerfile, install.sh): a --static-swift-stdlib release build, the static `airlock`
@@ -252,30 +253,10 @@ for c in airlock-sync airlock-batched airlock-off; do
   has "$c" || continue
   p=$(port)
   durability="${c#airlock-}"
-  if [ "$durability" = off ]; then
-    receipts="receipts: {enabled: false}"
-  else
-    receipts="receipts: {directory: $work/$c/receipts, origin: airlock.bench/receipts, signing_keys: [$work/signing.key], durability: $durability}"
-  fi
   mkdir -p "$work/$c"
-  cat > "$work/$c/airlock.yaml" <<YAML
-version: 1
-router:
-  listeners: [{tcp: "127.0.0.1:$p"}]
-  state_directory: $work/$c/state
-  allow_root: true
-  limits: {max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
-tenants: [{name: bench}]
-sandboxes:
-  - {name: bench, tenant: bench, uids: [$(id -u)], models: ["*"], max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
-upstreams:
-  - {name: fast, kind: openai-compatible, base_url: "http://127.0.0.1:$upstream_port", credential: {file: $work/upstream.key}}
-  - {name: stream, kind: openai-compatible, base_url: "http://127.0.0.1:$mock_port", credential: {file: $work/upstream.key}}
-models:
-  - {name: gpt-bench, api: openai, targets: [{upstream: fast}]}
-  - {name: gpt-stream, api: openai, targets: [{upstream: stream}]}
-$receipts
-YAML
+  bench_router_yaml "$work/$c/airlock.yaml" "$p" "$work/$c/state" "$work/upstream.key" \
+    "$(bench_receipts "$durability" "$work/$c/receipts" airlock.bench/receipts "$work/signing.key")" \
+    "gpt-bench=http://127.0.0.1:$upstream_port" "gpt-stream=http://127.0.0.1:$mock_port"
   cp "$work/$c/airlock.yaml" "$results/config/$c.yaml"
   start "$c" "$AIRLOCK_BIN" router --config "$work/$c/airlock.yaml" --ready-file "$work/$c/ready.json" --log-level error
   pid_of[$c]=$last_pid

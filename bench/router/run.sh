@@ -4,6 +4,7 @@
 # router's RSS idle and under load. Usage: bench/router/run.sh [BIN] [SECONDS] [ROUNDS] [DURABILITY]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib/router-config.sh
 bin="${1:-.build-release/release/airlock}"
 seconds="${2:-8}"
 rounds="${3:-3}"
@@ -24,27 +25,9 @@ for _ in $(seq 200); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
 mock_port=$(cat "$work/mock.port")
 router_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-if [ "$durability" = off ]; then
-  receipts="receipts: {enabled: false}"
-else
-  receipts="receipts: {directory: $work/receipts, origin: airlock.bench/receipts, signing_keys: [$work/signing.key], durability: $durability}"
-fi
-cat > "$work/airlock.yaml" <<YAML
-version: 1
-router:
-  listeners: [{tcp: "127.0.0.1:$router_port"}]
-  state_directory: $work/state
-  allow_root: true
-  limits: {max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
-tenants: [{name: bench}]
-sandboxes:
-  - {name: bench, tenant: bench, uids: [$(id -u)], models: ["*"], max_concurrent: 100000, rate: {rps: 1000000, burst: 10000000}}
-upstreams:
-  - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:$mock_port", credential: {file: $work/key}}
-models:
-  - {name: gpt-bench, api: openai, targets: [{upstream: mock}]}
-$receipts
-YAML
+bench_router_yaml "$work/airlock.yaml" "$router_port" "$work/state" "$work/key" \
+  "$(bench_receipts "$durability" "$work/receipts" airlock.bench/receipts "$work/signing.key")" \
+  "gpt-bench=http://127.0.0.1:$mock_port"
 "$bin" router --config "$work/airlock.yaml" --ready-file "$work/ready.json" --log-level error 2>"$work/router.log" &
 router_pid=$!
 for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done

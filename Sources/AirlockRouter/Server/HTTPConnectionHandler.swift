@@ -39,6 +39,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var task: Task<Void, Never>?
     private var receivedAtNanos: UInt64 = 0
     private var executor: EventLoopTaskExecutor?
+    /// The agent half-closed while a request was open; the connection closes once that response is written.
+    private var inputClosed = false
+    /// The write of the last response's `.end`: a close must wait for it, or the end would be discarded.
+    private var lastEnd: EventLoopFuture<Void>?
 
     init(peer: PeerIdentity, limits: Limits, pipeline: RequestPipeline, tracker: ConnectionTracker) {
         self.peer = peer
@@ -70,11 +74,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             arm(context: context, limits.headerTimeout)
             return
         }
-        if case ChannelEvent.inputClosed = event, case .idle = state {
-            context.close(promise: nil)
+        if case ChannelEvent.inputClosed = event {
+            // The agent will send nothing more: a request being answered still gets its response, then the
+            // connection closes; with none, it closes once the last response's bytes are out.
+            switch state {
+            case .processing, .discarding:
+                inputClosed = true
+            case .idle, .receiving:
+                if let lastEnd {
+                    // Completed already in the usual case, and then this closes at once.
+                    lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                } else {
+                    context.close(promise: nil)
+                }
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed request (the protocol error handler has already answered 400) or a failed socket: the
+        // connection cannot be trusted to frame another request.
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -122,11 +144,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data), case .processing = state {
+            // Bookkeeping first: writing `.end` lets the request gate deliver a pipelined request re-entrantly,
+            // and that request's own state and deadline must not be overwritten afterwards.
             state = .idle
             task = nil
-            context.write(data, promise: promise)
             context.triggerUserOutboundEvent(FirstByteDetector.RequestDone(), promise: nil)
             arm(context: context, limits.idleTimeout)
+            let written = promise ?? context.eventLoop.makePromise()
+            lastEnd = written.futureResult
+            context.write(data, promise: written)
+            if inputClosed {
+                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            }
             return
         }
         context.write(data, promise: promise)

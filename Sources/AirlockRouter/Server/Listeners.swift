@@ -81,7 +81,9 @@ struct ListenerFactory {
                         return
                     }
                     try sync.addHandler(FirstByteDetector())
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+                    try sync.addHandler(RequestGate())
+                    try sync.addHandler(HTTPServerProtocolErrorHandler())
                     try sync.addHandler(
                         HTTPConnectionHandler(peer: peer, limits: runtime.connectionLimits, pipeline: pipeline, tracker: tracker)
                     )

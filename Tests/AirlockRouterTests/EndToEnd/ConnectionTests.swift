@@ -14,11 +14,18 @@ import Testing
 /// Framing, timeouts and identity at the connection level, with raw sockets and real peer processes.
 @Suite("Connections and identity end to end", .timeLimit(.minutes(1)))
 struct ConnectionTests {
+    /// One JSON POST as raw bytes, for tests that control exactly what goes on the wire.
+    static func post(_ path: String, _ body: String) -> String {
+        "POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
     @Test("request smuggling shapes are refused with 400 and the connection closed", arguments: [
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\n{}",
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 7\r\n\r\n{}",
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: identity, chunked\r\n\r\n0\r\n\r\n",
+        // Not HTTP at all: the parser's own error, answered by the protocol error handler.
+        "GET /v1/models HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n",
     ])
     func smuggling(raw: String) async throws {
         try await withHarness { h in
@@ -28,6 +35,53 @@ struct ConnectionTests {
             #expect(text.hasPrefix("HTTP/1.1 400"))
             #expect(closed)
             #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("pipelined requests are answered one at a time, in order; a half-close still gets every answer, then the close")
+    func pipelining() async throws {
+        try await withHarness { h in
+            // The first answer is slow, so the second and third requests wait in the router while it is pending.
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 300))
+            let socket = try RawSocket(port: h.routerPort)
+            let chat = Harness.chat()
+            let embedding = #"{"model":"embed-test","input":"one two"}"#
+            socket.send(
+                Self.post("/v1/chat/completions", chat) + Self.post("/v1/embeddings", embedding)
+                    + "GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n"
+            )
+            shutdown(socket.fd, Int32(SHUT_WR))
+            let (text, closed) = try await offPool { socket.readAll() }
+            let statusLines = text.components(separatedBy: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }
+            #expect(statusLines == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"], "\(text)")
+            // In the order asked: the chat completion, then the embedding, then the model list.
+            let chatAt = text.range(of: "\"chat.completion\"")?.lowerBound
+            let embeddingAt = text.range(of: "\"embedding\"")?.lowerBound
+            let modelsAt = text.range(of: "\"object\":\"model\"")?.lowerBound
+            #expect(chatAt != nil && embeddingAt != nil && modelsAt != nil, "\(text)")
+            if let chatAt, let embeddingAt, let modelsAt {
+                #expect(chatAt < embeddingAt && embeddingAt < modelsAt)
+            }
+            #expect(closed)
+            #expect(h.mock.requestCount == 2)
+        }
+    }
+
+    @Test("an agent that half-closes after its request gets the whole response, then the connection closes")
+    func halfClose() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 200))
+            let socket = try RawSocket(port: h.routerPort)
+            let chat = Harness.chat()
+            socket.send(Self.post("/v1/chat/completions", chat))
+            shutdown(socket.fd, Int32(SHUT_WR))
+            let start = ContinuousClock.now
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 200"))
+            #expect(text.contains("\"chat.completion\""))
+            #expect(closed)
+            // Closed because of the half-close, not by the idle timeout much later.
+            #expect(ContinuousClock.now - start < .seconds(4))
         }
     }
 
