@@ -14,7 +14,22 @@ extension Router {
     /// (listeners, state directory, receipt log, control socket, user), keeps the old configuration and says why.
     @discardableResult
     public func reload() async -> ReloadResult {
-        let result = prepareReload()
+        let result: ReloadResult
+        do {
+            result = apply(try ConfigLoader.load(path: state.configPath))
+        } catch {
+            result = .refused("\(error)")
+        }
+        return report(result)
+    }
+
+    /// Swaps in an already loaded configuration under the same rules (tests build theirs in code).
+    @discardableResult
+    func reload(_ loaded: LoadedConfig) async -> ReloadResult {
+        report(apply(loaded))
+    }
+
+    private func report(_ result: ReloadResult) -> ReloadResult {
         switch result {
         case .reloaded(let digest):
             state.metrics.reload(ok: true)
@@ -26,13 +41,7 @@ extension Router {
         return result
     }
 
-    private func prepareReload() -> ReloadResult {
-        let loaded: LoadedConfig
-        do {
-            loaded = try ConfigLoader.load(path: state.configPath)
-        } catch {
-            return .refused("\(error)")
-        }
+    private func apply(_ loaded: LoadedConfig) -> ReloadResult {
         let old = holder.current.config
         let new = loaded.config
         var fixed: [String] = []
@@ -74,7 +83,8 @@ extension Router {
                 receipts: state.receipts,
                 clients: state.clients,
                 metrics: state.metrics,
-                logger: logger
+                logger: logger,
+                previous: holder.current
             )
         )
         state.digest.withLock { $0 = digest }

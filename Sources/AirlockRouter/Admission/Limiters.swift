@@ -3,28 +3,50 @@ import Synchronization
 
 /// The router's rate and concurrency limits: one global token bucket and one per sandbox, one global
 /// in-flight cap and one per sandbox. Locks are held for arithmetic only, never across I/O.
+///
+/// A reload builds new limiters from the previous ones: buckets whose settings did not change are the same
+/// buckets, changed ones keep the tokens they had left, and the in-flight counts are shared, so requests
+/// still running under the old configuration count against the new caps. A reload never resets a limit.
 final class Limiters: Sendable {
     typealias Bucket = TokenBucket<ContinuousClock.Instant>
+    typealias InFlight = (total: Int, bySandbox: [String: Int])
 
-    private let global: Mutex<Bucket>
+    private let global: Locked<Bucket>
     private let perSandbox: [String: Locked<Bucket>]
-    private let inFlight: Mutex<(total: Int, bySandbox: [String: Int])>
+    private let inFlight: Locked<InFlight>
     private let maxConcurrent: Int
     private let sandboxMaxConcurrent: [String: Int]
 
-    init(limits: RouterLimits, sandboxes: [SandboxPolicy]) {
+    init(limits: RouterLimits, sandboxes: [SandboxPolicy], previous: Limiters? = nil) {
         let now = ContinuousClock.now
-        global = Mutex(Bucket(rate: limits.rate.rps, burst: limits.rate.burst, now: now))
+        global = Self.bucket(rate: limits.rate, now: now, previous: previous?.global)
         var per: [String: Locked<Bucket>] = [:]
         var caps: [String: Int] = [:]
         for sandbox in sandboxes {
-            per[sandbox.name] = Locked(Bucket(rate: sandbox.rate.rps, burst: sandbox.rate.burst, now: now))
+            per[sandbox.name] = Self.bucket(rate: sandbox.rate, now: now, previous: previous?.perSandbox[sandbox.name])
             caps[sandbox.name] = sandbox.maxConcurrent
         }
         perSandbox = per
         sandboxMaxConcurrent = caps
         maxConcurrent = limits.maxConcurrent
-        inFlight = Mutex((0, [:]))
+        inFlight = previous?.inFlight ?? Locked((0, [:]))
+    }
+
+    private static func bucket(rate: RateSettings, now: ContinuousClock.Instant, previous: Locked<Bucket>?) -> Locked<Bucket> {
+        guard let previous else { return Locked(Bucket(rate: rate.rps, burst: rate.burst, now: now)) }
+        let old = previous.withLock { $0 }
+        if old.rate == rate.rps && old.burst == Double(rate.burst) { return previous }
+        return Locked(Bucket(rate: rate.rps, burst: rate.burst, now: now, carrying: old))
+    }
+
+    /// Tokens left in a sandbox's bucket at `now` (tests and metrics).
+    func tokens(sandbox: String, now: ContinuousClock.Instant = .now) -> Double? {
+        perSandbox[sandbox]?.withLock { $0.available(now: now) }
+    }
+
+    /// Requests in flight, in total and for one sandbox.
+    func inFlightCount(sandbox: String) -> (total: Int, sandbox: Int) {
+        inFlight.withLock { ($0.total, $0.bySandbox[sandbox, default: 0]) }
     }
 
     /// Takes a token from the global bucket and the sandbox's; a 429 with Retry-After when either is empty.

@@ -20,6 +20,20 @@ public struct TokenBucket<Instant: InstantProtocol>: Sendable where Instant.Dura
         self.last = now
     }
 
+    /// A bucket with new settings that keeps what `previous` had left at `now` (never more than the new burst):
+    /// changing a limit must not hand out a fresh burst.
+    public init(rate: Double, burst: Int, now: Instant, carrying previous: TokenBucket) {
+        self.init(rate: rate, burst: burst, now: now)
+        self.tokens = min(self.burst, previous.available(now: now))
+    }
+
+    /// The tokens there are at `now`.
+    public func available(now: Instant) -> Double {
+        var copy = self
+        copy.refill(now: now)
+        return copy.tokens
+    }
+
     public mutating func take(now: Instant) -> Decision {
         refill(now: now)
         if tokens >= 1 {

@@ -42,12 +42,15 @@ final class EgressProxy: Sendable {
     private let resolver: EgressResolver
     private let receipts: any ReceiptSink
     private let connectTimeout: TimeAmount
-    private let open = Locked<[String: Int]>([:])
+    /// Open tunnels per sandbox; shared with the proxy of the previous configuration after a reload, so
+    /// tunnels opened before it count against the caps after it.
+    private let open: Locked<[String: Int]>
     private let logger: Logger
     private let metrics: RouterMetrics
 
-    init(config: AirlockConfig, receipts: any ReceiptSink, metrics: RouterMetrics, logger: Logger) {
+    init(config: AirlockConfig, receipts: any ReceiptSink, metrics: RouterMetrics, logger: Logger, previous: EgressProxy? = nil) {
         self.metrics = metrics
+        self.open = previous?.open ?? Locked([:])
         var rules: [String: EgressRules] = [:]
         var policies: [String: EgressPolicy] = [:]
         for sandbox in config.sandboxes {

@@ -3,7 +3,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Everything the request path reads, built once from a validated configuration.
+/// Everything the request path reads, built once from a validated configuration. A reload builds the next one
+/// from the previous: limits, circuit breakers and open-tunnel counts carry over (see ``Limiters``, ``Upstream``
+/// and ``EgressProxy``).
 final class RouterRuntime: Sendable {
     struct Route: Sendable {
         let api: APIFamily
@@ -33,7 +35,8 @@ final class RouterRuntime: Sendable {
         receipts: any ReceiptSink,
         clients: UpstreamHTTPClient,
         metrics: RouterMetrics,
-        logger: Logger
+        logger: Logger,
+        previous: RouterRuntime? = nil
     ) {
         self.config = config
         self.metrics = metrics
@@ -45,7 +48,9 @@ final class RouterRuntime: Sendable {
                 preconditionFailure("validated configuration has a bad base_url")
             }
             let provider = ProviderFactory.make(upstream, url: url, credential: credentials[upstream.name])
-            upstreams[upstream.name] = Upstream(config: upstream, url: url, provider: provider, client: clients)
+            upstreams[upstream.name] = Upstream(
+                config: upstream, url: url, provider: provider, client: clients, previous: previous?.upstreams[upstream.name]
+            )
         }
         self.upstreams = upstreams
         var routes: [String: Route] = [:]
@@ -57,7 +62,7 @@ final class RouterRuntime: Sendable {
         }
         self.routes = routes
         modelNames = config.models.map(\.name)
-        limiters = Limiters(limits: config.router.limits, sandboxes: config.sandboxes)
+        limiters = Limiters(limits: config.router.limits, sandboxes: config.sandboxes, previous: previous?.limiters)
         self.budgets = budgets
         self.receipts = receipts
         let retry = config.retry
@@ -71,7 +76,7 @@ final class RouterRuntime: Sendable {
             )
         )
         contentTypes = Set(config.router.limits.contentTypes)
-        egress = EgressProxy(config: config, receipts: receipts, metrics: metrics, logger: logger)
+        egress = EgressProxy(config: config, receipts: receipts, metrics: metrics, logger: logger, previous: previous?.egress)
         let limits = config.router.limits
         connectionLimits = HTTPConnectionHandler.Limits(
             maxBodyBytes: limits.maxBodyBytes,

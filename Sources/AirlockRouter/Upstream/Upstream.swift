@@ -1,5 +1,4 @@
 import AirlockPolicy
-import Synchronization
 
 /// One configured upstream at run time: its provider mapping, its client and origin, and its circuit breaker.
 final class Upstream: Sendable {
@@ -10,9 +9,11 @@ final class Upstream: Sendable {
     let origin: UpstreamOrigin
     /// The upstream's host name, as receipts record it.
     var host: String { origin.host }
-    private let breaker: Mutex<CircuitBreaker<ContinuousClock.Instant>>
+    /// Shared with the upstream of the same name after a reload that changed neither its address nor its
+    /// breaker settings, so a reload neither closes an open breaker nor forgets recent failures.
+    let breaker: Locked<CircuitBreaker<ContinuousClock.Instant>>
 
-    init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: UpstreamHTTPClient) {
+    init(config: UpstreamConfig, url: UpstreamURL, provider: any Provider, client: UpstreamHTTPClient, previous: Upstream? = nil) {
         self.name = config.name
         self.config = config
         self.provider = provider
@@ -24,13 +25,17 @@ final class Upstream: Sendable {
             caFile: config.caFile,
             connectTimeout: config.timeouts.connect.nanoseconds
         )
-        self.breaker = Mutex(
-            CircuitBreaker(
-                failureThreshold: config.breaker.failures,
-                window: config.breaker.window.duration,
-                cooldown: config.breaker.cooldown.duration
+        if let previous, previous.config.baseURL == config.baseURL, previous.config.breaker == config.breaker {
+            self.breaker = previous.breaker
+        } else {
+            self.breaker = Locked(
+                CircuitBreaker(
+                    failureThreshold: config.breaker.failures,
+                    window: config.breaker.window.duration,
+                    cooldown: config.breaker.cooldown.duration
+                )
             )
-        )
+        }
     }
 
     func acquire() -> CircuitBreaker<ContinuousClock.Instant>.Permission {

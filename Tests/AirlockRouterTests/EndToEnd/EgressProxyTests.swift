@@ -159,6 +159,14 @@ struct EgressProxyTests {
             let third = try await Self.connect(proxy, "mock.test:\(port)")
             #expect(third.hasPrefix("HTTP/1.1 429"))
             #expect(third.contains("too_many_tunnels"))
+            // Tunnels opened before a reload still count after it.
+            var config = h.router.holder.current.config
+            config.tenants[0].tokensPerDay = 123_456
+            let reloaded = await h.router.reload(LoadedConfig(config: config, path: "test.yaml", source: Array("reloaded".utf8)))
+            if case .refused(let why) = reloaded { Issue.record("reload refused: \(why)") }
+            #expect(h.router.holder.current.config.tenants[0].tokensPerDay == 123_456)
+            let afterReload = try await Self.connect(proxy, "mock.test:\(port)")
+            #expect(afterReload.hasPrefix("HTTP/1.1 429"), "\(afterReload)")
             _ = open
         }
     }

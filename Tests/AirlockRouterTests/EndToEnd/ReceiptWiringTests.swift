@@ -188,4 +188,168 @@ struct ReloadTests {
         }
         #expect(digests == [before, after, after])
     }
+    @Test("a reload never resets a limit: spent tokens stay spent, a changed limit keeps what was left, requests in flight count")
+    func reloadKeepsLimits() async throws {
+        // One token every 20 s: nothing refills during the test.
+        func config(_ file: RouterFile, burst: Int, tokensPerDay: Int) -> String {
+            file.config(
+                tenant: "{name: team, tokens_per_day: \(tokensPerDay)}",
+                sandboxExtra: "max_concurrent: 1, rate: {rps: 0.05, burst: \(burst)}"
+            )
+        }
+        try await FileRouter.with(config: { config($0, burst: 4, tokensPerDay: 1_000_000) }) { r in
+            // A request in flight under the old configuration holds the only slot under the new one. The delay is
+            // long enough for the reload and the second request even on a loaded machine.
+            r.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 6000))
+            async let slow = r.chat()
+            #expect(await eventually(seconds: 5) { r.mock.requestCount == 1 })
+            try await r.reload(config(r.file, burst: 4, tokensPerDay: 2_000_000))
+            let busy = try await r.chat()
+            #expect(busy.hasPrefix("HTTP/1.1 503"), "\(busy)")
+            #expect(busy.contains("sandbox_busy"))
+            #expect(try await slow.hasPrefix("HTTP/1.1 200"))
+
+            // Spend what is left of the burst.
+            var answered = 0
+            while answered < 5, try await r.chat().hasPrefix("HTTP/1.1 200") { answered += 1 }
+            #expect(answered <= 3)
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 429"))
+            // Unchanged rate settings: the same bucket, still empty.
+            try await r.reload(config(r.file, burst: 4, tokensPerDay: 3_000_000))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 429"))
+            // A larger burst keeps the tokens that were left (none), instead of starting full.
+            try await r.reload(config(r.file, burst: 8, tokensPerDay: 3_000_000))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 429"))
+        }
+    }
+
+    @Test("a reload keeps an open circuit breaker open, unless the upstream's address or breaker settings changed")
+    func reloadKeepsBreakers() async throws {
+        func config(_ file: RouterFile, cooldown: String, tokensPerDay: Int) -> String {
+            file.config(
+                tenant: "{name: team, tokens_per_day: \(tokensPerDay)}",
+                upstreamExtra: "breaker: {failures: 2, window: 60s, cooldown: \(cooldown)}",
+                extra: "retry: {attempts: 1}"
+            )
+        }
+        try await FileRouter.with(config: { config($0, cooldown: "60s", tokensPerDay: 1_000_000) }) { r in
+            r.mock.addFault(MockFault(count: 2, status: 500))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 500"))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 500"))
+            #expect(try await r.chat().contains("upstream_unavailable"))
+            // Open across a reload that leaves the upstream alone: no call reaches it.
+            try await r.reload(config(r.file, cooldown: "60s", tokensPerDay: 2_000_000))
+            let refused = try await r.chat()
+            #expect(refused.hasPrefix("HTTP/1.1 503") && refused.contains("upstream_unavailable"), "\(refused)")
+            #expect(r.mock.requestCount == 2)
+            // New breaker settings are a new breaker: closed, and the upstream answers again.
+            try await r.reload(config(r.file, cooldown: "30s", tokensPerDay: 2_000_000))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 200"))
+            #expect(r.mock.requestCount == 3)
+        }
+    }
+
+    @Test("a provider key rotated in place takes effect at the next reload")
+    func reloadRereadsKeys() async throws {
+        try await FileRouter.with(config: { $0.config(tenant: "{name: team}") }) { r in
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 200"))
+            // The upstream accepts only its own key: a wrong one in the same file is refused once reloaded...
+            try TempDirectory.write(r.file.directory + "/provider.key", "sk-not-the-key", mode: 0o600)
+            try await r.reload(r.file.config(tenant: "{name: team, tokens_per_day: 1000000}"))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 401"))
+            // ...and the right one, written back in place, works again after the next.
+            try TempDirectory.write(r.file.directory + "/provider.key", r.mockKey, mode: 0o600)
+            try await r.reload(r.file.config(tenant: "{name: team, tokens_per_day: 2000000}"))
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 200"))
+        }
+    }
+}
+
+/// The configuration file of a ``FileRouter``: one sandbox for this UID on the mock upstream, receipts off.
+struct RouterFile: Sendable {
+    let directory: String
+    let mockPort: Int
+
+    /// The file's text, with the extras spliced in.
+    func config(tenant: String, sandboxExtra: String = "", upstreamExtra: String = "", extra: String = "") -> String {
+        let sandbox = "{name: agent, tenant: team, uids: [\(getuid())], models: [gpt-test]\(sandboxExtra.isEmpty ? "" : ", " + sandboxExtra)}"
+        let upstream = "{name: mock, kind: openai-compatible, base_url: \"http://127.0.0.1:\(mockPort)\", credential: {file: \(directory)/provider.key}\(upstreamExtra.isEmpty ? "" : ", " + upstreamExtra)}"
+        return """
+            version: 1
+            router:
+              listeners: [{tcp: "127.0.0.1:0"}]
+              state_directory: \(directory)/state
+              allow_root: true
+            tenants: [\(tenant)]
+            sandboxes: [\(sandbox)]
+            upstreams: [\(upstream)]
+            models: [{name: gpt-test, api: openai, targets: [{upstream: mock}]}]
+            receipts: {enabled: false}
+            \(extra)
+            """
+    }
+}
+
+/// A router started from a configuration file, as `airlock router` runs, so reloads re-read the file.
+struct FileRouter: Sendable {
+    let file: RouterFile
+    let path: String
+    let mock: MockUpstreamServer
+    /// The key the mock upstream requires.
+    let mockKey: String
+    let router: Router
+    let port: Int
+
+    static func with(config: (RouterFile) -> String, _ body: (FileRouter) async throws -> Void) async throws {
+        let directory = TempDirectory.make()
+        let key = "sk-file-" + RequestIDs.make()
+        let mock = try await MockUpstreamServer.start(MockUpstreamConfiguration(requiredKey: key))
+        try TempDirectory.write(directory + "/provider.key", key, mode: 0o600)
+        let path = directory + "/airlock.yaml"
+        let file = RouterFile(directory: directory, mockPort: mock.port)
+        try TempDirectory.write(path, config(file), mode: 0o644)
+        var logger = Logger(label: "test.file-router")
+        logger.logLevel = .critical
+        let router: Router
+        do {
+            router = try await Router.start(try ConfigLoader.load(path: path), logger: logger)
+        } catch {
+            try? await mock.shutdown()
+            throw error
+        }
+        let run = Task { try await router.run() }
+        let port = Int(router.boundAddresses[0].split(separator: ":").last!)!
+        let r = FileRouter(file: file, path: path, mock: mock, mockKey: key, router: router, port: port)
+        do {
+            try await body(r)
+        } catch {
+            router.initiateShutdown()
+            _ = await run.result
+            try? await mock.shutdown()
+            throw error
+        }
+        router.initiateShutdown()
+        _ = await run.result
+        try await mock.shutdown()
+    }
+
+    /// One chat completion on its own connection; the raw response text.
+    func chat() async throws -> String {
+        let port = self.port
+        return try await offPool {
+            let socket = try RawSocket(port: port, timeoutSeconds: 10)
+            let body = #"{"model":"gpt-test","messages":[{"role":"user","content":"x"}]}"#
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            return socket.readAll().text
+        }
+    }
+
+    func reload(_ text: String) async throws {
+        try TempDirectory.write(path, text, mode: 0o644)
+        let result = await router.reload()
+        guard case .reloaded = result else {
+            Issue.record("reload refused: \(result)")
+            return
+        }
+    }
 }
