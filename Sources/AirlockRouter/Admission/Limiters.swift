@@ -39,16 +39,6 @@ final class Limiters: Sendable {
         return Locked(Bucket(rate: rate.rps, burst: rate.burst, now: now, carrying: old))
     }
 
-    /// Tokens left in a sandbox's bucket at `now` (tests and metrics).
-    func tokens(sandbox: String, now: ContinuousClock.Instant = .now) -> Double? {
-        perSandbox[sandbox]?.withLock { $0.available(now: now) }
-    }
-
-    /// Requests in flight, in total and for one sandbox.
-    func inFlightCount(sandbox: String) -> (total: Int, sandbox: Int) {
-        inFlight.withLock { ($0.total, $0.bySandbox[sandbox, default: 0]) }
-    }
-
     /// Takes a token from the global bucket and the sandbox's; a 429 with Retry-After when either is empty.
     func admitRate(sandbox: String) -> RouterError? {
         let now = ContinuousClock.now

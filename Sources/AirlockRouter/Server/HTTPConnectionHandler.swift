@@ -39,8 +39,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var task: Task<Void, Never>?
     private var receivedAtNanos: UInt64 = 0
     private var executor: EventLoopTaskExecutor?
-    /// The agent half-closed while a request was open; the connection closes once that response is written.
-    private var inputClosed = false
     /// The write of the last response's `.end`: a close must wait for it, or the end would be discarded.
     private var lastEnd: EventLoopFuture<Void>?
 
@@ -75,18 +73,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         if case ChannelEvent.inputClosed = event {
-            // The agent will send nothing more: a request being answered still gets its response, then the
-            // connection closes; with none, it closes once the last response's bytes are out.
-            switch state {
-            case .processing, .discarding:
-                inputClosed = true
-            case .idle, .receiving:
-                if let lastEnd {
-                    // Completed already in the usual case, and then this closes at once.
-                    lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-                } else {
-                    context.close(promise: nil)
-                }
+            // The agent will send nothing more. The request gate holds this back until the response in flight has
+            // ended, so it arrives between requests (or while one is still arriving, which can now never end):
+            // close once the last response's bytes are out. A refusal being answered closes the connection itself.
+            if case .discarding = state { return }
+            if let lastEnd {
+                // Completed already in the usual case, and then this closes at once.
+                lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
             }
             return
         }
@@ -153,9 +148,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             let written = promise ?? context.eventLoop.makePromise()
             lastEnd = written.futureResult
             context.write(data, promise: written)
-            if inputClosed {
-                written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            }
             return
         }
         context.write(data, promise: promise)

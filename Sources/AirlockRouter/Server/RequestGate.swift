@@ -52,9 +52,9 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A half-close waits behind queued requests so they are answered first; with nothing queued the
-        // connection handler hears it at once and decides (it closes after the response in flight).
-        if case ChannelEvent.inputClosed = event, !queue.isEmpty {
+        // A half-close waits behind the response in flight and any queued requests, so they are answered first:
+        // the connection handler hears it only between requests (or while one is still arriving).
+        if case ChannelEvent.inputClosed = event, !queue.isEmpty || isWaiting {
             queue.append(.inputClosed)
             return
         }
