@@ -54,7 +54,7 @@ BENCH_VENV ?= .venv-bench
 bench-deps:
 	@scripts/install-bench-deps.sh "$(BENCH_VENV)"
 
-bench: bench-deps
+bench: deps bench-deps
 	BENCH_VENV="$(BENCH_VENV)" bench/compare/run.sh
 
 clean:

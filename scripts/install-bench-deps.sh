@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `make bench` needs: Debian packages (wrk, h2load from nghttp2-client, nginx, bubblewrap, curl,
-# pgrep from procps) and LiteLLM's proxy in its own virtual environment. Safe to run again: it skips what is
-# there.
+# Installs what `make bench` needs on top of `make deps` (which brings the build's C libraries): Debian packages
+# (wrk, h2load from nghttp2-client, nginx, bubblewrap, curl, gcc for the sandbox probes, pgrep from procps) and
+# LiteLLM's proxy in its own virtual environment. Safe to run again: it skips what is there.
 # Usage: scripts/install-bench-deps.sh [VENV]   (default .venv-bench)
 set -euo pipefail
 venv="${1:-.venv-bench}"
@@ -26,7 +26,7 @@ nginx_package() {
   return 1
 }
 missing=()
-for p in wrk nghttp2-client bubblewrap curl procps; do
+for p in wrk nghttp2-client bubblewrap curl procps gcc; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then

@@ -15,6 +15,8 @@ import statistics
 import sys
 from collections import defaultdict
 
+from tools import percentile
+
 ORDER = ["direct", "nginx", "litellm", "airlock-sync", "airlock-batched", "airlock-off"]
 REFERENCE = "airlock-sync"  # ratios are this contender's value over each row's value
 DESCRIPTION = {
@@ -145,8 +147,8 @@ def main():
     w("`BENCH_CONNECTIONS` (\"16 64\"), `BENCH_RATE` (1000) over `BENCH_RATE_CLIENTS` (10) for `BENCH_LATENCY_SECONDS`,")
     w("`BENCH_STREAM_REQUESTS` (200), `BENCH_STREAM_CHUNKS` (8), `BENCH_STREAM_DELAY_MS` (10), `BENCH_HOLD_CONNECTIONS`")
     w("(1000), `BENCH_CONTENDERS`, `AIRLOCK_BIN`, `RECEIPTS_BENCH_BIN`, `RECEIPTS_ARGS`, `SKIP_RECEIPTS`,")
-    w("`SANDBOX_AIRLOCK_BIN`, `SKIP_SANDBOX`, `BENCH_NOTE`. The receipt log figures need a built")
-    w("`airlock-receipts-bench` (`RECEIPTS_BENCH_BIN`, else skipped); the sandbox figures build a static binary")
+    w("`SANDBOX_AIRLOCK_BIN`, `SKIP_SANDBOX`, `BENCH_NOTE`. The receipt log figures use `airlock-receipts-bench`")
+    w("(built when the default `RECEIPTS_BENCH_BIN` is missing); the sandbox figures build a static binary")
     w("unless given one. Raw outputs of a run are kept in `bench/results/<timestamp>/` (not committed).")
     w("")
     w("## This run")
@@ -341,10 +343,7 @@ def main():
             pass
 
     def pct(values, q):
-        values = sorted(v for v in values if v is not None)
-        if not values:
-            return None
-        return values[max(1, -(-len(values) * q // 100)) - 1]
+        return percentile(sorted(v for v in values if v is not None), q)
 
     def stream_summary(c):
         sums = stream_sum.get(c)
@@ -486,8 +485,9 @@ def main():
             w(text)
             w("```")
         w("")
-        w("Seccomp cost (`bench/sandbox/seccomp_cost.sh`): ns per system call outside, in the sandbox without")
-        w("seccomp, and with the agent-strict filter:")
+        w("Seccomp cost (`bench/sandbox/seccomp_cost.sh`): per system call (or loop iteration) outside, in the sandbox")
+        w("without seccomp, with an allow-all filter and with the agent-strict filter; then one mechanism at a time")
+        w("outside the sandbox:")
         w("")
         w("```")
         w(read(results, "sandbox-seccomp.txt"))

@@ -12,7 +12,7 @@
 #   AIRLOCK_BIN=path/to/airlock BENCH_SECONDS=3 BENCH_ROUNDS=1 SKIP_SANDBOX=1 bench/compare/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. bench/lib/router-config.sh
+. bench/lib/common.sh
 repo="$PWD"
 
 # The form that is deployed (Dockerfile, install.sh): a --static-swift-stdlib release build, the static `airlock`
@@ -79,7 +79,6 @@ commands="$results/commands.log"
 : > "$records"; : > "$commands"
 work="$(mktemp -d /tmp/airlock-compare-XXXXXX)"
 chmod 755 "$work"   # nginx workers run as nobody: keep their prefix reachable
-tools() { python3 "$repo/bench/compare/tools.py" "$@"; }
 started="$(date +%s)"
 key="sk-bench-upstream-$RANDOM$RANDOM"            # the upstream credential (the mock upstream requires it)
 master="sk-bench-master-$RANDOM$RANDOM$RANDOM"    # LiteLLM's master key, which its clients send
@@ -129,15 +128,6 @@ start() {
   last_pid=$!
   pids+=("$last_pid")
 }
-wait_file() { # FILE SECONDS [PID]: until FILE is not empty; gives up early if PID exits
-  local i
-  for i in $(seq $(($2 * 10))); do
-    [ -s "$1" ] && return 0
-    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && { [ -s "$1" ]; return; }
-    sleep 0.1
-  done
-  return 1
-}
 wait_http() { # URL SECONDS [ok|any] [PID]: until URL answers 2xx (any HTTP status with "any"); gives up if PID exits
   local i f=-f
   [ "${3:-}" = any ] && f=
@@ -148,7 +138,7 @@ wait_http() { # URL SECONDS [ok|any] [PID]: until URL answers 2xx (any HTTP stat
   done
   return 1
 }
-port() { tools free-port; }
+port() { bench_tools free-port; }
 
 # --- upstreams ------------------------------------------------------------------------------------------------
 printf '%s' "$key" > "$work/upstream.key"; chmod 600 "$work/upstream.key"
@@ -181,19 +171,12 @@ start_nginx() { # NAME
 }
 
 upstream_port=$(port)
-completion='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":6,"total_tokens":18}}'
-nginx_conf upstream "  server {
-    listen 127.0.0.1:$upstream_port;
-    location = /v1/chat/completions {
-      default_type application/json;
-      return 200 '$completion';
-    }
-  }"
+nginx_conf upstream "$(bench_upstream_server "$upstream_port")"
 start_nginx upstream; upstream_pid=$last_pid
 
 start mock "$AIRLOCK_BIN" mock-upstream --port 0 --port-file "$work/mock.port" --require-key "$key" \
   --chunks "$BENCH_STREAM_CHUNKS" --chunk-delay-ms "$BENCH_STREAM_DELAY_MS"
-wait_file "$work/mock.port" 20 "$last_pid" || die "mock upstream did not start; see $results/logs/mock.log"
+bench_wait_file "$work/mock.port" 20 "$last_pid" || die "mock upstream did not start; see $results/logs/mock.log"
 mock_port=$(cat "$work/mock.port")
 wait_http "http://127.0.0.1:$upstream_port/" 20 any "$upstream_pid" || true
 curl -sf -o /dev/null -X POST -d '{}' "http://127.0.0.1:$upstream_port/v1/chat/completions" \
@@ -270,7 +253,7 @@ for c in $BENCH_CONTENDERS; do
 done
 for c in "${contenders[@]}"; do
   case "$c" in
-    airlock-*) wait_file "$work/$c/ready.json" 30 "${pid_of[$c]}" || broken[$c]="did not start (logs/$c.log)" ;;
+    airlock-*) bench_wait_file "$work/$c/ready.json" 30 "${pid_of[$c]}" || broken[$c]="did not start (logs/$c.log)" ;;
     litellm) wait_http "http://127.0.0.1:${fast_port[$c]}/health/liveliness" 120 ok "${pid_of[$c]}" || broken[$c]="no answer on /health/liveliness (exited, or not within 120 s; logs/$c.log)" ;;
     nginx) wait_http "http://127.0.0.1:${fast_port[$c]}/" 20 any "${pid_of[$c]}" || true ;;
   esac
@@ -307,8 +290,8 @@ done
 
 # rotated ROUND: the live contenders, starting one further each round.
 rotated() { local n=${#live[@]} i; for i in $(seq 0 $((n - 1))); do echo "${live[$(((i + $1) % n))]}"; done; }
-cpu_of() { [ -n "${pid_of[$1]:-}" ] && tools cpu "${pid_of[$1]}" || echo null; }
-mem_of() { [ -n "${pid_of[$1]:-}" ] && tools mem "${pid_of[$1]}" || echo null; }
+cpu_of() { [ -n "${pid_of[$1]:-}" ] && bench_tools cpu "${pid_of[$1]}" || echo null; }
+mem_of() { [ -n "${pid_of[$1]:-}" ] && bench_tools mem "${pid_of[$1]}" || echo null; }
 record() { printf '%s\n' "$1" >> "$records"; }
 
 # --- idle memory ----------------------------------------------------------------------------------------------
@@ -339,7 +322,7 @@ for r in $(seq "$BENCH_ROUNDS"); do
       before=$(cpu_of "$c")
       BENCH_KEY="$(wrk_key "$c")" "${cmd[@]}" > "$out" 2>&1 || true
       after=$(cpu_of "$c")
-      record "{\"figure\":\"rps\",\"contender\":\"$c\",\"conns\":$n,\"round\":$r,\"cpu_before\":$before,\"cpu_after\":$after,\"wrk\":$(tools wrk "$out")}"
+      record "{\"figure\":\"rps\",\"contender\":\"$c\",\"conns\":$n,\"round\":$r,\"cpu_before\":$before,\"cpu_after\":$after,\"wrk\":$(bench_tools wrk "$out")}"
     done
   done
 done
@@ -362,7 +345,7 @@ for r in $(seq "$BENCH_ROUNDS"); do
     # h2load stops on its own after -D; the outer timeout only guards against a hung run.
     timeout $((BENCH_LATENCY_SECONDS + 60)) "${cmd[@]}" "${extra[@]}" > "$out" 2>&1 || true
     [ -f "$log" ] || : > "$log"
-    record "{\"figure\":\"latency\",\"contender\":\"$c\",\"round\":$r,\"h2load\":$(tools h2load "$log" "$out")}"
+    record "{\"figure\":\"latency\",\"contender\":\"$c\",\"round\":$r,\"h2load\":$(bench_tools h2load "$log" "$out")}"
   done
 done
 
@@ -395,12 +378,12 @@ for c in "${live[@]}"; do
   holder=$!
   pids+=("$holder")
   mem=null
-  if wait_file "$hold.ready" 120 "$holder"; then
+  if bench_wait_file "$hold.ready" 120 "$holder"; then
     sleep 1
     mem=$(mem_of "$c")
   fi
   touch "$hold.stop"
-  wait_file "$hold.result" 20 || true
+  bench_wait_file "$hold.result" 20 || true
   kill "$holder" 2>/dev/null || true
   wait "$holder" 2>/dev/null || true
   unset 'pids[-1]'
@@ -422,7 +405,7 @@ done
 stop_all
 
 # --- receipt log and sandbox (their own scripts) -----------------------------------------------------------------
-# The receipt log benchmark runs only with a built binary (it is a separate product, not built here).
+# The receipt log benchmark needs its own product: built above when the default path is missing, else given.
 if [ "$SKIP_RECEIPTS" = 1 ]; then
   echo "skipped: SKIP_RECEIPTS=1" > "$results/receipts.txt"
 elif [ -x "$RECEIPTS_BENCH_BIN" ]; then

@@ -15,16 +15,9 @@ import statistics
 import sys
 import time
 
+from tools import percentile
 
 EVENT_END = re.compile(rb"\r?\n\r?\n")
-
-
-def percentile(values, q):
-    values = sorted(values)
-    if not values:
-        return None
-    rank = max(1, -(-len(values) * q // 100))
-    return values[int(rank) - 1]
 
 
 class Connection:
@@ -188,6 +181,8 @@ def main():
     conn.close()
     expected_spread_us = max(0, a.chunks - 1) * a.delay_ms * 1e3
     spread_median = statistics.median(spreads) if spreads else None
+    ttfbs.sort()
+    totals.sort()
     out = {
         "requests": a.requests,
         "succeeded": len(ttfbs),

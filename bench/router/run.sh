@@ -4,13 +4,13 @@
 # router's RSS idle and under load. Usage: bench/router/run.sh [BIN] [SECONDS] [ROUNDS] [DURABILITY]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. bench/lib/router-config.sh
+. bench/lib/common.sh
 bin="${1:-.build-release/release/airlock}"
 seconds="${2:-8}"
 rounds="${3:-3}"
 durability="${4:-sync}"    # sync | batched | off
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install -y wrk)" >&2; exit 1; }
-[ -x "$bin" ] || { echo "bench: $bin is missing; build it with: swift build -c release --product airlock --scratch-path .build-release" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench: $bin is missing; build both binaries (airlock execs airlock-core next to it) with: swift build -c release --product airlock-core --scratch-path .build-release && swift build -c release --product airlock --scratch-path .build-release" >&2; exit 1; }
 
 work="$(mktemp -d /tmp/airlock-bench-XXXXXX)"
 cleanup() { kill -TERM ${router_pid:-} ${mock_pid:-} 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -21,32 +21,27 @@ printf '%s' "$key" > "$work/key"; chmod 600 "$work/key"
 
 "$bin" mock-upstream --port 0 --port-file "$work/mock.port" --require-key "$key" 2>/dev/null &
 mock_pid=$!
-for _ in $(seq 200); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
+bench_wait_file "$work/mock.port" 10 "$mock_pid" || { echo "bench: the mock upstream did not start" >&2; exit 1; }
 mock_port=$(cat "$work/mock.port")
-router_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+router_port=$(bench_tools free-port)
 
 bench_router_yaml "$work/airlock.yaml" "$router_port" "$work/state" "$work/key" \
   "$(bench_receipts "$durability" "$work/receipts" airlock.bench/receipts "$work/signing.key")" \
   "gpt-bench=http://127.0.0.1:$mock_port"
 "$bin" router --config "$work/airlock.yaml" --ready-file "$work/ready.json" --log-level error 2>"$work/router.log" &
 router_pid=$!
-for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
-[ -s "$work/ready.json" ] || { cat "$work/router.log" >&2; exit 1; }
+bench_wait_file "$work/ready.json" 10 "$router_pid" || { echo "bench: the router did not start:" >&2; cat "$work/router.log" >&2; exit 1; }
 sleep 1
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$router_pid/status"; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$router_pid/status"; }
 idle_rss=$(rss)
 
-run() { # label url key
+run() { # label url key -> "label rps p50_us p99_us"
   BENCH_KEY="$3" wrk -t2 -c16 -d"${seconds}s" --latency -s bench/router/chat.lua "$2" > "$work/$1.txt"
-  local rps p50 p99
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.txt")
-  p50=$(awk '$1=="50%" {print $2}' "$work/$1.txt")
-  p99=$(awk '$1=="99%" {print $2}' "$work/$1.txt")
-  echo "$1 $rps $p50 $p99"
-}
-to_us() { # wrk prints 123.45us, 1.23ms, 1.02s
-  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
+  bench_tools wrk "$work/$1.txt" | python3 -c '
+import json, sys
+w = json.load(sys.stdin)
+print(sys.argv[1], w["rps"], w["p50_us"] or 0, w["p99_us"] or 0)' "$1"
 }
 # Warm both paths (connection pools, JIT-free but page cache and allocator).
 BENCH_KEY="$key" wrk -t2 -c16 -d2s -s bench/router/chat.lua "http://127.0.0.1:$mock_port/v1/chat/completions" >/dev/null
@@ -57,12 +52,11 @@ for r in $(seq "$rounds"); do
   run "router-$r" "http://127.0.0.1:$router_port/v1/chat/completions" "" >> "$work/results"
 done
 loaded_rss=$(hwm)
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-col() { grep "^$1-" "$work/results" | awk -v c="$2" '{print $c}'; }
-d_rps=$(col direct 2 | median); r_rps=$(col router 2 | median)
-d_p50=$(for v in $(col direct 3); do to_us "$v"; done | median); r_p50=$(for v in $(col router 3); do to_us "$v"; done | median)
-d_p99=$(for v in $(col direct 4); do to_us "$v"; done | median); r_p99=$(for v in $(col router 4); do to_us "$v"; done | median)
-echo "rounds (label rps p50 p99):"; sed 's/^/  /' "$work/results"
+col() { grep "^$1-" "$work/results" | awk -v c="$2" '{print $c}' | bench_median; }
+d_rps=$(col direct 2); r_rps=$(col router 2)
+d_p50=$(col direct 3); r_p50=$(col router 3)
+d_p99=$(col direct 4); r_p99=$(col router 4)
+echo "rounds (label rps p50_us p99_us):"; sed 's/^/  /' "$work/results"
 printf '\n| figure (wrk -t2 -c16, %ss x %s rounds, receipts %s) | direct to mock | through router | router/direct |\n|---|---|---|---|\n' "$seconds" "$rounds" "$durability"
 awk -v d="$d_rps" -v r="$r_rps" 'BEGIN { printf "| requests/s (median) | %.0f | %.0f | %.2f |\n", d, r, r/d }'
 awk -v d="$d_p50" -v r="$r_p50" 'BEGIN { printf "| p50 latency µs (median) | %.0f | %.0f | +%.0f µs added |\n", d, r, r-d }'

@@ -6,6 +6,7 @@
 # the profile on every launch instead (--no-seccomp-cache), to show what the cache saves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (namespaces, a workdir owned by UID 1000); run it as root, or SKIP_SANDBOX=1 for make bench" >&2; exit 1; }
 RUNS="${RUNS:-25}"
 # AIRLOCK_STATIC_BIN: an already built --static-swift-stdlib release binary to use instead of building one.
 AIRLOCK="${AIRLOCK_STATIC_BIN:-}"
