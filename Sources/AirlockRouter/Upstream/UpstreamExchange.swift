@@ -275,7 +275,8 @@ struct UpstreamResponseHead: Sendable {
     let headers: HTTPHeaders
 }
 
-/// A request ready for the wire: target is the path and query; headers already carry Host and the credential.
+/// A request ready for the wire: target is the path and query; headers carry the credential (the client adds
+/// Host for the origin, the connection Content-Length for the body).
 struct UpstreamRequest: Sendable {
     var target: String
     var headers: HTTPHeaders
