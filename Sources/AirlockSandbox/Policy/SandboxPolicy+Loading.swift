@@ -23,7 +23,7 @@ extension SandboxPolicy {
             throw PolicyFileError(path: path, message: error.description)
         }
         if let profile = policy.seccompProfile, !profile.hasPrefix("/") {
-            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let directory = parentDirectory(of: path)
             policy.seccompProfile = directory.isEmpty ? profile : "\(directory)/\(profile)"
         }
         return policy
@@ -58,17 +58,9 @@ extension SandboxPolicy {
             candidates.append("\(directory)/\(relative)")
             candidates.append("\(directory)/share/airlock/\(relative)")
             candidates.append("\(directory)/share/airlock/seccomp/agent-strict.json")
-            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            directory = parentDirectory(of: directory)
         }
         policy.seccompProfile = candidates.first { access($0, R_OK) == 0 } ?? relative
         return policy
-    }
-
-    private static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "" }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
     }
 }

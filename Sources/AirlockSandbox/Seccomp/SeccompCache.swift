@@ -100,7 +100,7 @@ public struct SeccompCache: Sendable {
     public func store(_ program: SeccompProgram, key: [UInt8]) throws(SystemError) {
         var dir = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if dir < 0 && errno == ENOENT {
-            let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            let parent = parentDirectory(of: directory)
             if !parent.isEmpty && mkdir(parent, 0o700) != 0 && errno != EEXIST { throw SystemError(errno) }
             if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError(errno) }
             dir = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
