@@ -56,7 +56,6 @@ extension SandboxPolicy {
         var directory = executableDirectory()
         for _ in 0..<4 where !directory.isEmpty {
             candidates.append("\(directory)/\(relative)")
-            candidates.append("\(directory)/share/airlock/\(relative)")
             candidates.append("\(directory)/share/airlock/seccomp/agent-strict.json")
             directory = parentDirectory(of: directory)
         }
