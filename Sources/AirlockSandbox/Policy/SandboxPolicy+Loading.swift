@@ -34,14 +34,10 @@ func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw PolicyFileError(path: path, message: "cannot open: \(SystemError(errno))") }
     defer { close(fd) }
-    var data: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw PolicyFileError(path: path, message: "cannot read: \(SystemError(errno))") }
-        if n == 0 { return data }
-        data.append(contentsOf: chunk[0..<n])
+    do {
+        return try readAll(fd: fd)
+    } catch {
+        throw PolicyFileError(path: path, message: "cannot read: \(error)")
     }
 }
 
