@@ -144,13 +144,17 @@ public struct SeccompCache: Sendable {
         if directory ? kind != S_IFDIR : kind != S_IFREG {
             return "\(what) is not a \(directory ? "directory" : "regular file")"
         }
+        // A refused entry is replaced when the launcher stores the program it compiled instead; a refused directory
+        // stays refused until someone fixes it.
+        func remedy(_ fix: String) -> String { directory ? "; \(fix), or pass --no-seccomp-cache" : "" }
         let euid = geteuid()
         if st.st_uid != 0 && st.st_uid != euid {
-            return "\(what) belongs to uid \(st.st_uid), not to root\(euid == 0 ? "" : " or uid \(euid)"); not used"
+            return "\(what) belongs to uid \(st.st_uid), not to root\(euid == 0 ? "" : " or uid \(euid)")"
+                + remedy("chown it to \(euid == 0 ? "root" : "uid \(euid)")")
         }
         if st.st_mode & 0o022 != 0 {
             let mode = String(st.st_mode & 0o7777, radix: 8)
-            return "\(what) is writable by its group or others (mode \(mode)); not used"
+            return "\(what) is writable by its group or others (mode \(mode))" + remedy("chmod go-w it")
         }
         return nil
     }
