@@ -175,6 +175,8 @@ let package = Package(
             name: "AirlockRouterTests",
             dependencies: [
                 "AirlockRouter",
+                // The control-socket tests speak through `airlock run`'s own client, ControlSocketRegistrar.
+                "AirlockFront",
                 "AirlockPolicy",
                 "AirlockMockUpstream",
                 "AirlockTestSupport",

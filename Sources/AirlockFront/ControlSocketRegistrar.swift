@@ -55,7 +55,7 @@ public struct ControlSocketRegistrar: RouterRegistrar {
             throw Failure(description: "the router's control socket \(path) is not reachable (\(reason)); "
                 + "is the router running with router.control set?")
         }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: Self.answerSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let message = Array(request.utf8)
         let rc = descriptors.withUnsafeBufferPointer { fds in
@@ -69,18 +69,25 @@ public struct ControlSocketRegistrar: RouterRegistrar {
         while !reply.contains(0x0A) {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN && reply.isEmpty {
+                throw Failure(description: "the router did not answer on \(path) within \(Self.answerSeconds) s; "
+                    + "check the router's log")
+            }
             if n <= 0 { break }
             reply.append(contentsOf: chunk.prefix(n))
         }
         try Self.check(reply: Array(reply.prefix { $0 != 0x0A }), path: path)
     }
 
+    /// How long to wait for the router's reply (SO_RCVTIMEO).
+    static let answerSeconds = 10
+
     /// `{"ok":true}`, or `{"ok":false,"error":"…"}` becomes the router's words.
     static func check(reply: [UInt8], path: String) throws(Failure) {
         guard let root = try? JSONReader.parse(reply), case .object(let members) = root.kind,
             let ok = members.first(where: { $0.key == "ok" }), case .bool(let accepted) = ok.value.kind
         else {
-            throw Failure(description: "the router gave no answer on \(path)")
+            throw Failure(description: "the router gave no answer on \(path); check the router's log")
         }
         guard accepted else {
             var why = "refused"

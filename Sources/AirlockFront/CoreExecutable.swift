@@ -12,8 +12,7 @@ public enum CoreExecutable {
 
     /// Where to look, given the directory `airlock` itself is in (symlinks resolved).
     public static func candidates(besides directory: String) -> [String] {
-        let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
-        return ["\(directory)/\(name)", "\(parent)/libexec/airlock/\(name)"]
+        ["\(directory)/\(name)", "\(parentDirectory(of: directory))/libexec/airlock/\(name)"]
     }
 
     /// The first candidate that is an executable file.
@@ -40,14 +39,5 @@ public enum CoreExecutable {
         let code = errno
         printError("airlock: cannot execute \(path): \(SystemError(code))")
         return 126
-    }
-
-    /// The directory of the running executable, from /proc/self/exe (not argv[0], which the caller chooses).
-    static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "" }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
     }
 }

@@ -48,7 +48,7 @@ public enum ExplainTool {
             print(SandboxExplanation(launcher: launcher).text)
             return 0
         } catch {
-            printError("Error: \(error)")
+            printError("airlock policy explain: \(error)")
             return 1
         }
     }

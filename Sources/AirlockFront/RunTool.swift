@@ -29,15 +29,13 @@ public enum RunTool {
                 options: .init(uid: options.uid, gid: options.gid, workdir: options.workdir,
                                seccompCache: seccompCache(options)))
             for warning in launcher.warnings { printError("airlock: \(warning)") }
-            let registrar: any RouterRegistrar =
-                options.noRouter ? NoRouterRegistrar() : ControlSocketRegistrar(path: options.control)
-            let running = try launcher.start(options.command, sandbox: options.sandbox, registrar: registrar)
+            let router = options.noRouter ? nil : ControlSocketRegistrar(path: options.control)
+            let running = try launcher.start(options.command, sandbox: options.sandbox,
+                                             registrar: router ?? NoRouterRegistrar())
             SignalForwarding.start(to: running)
             let exit = running.wait()
             SignalForwarding.stop()
-            if !options.noRouter {
-                try? ControlSocketRegistrar(path: options.control).unregister(sandbox: options.sandbox)
-            }
+            try? router?.unregister(sandbox: options.sandbox)
             return exit.shellStatus
         } catch {
             printError("airlock run: \(error)")

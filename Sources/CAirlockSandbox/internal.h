@@ -21,6 +21,10 @@ int airlock_join(char *buf, size_t size, const char *a, const char *b);
 int airlock_send_message(int sock, char tag, const void *payload, size_t len, const int *fds, int nfds);
 ssize_t airlock_recv_message(int sock, char *tag, void *payload, size_t cap, int *fds, int max_fds, int *nfds);
 
+/// Relays `signals` to `target` from a signal handler (SA_RESTART); `target` 0 restores their default
+/// dispositions. The launcher relays to the supervisor (airlock_forward_signals), the supervisor to the worker.
+void airlock_relay_signals(pid_t target, const int *signals, int count);
+
 /// Builds the sandbox's filesystem view and pivots into it (supervisor, before the worker forks).
 void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd);
 

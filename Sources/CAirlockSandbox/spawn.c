@@ -11,8 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile pid_t forwarded_worker = 0;
-
 // Closes every descriptor from 3 up except `a` and `b`. The supervisor outlives nothing it needs from the
 // parent but its two channels; holding the parent's other descriptors would keep them open (sockets not
 // closed for their peers, pipes without EOF) for as long as the sandbox runs.
@@ -32,14 +30,6 @@ static void close_inherited(int a, int b) {
     }
 }
 
-// The supervisor is PID 1 of the new pid namespace: signals from the parent's namespace reach it only if it has a
-// handler (pid_namespaces(7)), so it installs one that relays to the worker.
-static void forward_signal(int sig) {
-    int saved = errno;
-    if (forwarded_worker > 0) kill(forwarded_worker, sig);
-    errno = saved;
-}
-
 static int reset_signals(void) {
     sigset_t all;
     sigemptyset(&all);
@@ -47,7 +37,9 @@ static int reset_signals(void) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    // Ignored dispositions survive execve, and the Swift parent ignores SIGTERM/SIGINT to forward them itself.
+    // Ignored dispositions (and the signal mask) survive execve, and the launcher may have been started with some
+    // ignored: nohup ignores SIGHUP, a shell ignores SIGINT and SIGQUIT for a background job. The launcher's own
+    // relay handlers are installed only after this clone, and handlers do not survive execve anyway.
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         sigaction(sig, &dfl, NULL);
@@ -100,14 +92,11 @@ static void write_id_maps(const struct airlock_sandbox_spec *spec, int report_fd
     if (rc != 0) airlock_fail(report_fd, AIRLOCK_STAGE_USERNS_MAP, -rc, 0);
 }
 
+// The supervisor is PID 1 of the new pid namespace: signals from the parent's namespace reach it only if it has a
+// handler (pid_namespaces(7)), so it installs one that relays to the worker.
 static void supervise(pid_t worker, int control_fd) {
-    forwarded_worker = worker;
-    struct sigaction relay;
-    memset(&relay, 0, sizeof(relay));
-    relay.sa_handler = forward_signal;
-    relay.sa_flags = SA_RESTART;
-    const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) sigaction(forwarded[i], &relay, NULL);
+    static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    airlock_relay_signals(worker, forwarded, (int)(sizeof(forwarded) / sizeof(forwarded[0])));
     for (;;) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, __WALL);

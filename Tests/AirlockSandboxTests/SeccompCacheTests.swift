@@ -117,7 +117,8 @@ struct SeccompCacheTests {
         defer { remove(f) }
         try f.cache.store(f.program, key: f.key)
         chown(f.directory, 1000, 1000)
-        expectRefused(f.cache.load(key: f.key), "belongs to uid 1000")
+        expectRefused(f.cache.load(key: f.key),
+                      "belongs to uid 1000, not to root; chown it to root, or pass --no-seccomp-cache")
         #expect(throws: SystemError.self) { try f.cache.store(f.program, key: f.key) }
     }
 
@@ -129,7 +130,8 @@ struct SeccompCacheTests {
         expectRefused(f.cache.load(key: f.key), "writable by its group or others (mode 664)")
         chmod(f.entry, 0o644)
         chmod(f.directory, 0o777)
-        expectRefused(f.cache.load(key: f.key), "writable by its group or others (mode 777)")
+        expectRefused(f.cache.load(key: f.key),
+                      "writable by its group or others (mode 777); chmod go-w it, or pass --no-seccomp-cache")
         #expect(throws: SystemError.self) { try f.cache.store(f.program, key: f.key) }
     }
 

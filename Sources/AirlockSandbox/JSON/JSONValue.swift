@@ -10,18 +10,6 @@ public struct JSONValue: Sendable, Equatable {
         case array([JSONValue])
         /// Members in file order; a key appears at most once (the reader refuses duplicates).
         case object([JSONMember])
-
-        public static func == (a: Kind, b: Kind) -> Bool {
-            switch (a, b) {
-            case (.null, .null): return true
-            case (.bool(let x), .bool(let y)): return x == y
-            case (.number(let x), .number(let y)): return x == y
-            case (.string(let x), .string(let y)): return x == y
-            case (.array(let x), .array(let y)): return x == y
-            case (.object(let x), .object(let y)): return x == y
-            default: return false
-            }
-        }
     }
 
     public var kind: Kind

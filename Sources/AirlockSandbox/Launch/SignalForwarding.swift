@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CAirlockSandbox
 
 /// Relays SIGTERM, SIGINT, SIGHUP and SIGQUIT from the launcher to the sandbox's supervisor while it runs.
@@ -10,8 +5,6 @@ import CAirlockSandbox
 /// A plain signal handler (kill(2) is async-signal-safe) rather than a dispatch source: the launcher waits in a
 /// blocking call on its main thread, and needs no event loop for four signals.
 public enum SignalForwarding {
-    public static let forwarded: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT]
-
     /// Starts relaying to `sandbox`; the child resets every disposition before exec.
     public static func start(to sandbox: RunningSandbox) {
         airlock_forward_signals(sandbox.pid)

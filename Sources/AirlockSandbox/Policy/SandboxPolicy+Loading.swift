@@ -23,7 +23,7 @@ extension SandboxPolicy {
             throw PolicyFileError(path: path, message: error.description)
         }
         if let profile = policy.seccompProfile, !profile.hasPrefix("/") {
-            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let directory = parentDirectory(of: path)
             policy.seccompProfile = directory.isEmpty ? profile : "\(directory)/\(profile)"
         }
         return policy
@@ -34,14 +34,10 @@ func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw PolicyFileError(path: path, message: "cannot open: \(SystemError(errno))") }
     defer { close(fd) }
-    var data: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw PolicyFileError(path: path, message: "cannot read: \(SystemError(errno))") }
-        if n == 0 { return data }
-        data.append(contentsOf: chunk[0..<n])
+    do {
+        return try readAll(fd: fd)
+    } catch {
+        throw PolicyFileError(path: path, message: "cannot read: \(error)")
     }
 }
 
@@ -56,19 +52,10 @@ extension SandboxPolicy {
         var directory = executableDirectory()
         for _ in 0..<4 where !directory.isEmpty {
             candidates.append("\(directory)/\(relative)")
-            candidates.append("\(directory)/share/airlock/\(relative)")
             candidates.append("\(directory)/share/airlock/seccomp/agent-strict.json")
-            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            directory = parentDirectory(of: directory)
         }
         policy.seccompProfile = candidates.first { access($0, R_OK) == 0 } ?? relative
         return policy
-    }
-
-    private static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "" }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
     }
 }

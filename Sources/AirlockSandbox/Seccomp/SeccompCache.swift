@@ -72,24 +72,22 @@ public struct SeccompCache: Sendable {
         if let problem = Self.untrusted(dir, what: "directory \(directory)", directory: true) {
             return .refused(problem)
         }
-        let path = "\(directory)/\(fileName(key))"
-        let fd = openat(dir, fileName(key), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let name = fileName(key)
+        let path = "\(directory)/\(name)"
+        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             return errno == ENOENT ? .miss : .refused("cannot open \(path): \(SystemError(errno).name)")
         }
         defer { close(fd) }
         if let problem = Self.untrusted(fd, what: path, directory: false) { return .refused(problem) }
-        let limit = Self.headerSize + Self.maxInstructions * 8
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { return .refused("cannot read \(path): \(SystemError(errno).name)") }
-            if n == 0 { break }
-            count += n
+        // One byte more than the largest entry, so that a longer file fails to decode.
+        let bytes: [UInt8]
+        do {
+            bytes = try readAll(fd: fd, limit: Self.headerSize + Self.maxInstructions * 8 + 1)
+        } catch {
+            return .refused("cannot read \(path): \(error.name)")
         }
-        guard let program = Self.decode(Array(bytes.prefix(count)), key: key) else {
+        guard let program = Self.decode(bytes, key: key) else {
             return .refused("\(path) does not hold the program for its name (truncated or altered)")
         }
         return .hit(program)
@@ -100,7 +98,7 @@ public struct SeccompCache: Sendable {
     public func store(_ program: SeccompProgram, key: [UInt8]) throws(SystemError) {
         var dir = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if dir < 0 && errno == ENOENT {
-            let parent = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            let parent = parentDirectory(of: directory)
             if !parent.isEmpty && mkdir(parent, 0o700) != 0 && errno != EEXIST { throw SystemError(errno) }
             if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SystemError(errno) }
             dir = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -114,16 +112,19 @@ public struct SeccompCache: Sendable {
         guard fd >= 0 else { throw SystemError(errno) }
         let bytes = Self.encode(program, key: key)
         var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let code = errno
-                close(fd)
-                unlinkat(dir, temporary, 0)
-                throw SystemError(code)
+        do throws(SystemError) {
+            while written < bytes.count {
+                let n = try valueOrErrno {
+                    bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+                }
+                // write(2) returns 0 only for a zero count; never loop on it.
+                guard n > 0 else { throw SystemError(EIO) }
+                written += n
             }
-            written += n
+        } catch {
+            close(fd)
+            unlinkat(dir, temporary, 0)
+            throw error
         }
         close(fd)
         // No fsync: an entry lost or cut short by a crash fails its digest check and is compiled again.
@@ -143,13 +144,17 @@ public struct SeccompCache: Sendable {
         if directory ? kind != S_IFDIR : kind != S_IFREG {
             return "\(what) is not a \(directory ? "directory" : "regular file")"
         }
+        // A refused entry is replaced when the launcher stores the program it compiled instead; a refused directory
+        // stays refused until someone fixes it.
+        func remedy(_ fix: String) -> String { directory ? "; \(fix), or pass --no-seccomp-cache" : "" }
         let euid = geteuid()
         if st.st_uid != 0 && st.st_uid != euid {
-            return "\(what) belongs to uid \(st.st_uid), not to root\(euid == 0 ? "" : " or uid \(euid)"); not used"
+            return "\(what) belongs to uid \(st.st_uid), not to root\(euid == 0 ? "" : " or uid \(euid)")"
+                + remedy("chown it to \(euid == 0 ? "root" : "uid \(euid)")")
         }
         if st.st_mode & 0o022 != 0 {
             let mode = String(st.st_mode & 0o7777, radix: 8)
-            return "\(what) is writable by its group or others (mode \(mode)); not used"
+            return "\(what) is writable by its group or others (mode \(mode))" + remedy("chmod go-w it")
         }
         return nil
     }

@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
+@testable import AirlockFront
 @testable import AirlockRouter
 
 /// The control socket: operators hand in sandbox listeners; nobody else can.
@@ -25,6 +26,11 @@ struct ControlSocketTests {
         c.router.control = ControlSettings(path: dir + "/control.sock", operatorUIDs: [getuid()])
     }
 
+    /// One request the way `airlock run` sends it (AirlockFront's registrar), encoded by the router's own type.
+    static func send(_ request: ControlMessage.Request, descriptors: [Int32] = [], to path: String) throws {
+        try ControlSocketRegistrar(path: path).send(ControlMessage.encode(request), descriptors: descriptors)
+    }
+
     static func models(port: Int) async throws -> String {
         try await offPool {
             let socket = try RawSocket(port: port)
@@ -39,13 +45,13 @@ struct ControlSocketTests {
             let path = h.directory + "/control.sock"
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
-            try ControlClient.send(.ping, to: path)
+            try Self.send(.ping, to: path)
             let (fd, port) = Loopback.listener()
-            try await offPool { try ControlClient.send(.register(sandbox: "worker", roles: [.inference]), descriptors: [fd], to: path) }
+            try await offPool { try Self.send(.register(sandbox: "worker", roles: [.inference]), descriptors: [fd], to: path) }
             close(fd)
             let listed = try await Self.models(port: port)
             #expect(listed.hasPrefix("HTTP/1.1 200") && listed.contains("embed-test") && !listed.contains("gpt-test"))
-            try await offPool { try ControlClient.send(.unregister(sandbox: "worker"), to: path) }
+            try await offPool { try Self.send(.unregister(sandbox: "worker"), to: path) }
             let refused = await eventually { (try? RawSocket(port: port, timeoutSeconds: 1)) == nil }
             #expect(refused)
         }
@@ -56,7 +62,7 @@ struct ControlSocketTests {
         try await withHarness(configure: Self.configure) { h in
             let (fd, port) = Loopback.listener()
             try await offPool {
-                try ControlClient.send(.register(sandbox: "worker", roles: [.egress]), descriptors: [fd], to: h.directory + "/control.sock")
+                try Self.send(.register(sandbox: "worker", roles: [.egress]), descriptors: [fd], to: h.directory + "/control.sock")
             }
             close(fd)
             let text = try await offPool {
@@ -80,7 +86,7 @@ struct ControlSocketTests {
             fstat(fd, &st)
             let path = h.directory + "/control.sock"
             await #expect {
-                try await offPool { try ControlClient.send(request, descriptors: Array([fd].prefix(descriptors)), to: path) }
+                try await offPool { try Self.send(request, descriptors: Array([fd].prefix(descriptors)), to: path) }
             } throws: { "\($0)".contains(reason) }
             close(fd)
             // The router received its own copy of the socket in this process; no descriptor may still refer to it.
