@@ -7,7 +7,7 @@ import Foundation
 public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
-    public init(port: Int, host: String = "127.0.0.1", timeoutSeconds: Int = 5) throws {
+    public init(port: Int, host: String = "127.0.0.1", timeoutSeconds: Int = 20) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

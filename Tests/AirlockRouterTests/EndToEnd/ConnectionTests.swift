@@ -80,15 +80,18 @@ struct ConnectionTests {
             #expect(text.hasPrefix("HTTP/1.1 200"))
             #expect(text.contains("\"chat.completion\""))
             #expect(closed)
-            // Closed because of the half-close, not by the idle timeout much later.
-            #expect(ContinuousClock.now - start < .seconds(4))
+            // Closed because of the half-close, not by the idle timeout (30 s in the harness) much later.
+            #expect(ContinuousClock.now - start < .seconds(20))
         }
     }
 
     @Test("a request head trickled slower than header_timeout is cut off")
     func slowHeaders() async throws {
-        try await withHarness(configure: { c, _ in c.router.limits.headerTimeout = .milliseconds(300) }) { h in
-            let socket = try RawSocket(port: h.routerPort)
+        try await withHarness(configure: { c, _ in
+            c.router.limits.headerTimeout = .milliseconds(300)
+            c.router.limits.idleTimeout = .seconds(60)
+        }) { h in
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 40)
             let start = ContinuousClock.now
             socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
             try await Task.sleep(for: .milliseconds(150))
@@ -96,7 +99,8 @@ struct ConnectionTests {
             let (text, closed) = try await offPool { socket.readAll() }
             #expect(closed)
             #expect(text.isEmpty)
-            #expect(ContinuousClock.now - start < .seconds(2))
+            // Cut by header_timeout (300 ms), not idle_timeout (60 s); the margin absorbs a starved machine.
+            #expect(ContinuousClock.now - start < .seconds(30))
         }
     }
 

@@ -37,7 +37,8 @@ final class Harness: Sendable {
                 stateDirectory: directory + "/state",
                 allowRoot: true,
                 drainTimeout: .seconds(2),
-                limits: RouterLimits(headerTimeout: .seconds(2), idleTimeout: .seconds(5))
+                // Generous defaults: the whole suite runs at once on two shared cores; tests of a timeout set their own.
+                limits: RouterLimits(headerTimeout: .seconds(15), idleTimeout: .seconds(30))
             ),
             sandboxes: [
                 SandboxPolicy(name: sandbox, tenant: tenant, uids: [getuid()], models: ["gpt-test", "embed-test", "claude-test"])
@@ -49,14 +50,14 @@ final class Harness: Sendable {
                     kind: .openaiCompatible,
                     baseURL: "http://127.0.0.1:\(mockPort)",
                     credential: .file(keyFile),
-                    timeouts: UpstreamTimeouts(connect: .seconds(1), responseHeaders: .seconds(2), idle: .seconds(5))
+                    timeouts: UpstreamTimeouts(connect: .seconds(10), responseHeaders: .seconds(15), idle: .seconds(30))
                 ),
                 UpstreamConfig(
                     name: "mock-anthropic",
                     kind: .anthropic,
                     baseURL: "http://127.0.0.1:\(mockPort)",
                     credential: .file(keyFile),
-                    timeouts: UpstreamTimeouts(connect: .seconds(1), responseHeaders: .seconds(2), idle: .seconds(5))
+                    timeouts: UpstreamTimeouts(connect: .seconds(10), responseHeaders: .seconds(15), idle: .seconds(30))
                 ),
             ],
             models: [
@@ -76,7 +77,7 @@ final class Harness: Sendable {
         self.key = key
         let address = router.boundAddresses[0]
         self.routerPort = Int(address.split(separator: ":").last!)!
-        self.client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: .init(timeout: .init(connect: .seconds(2), read: .seconds(10))))
+        self.client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(40))))
     }
 
     static func start(
@@ -145,7 +146,7 @@ final class Harness: Sendable {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await client.execute(request, timeout: .seconds(15))
+        let response = try await client.execute(request, timeout: .seconds(45))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return Response(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
     }
