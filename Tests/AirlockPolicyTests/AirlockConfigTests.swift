@@ -96,6 +96,10 @@ struct AirlockConfigTests {
         ("origin: airlock.test/receipts", "origin: \"has space\"", "receipts.origin"),
         ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: []", "receipts.signing_keys"),
         ("directory: /var/lib/airlock/receipts", "directory: receipts", "receipts.directory"),
+        // A `10m` typo for retry.base once built an invalid range (cap from base to 300 s) and trapped.
+        ("version: 1", "version: 1\nretry: {base: 10m}", "retry.base"),
+        ("version: 1", "version: 1\nretry: {base: 10m, cap: 1h}", "retry.cap"),
+        ("version: 1", "version: 1\nretry: {base: 2s, cap: 1s}", "retry.cap"),
     ])
     func semantic(find: String, replace: String, path: String) {
         let text = Self.valid.replacingOccurrences(of: find, with: replace)

@@ -265,7 +265,11 @@ extension AirlockConfig {
     private func validateRetry(_ add: (String, String, String) -> Void) {
         check(retry.attempts, in: 1...10, "retry.attempts", add)
         check(retry.base, in: .milliseconds(1)...(.seconds(60)), "retry.base", add)
-        check(retry.cap, in: retry.base...(.seconds(300)), "retry.cap", add)
+        // Fixed bounds only: a range built from a configured value traps when that value is out of range.
+        check(retry.cap, in: .milliseconds(1)...(.seconds(300)), "retry.cap", add)
+        if retry.cap < retry.base {
+            add("retry.cap", "\(retry.cap) is below retry.base (\(retry.base))", "Make retry.cap at least retry.base.")
+        }
         check(retry.maxRetryAfter, in: .seconds(0)...(.seconds(600)), "retry.max_retry_after", add)
     }
 

@@ -76,7 +76,7 @@ public final class BudgetLedger: Sendable {
         let (dayUsed, monthUsed) = state.withLock { s in
             let days = s.usage[tenant] ?? [:]
             let month = UTCCalendar.month(ofDay: day)
-            return (days[day] ?? 0, days.reduce(0) { $1.key.hasPrefix(month) ? $0 + $1.value : $0 })
+            return (days[day] ?? 0, days.reduce(0) { $1.key.hasPrefix(month) ? $0.addingSaturating($1.value) : $0 })
         }
         if let perMonth = limit.perMonth, monthUsed >= perMonth {
             return .exceeded(.month, retryAfterSeconds: UTCCalendar.secondsToNextMonth(now))
@@ -94,7 +94,7 @@ public final class BudgetLedger: Sendable {
         return state.withLock { s in
             let days = s.usage[tenant] ?? [:]
             let month = UTCCalendar.month(ofDay: day)
-            let monthUsed = days.reduce(0) { $1.key.hasPrefix(month) ? $0 + $1.value : $0 }
+            let monthUsed = days.reduce(0) { $1.key.hasPrefix(month) ? $0.addingSaturating($1.value) : $0 }
             return (limit.perDay.map { max(0, $0 - (days[day] ?? 0)) }, limit.perMonth.map { max(0, $0 - monthUsed) })
         }
     }
@@ -106,7 +106,7 @@ public final class BudgetLedger: Sendable {
         let line = Array("{\"day\":\"\(day)\",\"tenant\":\"\(tenant)\",\"tokens\":\(tokens)}\n".utf8)
         try state.withLock { s in
             try DurableFile.writeAll(s.fd, line, subject: path)
-            s.usage[tenant, default: [:]][day, default: 0] += tokens
+            s.usage[tenant, default: [:]][day, default: 0] = (s.usage[tenant]?[day] ?? 0).addingSaturating(tokens)
             s.dirty = true
         }
     }
@@ -149,7 +149,8 @@ public final class BudgetLedger: Sendable {
             else {
                 throw BudgetLedgerError(path: path, line: lineNumber)
             }
-            usage[tenant, default: [:]][day, default: 0] += tokens
+            // Sums saturate: a journal written by a router that trusted absurd usage still opens (spent).
+            usage[tenant, default: [:]][day, default: 0] = (usage[tenant]?[day] ?? 0).addingSaturating(tokens)
         }
         // Bytes after the last newline are a write torn by a crash: ignored, and dropped by compaction.
         return usage

@@ -68,6 +68,9 @@ final class Limiters: Sendable {
         }
     }
 
+    /// Requests holding a slot now (metrics and tests: every path must bring it back to zero).
+    var inFlightTotal: Int { inFlight.withLock { $0.total } }
+
     func releaseSlot(sandbox: String) {
         inFlight.withLock { state in
             state.total -= 1

@@ -8,13 +8,29 @@ public struct Usage: Sendable, Equatable {
         self.output = output
     }
 
-    public var total: Int { input + output }
+    /// Never traps: both parts are bounded by `maxPerRequest` where they are read.
+    public var total: Int { input.addingSaturating(output) }
+
+    /// More tokens than any single request can use (context windows and output caps are far below it). A
+    /// usage value outside `0...maxPerRequest` is an upstream protocol error, charged as this much.
+    public static let maxPerRequest = 100_000_000
+}
+
+extension Int {
+    /// `self + other`, clamped to `Int.min...Int.max` instead of trapping.
+    func addingSaturating(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
 }
 
 /// Reads usage from a response body, streamed (SSE) or whole, by the API shape of the endpoint.
 struct UsageReader: Sendable {
     let endpoint: Endpoint
     private(set) var usage: Usage?
+    /// The upstream reported a usage value outside `0...Usage.maxPerRequest` (or not an integer where a count
+    /// belongs): `usage` is then the most one request can cost.
+    private(set) var invalid = false
     private var sse = SSELineBuffer()
     private var whole: [UInt8] = []
     private var wholeOverflow = false
@@ -50,7 +66,18 @@ struct UsageReader: Sendable {
         guard let root = try? scanner.validateDocument(), root.kind == .object,
             let usageSpan = scanner.value(of: root, key: "usage")
         else { return }
-        usage = Self.read(usageSpan, in: scanner, endpoint: endpoint)
+        record(Self.read(usageSpan, in: scanner, endpoint: endpoint))
+    }
+
+    /// Keeps a reading, or marks the usage invalid once any reading was.
+    private mutating func record(_ read: Usage?) {
+        if invalid { return }
+        guard let read else {
+            invalid = true
+            usage = Usage(input: Usage.maxPerRequest, output: 0)
+            return
+        }
+        usage = read
     }
 
     private mutating func readEvent(_ data: [UInt8]) {
@@ -60,17 +87,20 @@ struct UsageReader: Sendable {
         switch endpoint {
         case .chatCompletions:
             if let span = scanner.value(of: root, key: "usage"), span.kind == .object {
-                usage = Self.read(span, in: scanner, endpoint: endpoint)
+                record(Self.read(span, in: scanner, endpoint: endpoint))
             }
         case .responses:
             if let span = scanner.value(at: ["response", "usage"], in: root), span.kind == .object {
-                usage = Self.read(span, in: scanner, endpoint: endpoint)
+                record(Self.read(span, in: scanner, endpoint: endpoint))
             }
         case .messages:
             // message_start carries input tokens; each message_delta carries cumulative output tokens.
             let span = scanner.value(at: ["message", "usage"], in: root) ?? scanner.value(of: root, key: "usage")
-            if let span, span.kind == .object {
-                let read = Self.read(span, in: scanner, endpoint: endpoint)
+            if let span, span.kind == .object, !invalid {
+                guard let read = Self.read(span, in: scanner, endpoint: endpoint) else {
+                    record(nil)
+                    return
+                }
                 var current = usage ?? Usage()
                 current.input = max(current.input, read.input)
                 current.output = max(current.output, read.output)
@@ -81,22 +111,34 @@ struct UsageReader: Sendable {
         }
     }
 
-    private static func read(_ span: JSONScanner.Span, in scanner: JSONScanner, endpoint: Endpoint) -> Usage {
+    /// The usage in `span`, or nil when a count is out of `0...Usage.maxPerRequest`, is not an integer, or the
+    /// parts add up beyond that bound. A missing count is 0.
+    private static func read(_ span: JSONScanner.Span, in scanner: JSONScanner, endpoint: Endpoint) -> Usage? {
+        var bad = false
         func int(_ key: String) -> Int {
-            scanner.value(of: span, key: key).flatMap(scanner.integer).map { max(0, $0) } ?? 0
+            guard let value = scanner.value(of: span, key: key), value.kind != .null else { return 0 }
+            guard let number = scanner.integer(value), (0...Usage.maxPerRequest).contains(number) else {
+                bad = true
+                return 0
+            }
+            return number
         }
+        let usage: Usage
         switch endpoint {
         case .chatCompletions, .embeddings:
-            return Usage(input: int("prompt_tokens"), output: int("completion_tokens"))
+            usage = Usage(input: int("prompt_tokens"), output: int("completion_tokens"))
         case .responses, .messages:
             var input = int("input_tokens")
             if endpoint == .messages {
                 input += int("cache_creation_input_tokens") + int("cache_read_input_tokens")
             }
-            return Usage(input: input, output: int("output_tokens"))
+            usage = Usage(input: input, output: int("output_tokens"))
         case .models:
-            return Usage()
+            usage = Usage()
         }
+        // Each part is at most maxPerRequest, so these sums cannot overflow.
+        guard !bad, usage.input + usage.output <= Usage.maxPerRequest else { return nil }
+        return usage
     }
 }
 

@@ -235,6 +235,13 @@ final class RequestPipeline: Sendable {
         var usageReader = observer.usage
         let responseDigest = observer.digest
         usageReader.finish()
+        if usageReader.invalid && outcome == "ok" {
+            // A count no request can reach: the upstream (or something between) is broken or lying. The agent
+            // gets an incomplete response and the tenant is charged the most one request can cost.
+            outcome = "error"
+            reason = "upstream_usage_invalid"
+            logger.warning("upstream reported impossible usage", metadata: ["upstream.name": "\(attempted.upstream.name)"])
+        }
         if let usage = usageReader.usage {
             completion.tokensIn = Int64(usage.input)
             completion.tokensOut = Int64(usage.output)

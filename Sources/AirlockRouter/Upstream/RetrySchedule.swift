@@ -23,11 +23,12 @@ public struct RetrySchedule: Sendable, Equatable {
         case status(Int)
     }
 
-    /// Whether a failure may be retried at all: connect errors, timeouts before a response, and 429/502/503/504.
+    /// Whether a failure may be retried at all: connect errors, timeouts before a response, and 429/502/503/504,
+    /// and 529 (Anthropic's `overloaded_error`, which its SDKs treat as transient like 503).
     public static func isRetryable(_ failure: Failure) -> Bool {
         switch failure {
         case .transport: return true
-        case .status(let code): return code == 429 || code == 502 || code == 503 || code == 504
+        case .status(let code): return code == 429 || code == 502 || code == 503 || code == 504 || code == 529
         }
     }
 

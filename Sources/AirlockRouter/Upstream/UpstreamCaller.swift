@@ -122,13 +122,24 @@ struct UpstreamCaller: Sendable {
                         "upstream attempt failed",
                         metadata: ["upstream.name": "\(upstream.name)", "error": "\(Self.describe(error))", "attempt": "\(attempt)"]
                     )
-                    lastError = RouterError(
-                        status: 502,
-                        reason: "upstream_unreachable",
-                        message: "The upstream could not be reached (\(Self.describe(error)))."
-                    )
                     metrics.upstreamAttempt(upstream: upstream.name, outcome: "failed")
-                    nextDelay = schedule.delay(after: attempt, failure: .transport, retryAfter: nil, using: &generator)
+                    if case .protocolError = error as? UpstreamTransportError {
+                        // The upstream answered, but with something no agent may be given: asking it again
+                        // would only repeat that. The next upstream of the route may still serve.
+                        lastError = RouterError(
+                            status: 502,
+                            reason: "upstream_protocol_error",
+                            message: "The upstream's answer was not valid HTTP for this request (\(Self.describe(error)))."
+                        )
+                        nextDelay = nil
+                    } else {
+                        lastError = RouterError(
+                            status: 502,
+                            reason: "upstream_unreachable",
+                            message: "The upstream could not be reached (\(Self.describe(error)))."
+                        )
+                        nextDelay = schedule.delay(after: attempt, failure: .transport, retryAfter: nil, using: &generator)
+                    }
                 }
                 guard let wait = nextDelay else { break }
                 metrics.retry(upstream: upstream.name)

@@ -118,8 +118,17 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if head.status.code < 200 {
-                // 1xx interim responses carry nothing for the agent; the final head follows.
+            let code = head.status.code
+            if code == 100 && !sawHead {
+                // 100 Continue carries nothing for the agent; the final head follows.
+                return
+            }
+            guard (200...599).contains(code) else {
+                // 000, 099, 101 (the parser stops at an upgrade), other 1xx, 600 and up: not an answer the
+                // agent can be given. The connection is closed, never pooled, and the agent gets a 502 at once.
+                reusable = false
+                failExchange(.protocolError("status \(code)"))
+                connection?.close()
                 return
             }
             reusable = head.isKeepAlive

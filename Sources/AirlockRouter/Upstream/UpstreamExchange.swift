@@ -11,6 +11,8 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
     case closedBeforeResponse
     case closedMidBody
     case malformedResponse
+    /// A response the router must not pass on (a status outside 200-599): never retried on that upstream.
+    case protocolError(String)
     case cancelled
 
     var description: String {
@@ -23,6 +25,7 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
         case .closedBeforeResponse: return "connection closed before a response"
         case .closedMidBody: return "connection closed in the response body"
         case .malformedResponse: return "malformed HTTP response"
+        case .protocolError(let what): return "protocol error: \(what)"
         case .cancelled: return "cancelled"
         }
     }

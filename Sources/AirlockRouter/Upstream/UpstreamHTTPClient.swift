@@ -95,7 +95,13 @@ final class UpstreamHTTPClient: Sendable {
                         // Without a name (an IP address upstream) the certificate is checked against the peer's address.
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
-                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Interim (1xx) heads are forwarded, not dropped, so the connection handler can refuse every
+                    // status but 100 before a final answer (see UpstreamConnectionHandler.channelRead).
+                    try sync.addHandler(HTTPRequestEncoder())
+                    try sync.addHandler(
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .fireError, informationalResponseStrategy: .forward))
+                    )
+                    try sync.addHandler(NIOHTTPRequestHeadersValidator())
                     try sync.addHandler(UpstreamConnectionHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

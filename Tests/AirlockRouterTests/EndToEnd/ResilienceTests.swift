@@ -28,6 +28,16 @@ struct ResilienceTests {
         }
     }
 
+    @Test("Anthropic's 529 overloaded_error is retried like 503, and the agent sees the success")
+    func overloaded() async throws {
+        try await withHarness { h in
+            h.mock.addFault(MockFault(count: 2, status: 529, retryAfter: "0"))
+            let r = try await h.request("/v1/messages", body: Harness.anthropicMessage(), headers: [("content-type", "application/json"), ("anthropic-version", "2023-06-01")])
+            #expect(r.status == 200)
+            #expect(h.mock.requestCount == 3)
+        }
+    }
+
     @Test("other failures are not retried", arguments: [400, 401, 403, 404, 422, 500])
     func notRetried(status: Int) async throws {
         try await withHarness { h in

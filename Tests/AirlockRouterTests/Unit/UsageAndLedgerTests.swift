@@ -4,6 +4,7 @@ import NIOHTTP1
 import Glibc
 #endif
 import AirlockPolicy
+import AirlockTestSupport
 import Testing
 
 @testable import AirlockRouter
@@ -45,6 +46,23 @@ struct UsageReaderTests {
             #expect(read(.messages, streaming: true, anthropic, split: split) == Usage(input: 12, output: 15))
             #expect(read(.responses, streaming: true, responses, split: split) == Usage(input: 2, output: 8))
         }
+    }
+
+    @Test("usage beyond any real request is reported as invalid, never summed into a trap", arguments: [
+        (Endpoint.chatCompletions, false, #"{"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":1}}"#),
+        (.chatCompletions, true, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":9223372036854775807}}\n\n"),
+        (.messages, false, #"{"usage":{"input_tokens":9223372036854775000,"output_tokens":1,"cache_read_input_tokens":9223372036854775000}}"#),
+        (.messages, true, "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":4611686018427387904,\"cache_creation_input_tokens\":4611686018427387904}}}\n\n"),
+        (.chatCompletions, false, #"{"usage":{"prompt_tokens":-5,"completion_tokens":1}}"#),
+        (.responses, false, #"{"usage":{"input_tokens":100000001,"output_tokens":0}}"#),
+    ])
+    func outOfBounds(endpoint: Endpoint, streaming: Bool, body: String) {
+        var reader = UsageReader(endpoint: endpoint, streaming: streaming)
+        Array(body.utf8).withUnsafeBytes { reader.consume($0) }
+        reader.finish()
+        #expect(reader.invalid)
+        // Charged as the most one request can cost, so a lying upstream cannot make a request free.
+        #expect(reader.usage == Usage(input: Usage.maxPerRequest, output: 0))
     }
 
     @Test("a stream without usage reports none rather than zero")
@@ -91,6 +109,30 @@ struct BudgetLedgerTests {
         // 2026-12-01T00:00:00Z is 9.5 days after noon on the 21st.
         #expect(retry == 9 * 86_400 + 43_200)
         #expect(ledger.remaining(tenant: "t", now: noon).month == 0)
+    }
+
+    @Test("charges and a replayed journal saturate instead of trapping; the router starts and the tenant is spent")
+    func saturation() throws {
+        let dir = Self.tempDir()
+        let path = dir + "/budget.journal"
+        // What an earlier router wrote for two answers claiming 2^62 prompt tokens each.
+        let line = "{\"day\":\"2026-11-21\",\"tenant\":\"t\",\"tokens\":4611686018427387904}\n"
+        try TempDirectory.write(path, line + line + line, mode: 0o600)
+        let ledger = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerDay: 100, tokensPerMonth: 1000)], now: noon)
+        #expect(ledger.check(tenant: "t", now: noon) != .allowed)
+        try ledger.charge(tenant: "t", tokens: Int.max, now: noon)
+        try ledger.charge(tenant: "t", tokens: Int.max, now: noon - 86_400)
+        #expect(ledger.remaining(tenant: "t", now: noon).day == 0)
+        #expect(ledger.remaining(tenant: "t", now: noon).month == 0)
+        let reopened = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerMonth: 1000)], now: noon)
+        #expect(reopened.remaining(tenant: "t", now: noon).month == 0)
+        // A number beyond Int64 is a corrupt line, named by its number.
+        try TempDirectory.write(path, line + "{\"day\":\"2026-11-21\",\"tenant\":\"t\",\"tokens\":99999999999999999999}\n", mode: 0o600)
+        #expect {
+            try BudgetLedger(directory: dir, tenants: [], now: noon)
+        } throws: { error in
+            "\(error)".contains("budget.journal:2:")
+        }
     }
 
     @Test("usage survives reopening; a torn last line is ignored; a corrupt middle line is an error")
