@@ -57,6 +57,17 @@ extension RouterError {
     static func notFound(_ path: String) -> RouterError {
         RouterError(status: 404, reason: "unknown_route", message: "The router does not serve \(path).")
     }
+    static let receiptLogUnavailable = RouterError(
+        status: 503,
+        reason: "receipt_log_unavailable",
+        message: "The router cannot record this request, so it will not serve it.",
+        retryAfterSeconds: 5
+    )
+    static let methodNotAllowed = RouterError(
+        status: 405,
+        reason: "method_not_allowed",
+        message: "The router serves GET and POST only (and never CONNECT: the egress proxy is a separate listener)."
+    )
     static let forbiddenPeer = RouterError(
         status: 403,
         reason: "unknown_sandbox",

@@ -162,9 +162,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let pipeline = self.pipeline
         let peer = self.peer
         let uri = head.uri
+        let method = head.method.rawValue
         task = Task(executorPreference: executor(context)) {
-            await pipeline.recordEarlyRefusal(refusal, peer: peer, uri: uri, requestID: requestID)
-            await sink.error(refusal, family: family, common: .init(requestID: requestID, traceparent: nil))
+            let answer = await pipeline.recordEarlyRefusal(refusal, peer: peer, method: method, uri: uri, requestID: requestID)
+            await sink.error(answer, family: family, common: .init(requestID: requestID, traceparent: nil))
         }
     }
 
@@ -211,6 +212,9 @@ enum HeadChecks {
     }
 
     static func check(_ head: HTTPRequestHead, limits: HTTPConnectionHandler.Limits) -> RouterError? {
+        // CONNECT (which the parser treats as an upgrade and would leave hanging) and every other method the
+        // router does not serve: refused on the head, before any body.
+        guard head.method == .GET || head.method == .POST else { return .methodNotAllowed }
         var headerBytes = head.uri.utf8.count
         for (name, value) in head.headers {
             headerBytes += name.utf8.count + value.utf8.count + 4

@@ -23,7 +23,7 @@ final class RequestPipeline: Sendable {
         let runtime = holder.current
         let endpoint = Endpoint.match(method: request.head.method.rawValue, path: request.path)
         let status = await handle(request, endpoint: endpoint, sink: sink, runtime: runtime)
-        runtime.metrics.request(route: endpoint?.rawValue ?? "unknown", status: status, sandbox: request.peer.sandbox?.name ?? "")
+        runtime.metrics.request(route: endpoint?.rawValue ?? Denial.unknownRoute, status: status, sandbox: request.peer.sandbox?.name ?? "")
     }
 
     /// Serves one request; returns the status the agent was given.
@@ -43,17 +43,26 @@ final class RequestPipeline: Sendable {
 
         let path = request.path
         let family: APIFamily = path.hasPrefix("/v1/messages") ? .anthropic : .openai
-        var denial = Denial(runtime: runtime, peer: request.peer, route: String(path), traceID: trace.traceID, family: family, common: common, sink: sink)
+        var denial = Denial(runtime: runtime, peer: request.peer, route: Denial.unknownRoute, traceID: trace.traceID, family: family, common: common, sink: sink)
 
         guard let endpoint else {
-            return await denial.refuse(.notFound("\(head.method.rawValue) \(path)"), logger: logger)
+            denial.unknownPath = "\(head.method.rawValue) \(path)"
+            return await denial.refuse(.notFound("\(head.method.rawValue) \(path.prefix(256))"), logger: logger)
         }
         denial.route = endpoint.rawValue
         guard let sandbox = request.peer.sandbox else {
             return await denial.refuse(.forbiddenPeer, logger: logger)
         }
         logger[metadataKey: "sandbox.name"] = "\(sandbox.name)"
-        let policy = runtime.sandboxes[sandbox.name]!
+        guard let policy = runtime.sandboxes[sandbox.name] else {
+            // The connection was admitted as a sandbox a reload has since removed or renamed: it belongs to no
+            // sandbox now. Refused, and closed so the next request is identified afresh.
+            denial.sink = ResponseSink(channel: sink.channel, keepAlive: false)
+            return await denial.refuse(
+                RouterError(status: 403, reason: "unknown_sandbox", message: "Sandbox \"\(sandbox.name)\" is no longer configured; reconnect."),
+                logger: logger
+            )
+        }
 
         if endpoint == .models {
             await listModels(policy: policy, anthropic: head.headers.contains(name: "anthropic-version"), sink: sink, common: common, runtime: runtime)
@@ -153,12 +162,7 @@ final class RequestPipeline: Sendable {
             requestIndex = try await receipts.append(intent)
         } catch {
             logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
-            intent.decision = "deny"
-            await denial.sink.error(
-                RouterError(status: 503, reason: "receipt_log_unavailable", message: "The router cannot record this request, so it will not forward it.", retryAfterSeconds: 5),
-                family: endpoint.family,
-                common: denial.common
-            )
+            await denial.sink.error(.receiptLogUnavailable, family: endpoint.family, common: denial.common)
             return 503
         }
 
@@ -304,25 +308,44 @@ final class RequestPipeline: Sendable {
         await sink.full(status: .ok, headers: headers, body: body, common: common)
     }
 
-    /// A refusal detected by the connection handler before the body was read (413, 431, framing).
-    func recordEarlyRefusal(_ refusal: RouterError, peer: PeerIdentity, uri: String, requestID: String) async {
+    /// A refusal detected by the connection handler before the body was read (405, 413, 431, framing). Returns
+    /// the answer to give: the refusal once its receipt is written, else 503.
+    func recordEarlyRefusal(_ refusal: RouterError, peer: PeerIdentity, method: String, uri: String, requestID: String) async -> RouterError {
         let runtime = holder.current
         runtime.metrics.refusal(reason: refusal.reason, sandbox: peer.sandbox?.name ?? "")
-        let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
-        await Denial.record(refusal, runtime: runtime, peer: peer, route: path, model: "", traceID: "", logger: logger)
+        let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
+        let endpoint = Endpoint.match(method: method, path: path)
+        let recorded = await Denial.record(
+            refusal,
+            runtime: runtime,
+            peer: peer,
+            route: endpoint?.rawValue ?? Denial.unknownRoute,
+            unknownPath: endpoint == nil ? "\(method) \(path)" : nil,
+            model: "",
+            traceID: "",
+            logger: logger
+        )
+        return recorded ? refusal : .receiptLogUnavailable
     }
 }
 
 /// Sends a refusal and records it as a denial receipt.
 struct Denial: Sendable {
+    /// The `route` of a request for a path the router does not serve. Receipt fields are bounded, and an agent
+    /// must not be able to make an append fail (and so go unrecorded) with a long path: the path itself is
+    /// recorded only as a keyed digest in `request_hmac`.
+    static let unknownRoute = "unknown"
+
     let runtime: RouterRuntime
     let peer: PeerIdentity
     var route: String
     let traceID: String
     let family: APIFamily
     let common: ResponseSink.Common
-    let sink: ResponseSink
+    var sink: ResponseSink
     var model = ""
+    /// Method and path of a request for an unknown route, digested into the receipt.
+    var unknownPath: String?
 
     init(runtime: RouterRuntime, peer: PeerIdentity, route: String, traceID: String, family: APIFamily, common: ResponseSink.Common, sink: ResponseSink) {
         self.runtime = runtime
@@ -334,31 +357,51 @@ struct Denial: Sendable {
         self.sink = sink
     }
 
+    /// Records the refusal, then sends it; a refusal that cannot be recorded is answered 503 like any request
+    /// the router cannot record.
     func refuse(_ error: RouterError, logger: Logger) async -> Int {
         logger.info("request refused", metadata: ["refusal.reason": "\(error.reason)", "refusal.status": "\(error.status)"])
         runtime.metrics.refusal(reason: error.reason, sandbox: peer.sandbox?.name ?? "")
-        await Self.record(error, runtime: runtime, peer: peer, route: route, model: model, traceID: traceID, logger: logger)
-        await sink.error(error, family: family, common: common)
-        return error.status
+        let recorded = await Self.record(
+            error,
+            runtime: runtime,
+            peer: peer,
+            route: route,
+            unknownPath: unknownPath,
+            model: model,
+            traceID: traceID,
+            logger: logger
+        )
+        let answer = recorded ? error : .receiptLogUnavailable
+        await sink.error(answer, family: family, common: common)
+        return answer.status
     }
 
-    /// Appends the denial receipt for a refused request.
+    /// Appends the denial receipt for a refused request; false when it could not be appended.
     static func record(
         _ error: RouterError,
         runtime: RouterRuntime,
         peer: PeerIdentity,
         route: String,
+        unknownPath: String?,
         model: String,
         traceID: String,
         logger: Logger
-    ) async {
+    ) async -> Bool {
         var event = Receipt.router(.request, peer: peer, route: route, decision: "deny", reason: error.reason, traceID: traceID)
-        event.model = model.isEmpty ? nil : model
+        // An unlisted model name is the agent's text: one too long for a receipt field is left out, never a failed append.
+        event.model = model.isEmpty || model.utf8.count > Receipt.maxStringBytes ? nil : model
         event.status = Int64(error.status)
+        if let unknownPath, var digest = runtime.receipts.bodyHasher() {
+            digest.update(Array(unknownPath.utf8))
+            event.requestHMAC = digest.finalize()
+        }
         do {
             _ = try await runtime.receipts.append(event)
+            return true
         } catch {
-            logger.error("denial receipt append failed", metadata: ["error": "\(error)"])
+            logger.error("denial receipt append failed; answering 503", metadata: ["error": "\(error)"])
+            return false
         }
     }
 }

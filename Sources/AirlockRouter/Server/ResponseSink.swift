@@ -60,6 +60,9 @@ struct ResponseSink: Sendable {
         if let retry = error.retryAfterSeconds {
             headers.add(name: "retry-after", value: String(retry))
         }
+        if error.status == 405 {
+            headers.add(name: "allow", value: "GET, POST")
+        }
         await full(
             status: HTTPResponseStatus(statusCode: error.status),
             headers: headers,

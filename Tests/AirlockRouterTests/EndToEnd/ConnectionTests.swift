@@ -104,6 +104,34 @@ struct ConnectionTests {
         }
     }
 
+    @Test(
+        "CONNECT and methods the router does not serve are refused at once with a framed 405, and the connection closed",
+        arguments: [
+            "CONNECT api.openai.com:443 HTTP/1.1\r\nhost: api.openai.com:443\r\n\r\n",
+            "PUT /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+            "DELETE /v1/models HTTP/1.1\r\nhost: x\r\n\r\n",
+        ]
+    )
+    func unservedMethods(raw: String) async throws {
+        try await withHarness { h in
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 40)
+            let start = ContinuousClock.now
+            socket.send(raw)
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 405"), "\(text)")
+            if !raw.hasPrefix("CONNECT") {
+                #expect(text.lowercased().contains("content-length: "))
+            }
+            // (NIO's encoder writes a response to CONNECT without body or framing headers, as RFC 9112 §6.3 reads
+            // for a tunnel; the close right after ends it for any client.)
+            #expect(text.lowercased().contains("allow: get, post"))
+            #expect(closed)
+            // At once, not at the idle timeout (30 s in the harness).
+            #expect(ContinuousClock.now - start < .seconds(20))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
     @Test("an idle keep-alive connection is closed after idle_timeout")
     func idle() async throws {
         try await withHarness(configure: { c, _ in c.router.limits.idleTimeout = .seconds(1) }) { h in

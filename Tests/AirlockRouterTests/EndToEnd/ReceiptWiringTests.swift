@@ -110,6 +110,43 @@ struct ReceiptWiringTests {
         }
     }
 
+    @Test("a request to an unknown path of any length leaves a receipt: the route is `unknown`, the path only keyed-digested")
+    func unknownPathsAreRecorded() async throws {
+        try await Self.withLoggedHarness { h, directory, key in
+            let long = "/v1/" + String(repeating: "x", count: 2000)
+            #expect(try await h.request(.GET, long, headers: []).status == 404)
+            #expect(try await h.request(long + "/chat", body: "{}").status == 404)
+            #expect(try await h.request(.GET, "/v1/" + String(repeating: "y", count: 20_000), headers: []).status == 431)
+            await h.stop()
+            let report = try Auditor(directory: directory, keys: [key]).verify()
+            #expect(report.isValid, "\(report.summary)")
+            let requests = try Self.entries(directory).filter { $0.kind == "request" }
+            #expect(requests.count == 3)
+            for record in requests {
+                #expect(record["route"]?.stringValue == "unknown")
+                #expect(record["decision"]?.stringValue == "deny")
+                #expect(record["request_hmac"] != nil)
+            }
+            #expect(requests.map { $0["reason"]?.stringValue } == ["unknown_route", "unknown_route", "headers_too_large"])
+            // Different paths, different digests: an auditor holding the body key can tell which path was asked.
+            if requests.count == 3 {
+                #expect(requests[0]["request_hmac"] != requests[1]["request_hmac"])
+            }
+        }
+    }
+
+    @Test("a denial that cannot be recorded is answered 503 like an admitted request, never as if it were recorded")
+    func unrecordedDenialFailsClosed() async throws {
+        try await withHarness(receipts: BrokenSink()) { h in
+            let forbidden = try await h.request("/v1/chat/completions", body: Harness.chat(model: "gpt-forbidden"))
+            #expect(forbidden.status == 503)
+            #expect(forbidden.body.contains("receipt_log_unavailable"))
+            let unknown = try await h.request(.GET, "/v1/nothing", headers: [])
+            #expect(unknown.status == 503)
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
     @Test("a router whose receipt log cannot be opened does not start")
     func unopenable() async throws {
         await #expect(throws: (any Error).self) {
@@ -246,6 +283,30 @@ struct ReloadTests {
             try await r.reload(config(r.file, cooldown: "30s", tokensPerDay: 2_000_000))
             #expect(try await r.chat().hasPrefix("HTTP/1.1 200"))
             #expect(r.mock.requestCount == 3)
+        }
+    }
+
+    @Test("a sandbox removed by a reload: the next request on a kept-alive connection is refused and the connection closed")
+    func reloadRemovesSandbox() async throws {
+        try await FileRouter.with(config: { $0.config(tenant: "{name: team}") }) { r in
+            let port = r.port
+            let socket = try RawSocket(port: port, timeoutSeconds: 20)
+            socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+            let first = try await offPool { () -> String in
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+                return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+            }
+            #expect(first.hasPrefix("HTTP/1.1 200"))
+            // The operator renames the sandbox; this connection was admitted as the old one.
+            try await r.reload(r.file.config(tenant: "{name: team}").replacingOccurrences(of: "{name: agent,", with: "{name: renamed,"))
+            socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 403"), "\(text)")
+            #expect(text.contains("unknown_sandbox"))
+            #expect(closed)
+            // The router lives on; a new connection is identified afresh, as the renamed sandbox.
+            #expect(try await r.chat().hasPrefix("HTTP/1.1 200"))
         }
     }
 
