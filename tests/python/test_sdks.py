@@ -26,12 +26,29 @@ def test_openai_call(stack):
 
 
 def test_openai_stream_counts_usage(stack):
+    # Everyday agent code: every chunk has a choice. The router asks the upstream for usage to account, but the
+    # chunk that carries it (with no choices) is the agent's only if the agent asked for it.
     stream = openai_client(stack).chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "stream please"}], stream=True
     )
-    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    chunks = list(stream)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
     assert text == "Hello from the Airlock mock upstream."
+    assert all(chunk.usage is None for chunk in chunks)
     assert '"include_usage":true' in stack.mock_requests()[-1]["body"]
+
+
+def test_openai_stream_with_usage_asked_by_the_agent(stack):
+    stream = openai_client(stack).chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks[:-1])
+    assert text == "Hello from the Airlock mock upstream."
 
 
 def test_openai_responses_and_models(stack):

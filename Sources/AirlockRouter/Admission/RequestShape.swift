@@ -14,6 +14,13 @@ struct RequestShape: Sendable {
     /// `stream_options` when present (chat completions).
     let streamOptions: JSONScanner.Span?
 
+    /// The agent itself asked a chat-completions stream for usage (`stream_options.include_usage: true`); when
+    /// it did not, the usage the router asks for is taken out of the stream it relays.
+    var agentAskedForUsage: Bool {
+        guard let options = streamOptions, let value = scanner.value(of: options, key: "include_usage") else { return false }
+        return scanner.bool(value) == true
+    }
+
     /// The name of the output-token limit field for requests that carry none.
     var maxTokensFieldName: String? {
         switch endpoint {
@@ -80,6 +87,14 @@ struct RequestShape: Sendable {
         if endpoint == .chatCompletions, let span = fields["stream_options"], span.kind != .null {
             guard span.kind == .object else {
                 throw .badRequest("invalid_field", "\"stream_options\" must be an object.")
+            }
+            // The router reads include_usage here and the upstream reads its own copy: with a name twice they
+            // could read different ones.
+            var names = Set<String>()
+            for (key, _) in scanner.members(of: span) {
+                guard let name = scanner.string(key), names.insert(name).inserted else {
+                    throw .badRequest("duplicate_field", "\"stream_options\" has a field more than once.")
+                }
             }
             streamOptions = span
         }

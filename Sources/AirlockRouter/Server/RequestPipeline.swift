@@ -210,9 +210,11 @@ final class RequestPipeline: Sendable {
         for (name, value) in attempted.head.headers where HeaderPolicy.isResponseAllowed(name) && name.lowercased() != "x-request-id" {
             responseHeaders.add(name: name, value: value)
         }
+        let streaming = shape.stream && status == 200
         let observer = ResponseObserver(
-            usage: UsageReader(endpoint: endpoint, streaming: shape.stream && status == 200),
-            digest: receipts.bodyHasher()
+            usage: UsageReader(endpoint: endpoint, streaming: streaming),
+            digest: receipts.bodyHasher(),
+            filter: streaming ? StreamEventFilter(endpoint: endpoint, dropInjectedUsage: !shape.agentAskedForUsage) : nil
         )
         var outcome = "ok"
         var reason = status < 400 ? "completed" : "upstream_status"
@@ -236,9 +238,14 @@ final class RequestPipeline: Sendable {
                 logger.info("upstream body failed", metadata: ["error": "\(UpstreamCaller.describe(error))"])
             }
         }
+        if streaming {
+            // The stream's content goes out while the completion receipt is written; only its end waits.
+            sink.channel.flush()
+        }
         var usageReader = observer.usage
         let responseDigest = observer.digest
         usageReader.finish()
+        let held = observer.takeHeld()
         if usageReader.invalid && outcome == "ok" {
             // A count no request can reach: the upstream (or something between) is broken or lying. The agent
             // gets an incomplete response and the tenant is charged the most one request can cost.
@@ -261,6 +268,10 @@ final class RequestPipeline: Sendable {
         completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
         let recorded = await appendCompletion(completion, logger: logger, runtime: runtime)
         if outcome == "ok" && recorded {
+            // Only now may the agent learn the answer is complete: the final event, then the terminator.
+            if let held {
+                sink.channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil)
+            }
             try? await sink.end()
         } else {
             // Without a terminating chunk the agent sees an incomplete response, never a truncated success.
@@ -408,19 +419,47 @@ struct Denial: Sendable {
 
 /// Reads token usage and digests the response body as it passes to the agent. Lives on the agent
 /// connection's event loop, where the relay calls it and the request task reads it afterwards.
+/// Usage is read from the upstream's bytes; the digest covers the bytes the agent is given.
 final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     var usage: UsageReader
     var digest: BodyHasher?
+    /// For streams: what the router takes out, and the final event it holds back (see StreamEventFilter).
+    var filter: StreamEventFilter?
 
-    init(usage: UsageReader, digest: BodyHasher?) {
+    init(usage: UsageReader, digest: BodyHasher?, filter: StreamEventFilter?) {
         self.usage = usage
         self.digest = digest
+        self.filter = filter
     }
 
-    func observe(_ chunk: ByteBuffer) {
-        chunk.withUnsafeReadableBytes { bytes in
-            usage.consume(bytes)
-            digest?.update(bytes)
+    func pass(_ chunk: ByteBuffer) -> ByteBuffer? {
+        chunk.withUnsafeReadableBytes { usage.consume($0) }
+        guard filter != nil else {
+            chunk.withUnsafeReadableBytes { digest?.update($0) }
+            return chunk
         }
+        var out: [UInt8] = []
+        chunk.withUnsafeReadableBytes { filter!.feed($0, into: &out) }
+        return emit(out)
+    }
+
+    func finish() -> ByteBuffer? {
+        guard filter != nil else { return nil }
+        var out: [UInt8] = []
+        filter!.finish(into: &out)
+        return emit(out)
+    }
+
+    /// The held-back end of the stream, digested now: it is the last thing the agent gets.
+    func takeHeld() -> ByteBuffer? {
+        guard let held = filter?.held, !held.isEmpty else { return nil }
+        digest?.update(held)
+        return ByteBuffer(bytes: held)
+    }
+
+    private func emit(_ out: [UInt8]) -> ByteBuffer? {
+        guard !out.isEmpty else { return nil }
+        digest?.update(out)
+        return ByteBuffer(bytes: out)
     }
 }

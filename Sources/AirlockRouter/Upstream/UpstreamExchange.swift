@@ -33,7 +33,10 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
 
 /// Sees each response body chunk as it passes to the agent (usage and digest); lives on the event loop.
 protocol UpstreamBodyObserver: AnyObject {
-    func observe(_ chunk: ByteBuffer)
+    /// Sees a chunk from the upstream; returns what to write to the agent for it (nil: nothing yet).
+    func pass(_ chunk: ByteBuffer) -> ByteBuffer?
+    /// The body ended: whatever the observer still holds that may go out before the end.
+    func finish() -> ByteBuffer?
 }
 
 /// One request/response exchange on one pooled upstream connection. Every member is touched on `loop` only:
@@ -209,8 +212,8 @@ final class UpstreamExchange: @unchecked Sendable {
 
     // MARK: Internals
 
-    private func pass(_ chunk: ByteBuffer, _ relay: Relay) {
-        relay.observer.observe(chunk)
+    private func pass(_ upstreamChunk: ByteBuffer, _ relay: Relay) {
+        guard let chunk = relay.observer.pass(upstreamChunk), chunk.readableBytes > 0 else { return }
         relay.unflushed += chunk.readableBytes
         let part = HTTPServerResponsePart.body(.byteBuffer(chunk))
         if relay.target.isWritable || relay.waitingForWrite {
@@ -235,7 +238,11 @@ final class UpstreamExchange: @unchecked Sendable {
         self.relay = nil
         cancelReadTimer()
         switch result {
-        case .success: relay.done.succeed(())
+        case .success:
+            if let tail = relay.observer.finish(), tail.readableBytes > 0 {
+                relay.target.write(HTTPServerResponsePart.body(.byteBuffer(tail)), promise: nil)
+            }
+            relay.done.succeed(())
         case .failure(let error): relay.done.fail(error)
         }
     }

@@ -9,6 +9,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Logging
+import Synchronization
 import Testing
 
 @testable import AirlockRouter
@@ -144,6 +145,80 @@ struct ReceiptWiringTests {
             let unknown = try await h.request(.GET, "/v1/nothing", headers: [])
             #expect(unknown.status == 503)
             #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    /// Completion appends wait until the test opens the gate, as a slow disk would make them.
+    final class GatedCompletions: ReceiptSink, Sendable {
+        let state = Mutex((pending: false, open: false))
+        func append(_ receipt: Receipt) async throws -> UInt64 {
+            guard receipt.kind == .completion else { return 0 }
+            state.withLock { $0.pending = true }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !state.withLock({ $0.open }) && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return 0
+        }
+        func bodyHasher() -> BodyHasher? { nil }
+        var pending: Bool { state.withLock { $0.pending } }
+        func open() { state.withLock { $0.open = true } }
+    }
+
+    @Test(
+        "under sync durability the event that ends a stream for an SDK leaves only after the completion receipt is appended",
+        arguments: [
+            ("/v1/chat/completions", Harness.chat(stream: true), "data: [DONE]"),
+            ("/v1/messages", Harness.anthropicMessage(stream: true), "event: message_stop"),
+            ("/v1/responses", #"{"model":"gpt-test","input":"a b c","stream":true}"#, "event: response.completed"),
+        ]
+    )
+    func streamEndWaitsForReceipt(path: String, body: String, final: String) async throws {
+        let gate = GatedCompletions()
+        try await withHarness(receipts: gate) { h in
+            // Each event in its own read, as a real model streams: a relay that flushes each read would pass the
+            // final event on the moment it arrives.
+            h.mock.addFault(MockFault(count: 1, chunkDelayMs: 30))
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 1)
+            socket.send(
+                "POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nanthropic-version: 2023-06-01\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+            )
+            // Read while the router is appending the completion receipt (the upstream's stream has ended).
+            let before = try await offPool { () -> String in
+                var text: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                let deadline = ContinuousClock.now + .seconds(30)
+                var quietAfterPending = 0
+                while ContinuousClock.now < deadline && quietAfterPending < 3 {
+                    let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+                    if n > 0 {
+                        text.append(contentsOf: buffer[0..<n])
+                    } else if n == 0 {
+                        break
+                    } else if gate.pending {
+                        quietAfterPending += 1  // a second of silence at a time once the append has begun
+                    }
+                }
+                return String(decoding: text, as: UTF8.self)
+            }
+            #expect(gate.pending)
+            #expect(before.hasPrefix("HTTP/1.1 200"))
+            #expect(before.contains("data: "))
+            #expect(!before.contains(final), "the stream's end reached the agent before its receipt: \(before)")
+            gate.open()
+            let (after, closed) = try await offPool { () -> (String, Bool) in
+                var text: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+                    if n > 0 { text.append(contentsOf: buffer[0..<n]) } else if n == 0 { return (String(decoding: text, as: UTF8.self), true) }
+                }
+                return (String(decoding: text, as: UTF8.self), false)
+            }
+            #expect(after.contains(final))
+            #expect(after.hasSuffix("0\r\n\r\n"))
+            #expect(closed)
         }
     }
 

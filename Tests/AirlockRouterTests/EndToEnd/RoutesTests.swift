@@ -26,17 +26,50 @@ struct RoutesTests {
         }
     }
 
-    @Test("chat completions stream: every chunk passes, include_usage is requested, [DONE] arrives")
-    func chatStream() async throws {
-        try await withHarness { h in
-            let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true))
+    @Test(
+        "chat completions stream: the agent gets the provider's bytes for its own request; the usage the router asked for is read, not relayed",
+        arguments: ["", #","stream_options":{"include_usage":false}"#, #","stream_options":{}"#]
+    )
+    func chatStream(options: String) async throws {
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true, extra: options))
             #expect(r.status == 200)
             #expect(r.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
             let events = r.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+            #expect(events.count == 8)  // 6 words, the finish chunk, [DONE]: no usage chunk
+            #expect(events.last == "data: [DONE]")
+            // Every chunk has a choice, as `chunk.choices[0]` in agent code expects, and no usage member.
+            for event in events.dropLast() {
+                #expect(event.contains("\"choices\":[{"), "\(event)")
+                #expect(!event.contains("\"usage\""), "\(event)")
+            }
+            #expect(h.mock.recordedRequests()[0].body.contains("\"include_usage\":true"))
+            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            #expect(remaining.day == 990)  // still charged from the chunk the agent did not see
+        }
+    }
+
+    @Test("chat completions stream with include_usage asked by the agent: the usage chunk and the null usage members pass")
+    func chatStreamWithUsage() async throws {
+        try await withHarness { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true, extra: #","stream_options":{"include_usage":true}"#))
+            let events = r.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
             #expect(events.count == 9)  // 6 words, the finish chunk, the usage chunk, [DONE]
             #expect(events.last == "data: [DONE]")
-            #expect(r.body.contains("\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6"))
-            #expect(h.mock.recordedRequests()[0].body.contains("\"stream_options\":{\"include_usage\":true}"))
+            #expect(events[0].contains("\"usage\":null"))
+            #expect(r.body.contains("\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6"))
+        }
+    }
+
+    @Test("a field twice in stream_options is refused: the router and the upstream could read different ones")
+    func duplicateStreamOption() async throws {
+        try await withHarness { h in
+            for options in [#"{"include_usage":true,"include_usage":false}"#, #"{"include_usage":true,"include_usage\ud800":false}"#] {
+                let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true, extra: ",\"stream_options\":" + options))
+                #expect(r.status == 400)
+                #expect(r.body.contains("duplicate_field"))
+            }
+            #expect(h.mock.requestCount == 0)
         }
     }
 

@@ -1,0 +1,177 @@
+/// What the router changes in a server-sent-events stream on its way to the agent, one whole event at a time:
+///
+/// - **Usage the agent did not ask for.** To account, the router asks an OpenAI chat-completions stream for
+///   usage (`stream_options.include_usage`). The provider then adds `"usage":null` to every chunk and a last
+///   chunk whose `choices` is empty. When the agent did not ask for usage itself, both are taken out, so it gets
+///   the bytes the provider sends for its own request (code that reads `chunk.choices[0]` keeps working).
+/// - **The end of the stream waits for the receipt.** The event that tells an SDK the answer is complete (`data:
+///   [DONE]`, Anthropic's `message_stop`, the Responses API's `response.completed`, `.failed`, `.incomplete`) and
+///   everything after it are held back; the request path releases them once the completion receipt is appended,
+///   or drops them (the agent sees a cut stream) when it cannot be.
+///
+/// Events are found by their blank-line terminator across arbitrary read boundaries. An event larger than
+/// `maxEvent` is passed on as it stands, unexamined, so memory stays bounded.
+struct StreamEventFilter: Sendable {
+    let endpoint: Endpoint
+    /// Remove the usage chunk and the `"usage":null` members (chat completions, when only the router asked).
+    let dropInjectedUsage: Bool
+    static let maxEvent = 1 << 20
+
+    private var pending: [UInt8] = []
+    /// Where the scan for the blank line that ends the pending event resumes, and where its current line began.
+    private var scanned = 0
+    private var lineStart = 0
+    /// The final event and anything after it, held until the completion receipt is durable.
+    private(set) var held: [UInt8] = []
+    private var holding = false
+
+    init(endpoint: Endpoint, dropInjectedUsage: Bool) {
+        self.endpoint = endpoint
+        self.dropInjectedUsage = dropInjectedUsage
+    }
+
+    /// Takes the next bytes of the stream; appends to `out` what may go to the agent now.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        if holding {
+            held.append(contentsOf: bytes)
+            return
+        }
+        pending.append(contentsOf: bytes)
+        while scanned < pending.count {
+            let byte = pending[scanned]
+            scanned += 1
+            guard byte == 0x0A else { continue }
+            let length = scanned - 1 - lineStart
+            let empty = length == 0 || (length == 1 && pending[lineStart] == 0x0D)
+            lineStart = scanned
+            if empty {
+                let end = scanned
+                process(pending[0..<end], into: &out)
+                pending.removeFirst(end)
+                scanned = 0
+                lineStart = 0
+                if holding {
+                    held.append(contentsOf: pending)
+                    pending = []
+                    return
+                }
+            }
+        }
+        if pending.count > Self.maxEvent {
+            out.append(contentsOf: pending)
+            pending = []
+            scanned = 0
+            lineStart = 0
+        }
+    }
+
+    /// The end of the body: a last event without its blank line is examined like any other.
+    mutating func finish(into out: inout [UInt8]) {
+        guard !pending.isEmpty else { return }
+        let rest = pending
+        pending = []
+        scanned = 0
+        lineStart = 0
+        process(rest[...], into: &out)
+    }
+
+    private mutating func process(_ event: ArraySlice<UInt8>, into out: inout [UInt8]) {
+        if holding {
+            held.append(contentsOf: event)
+            return
+        }
+        // The event's name and its data (a single `data:` line is all the providers send; with several lines
+        // the event is only checked for being final, never rewritten).
+        var name: ArraySlice<UInt8> = []
+        var data: Range<Int>?
+        var dataLines = 0
+        var start = event.startIndex
+        while start < event.endIndex {
+            var end = event[start...].firstIndex(of: 0x0A) ?? event.endIndex
+            let next = end < event.endIndex ? end + 1 : end
+            if end > start && event[end - 1] == 0x0D { end -= 1 }
+            let line = event[start..<end]
+            if line.starts(with: Self.eventField) {
+                name = Self.fieldValue(line, prefix: Self.eventField.count)
+            } else if line.starts(with: Self.dataField) {
+                dataLines += 1
+                let value = Self.fieldValue(line, prefix: Self.dataField.count)
+                data = value.startIndex..<value.endIndex
+            }
+            start = next
+        }
+        let payload = data.map { event[$0] } ?? []
+        if isFinal(name: name, payload: payload) {
+            holding = true
+            held.append(contentsOf: event)
+            return
+        }
+        guard dropInjectedUsage, dataLines == 1, let data, payload.first == UInt8(ascii: "{") else {
+            out.append(contentsOf: event)
+            return
+        }
+        let scanner = JSONScanner(Array(payload))
+        guard let root = try? scanner.validateDocument(), root.kind == .object else {
+            out.append(contentsOf: event)
+            return
+        }
+        let members = scanner.members(of: root)
+        guard let index = members.firstIndex(where: { scanner.keyEquals($0.key, "usage") }) else {
+            out.append(contentsOf: event)
+            return
+        }
+        let usage = members[index].value
+        if usage.kind == .object, let choices = scanner.value(of: root, key: "choices"), choices.kind == .array,
+            scanner.elements(of: choices).isEmpty
+        {
+            return  // the chunk only the router asked for
+        }
+        guard usage.kind == .null else {
+            out.append(contentsOf: event)
+            return
+        }
+        // Cut the member with the comma that joins it to its neighbour.
+        let cut: Range<Int>
+        if index > 0 {
+            cut = members[index - 1].value.end..<usage.end
+        } else if members.count > 1 {
+            cut = members[index].key.start..<members[1].key.start
+        } else {
+            cut = members[index].key.start..<usage.end
+        }
+        let base = data.lowerBound
+        out.append(contentsOf: event[event.startIndex..<(base + cut.lowerBound)])
+        out.append(contentsOf: event[(base + cut.upperBound)...])
+    }
+
+    private func isFinal(name: ArraySlice<UInt8>, payload: ArraySlice<UInt8>) -> Bool {
+        switch endpoint {
+        case .chatCompletions:
+            return payload.elementsEqual("[DONE]".utf8)
+        case .messages:
+            return name.elementsEqual("message_stop".utf8) || (name.isEmpty && Self.type(of: payload) == "message_stop")
+        case .responses:
+            let type = name.isEmpty ? Self.type(of: payload) : String(decoding: name, as: UTF8.self)
+            return type == "response.completed" || type == "response.failed" || type == "response.incomplete"
+        case .embeddings, .models:
+            return false
+        }
+    }
+
+    private static func type(of payload: ArraySlice<UInt8>) -> String? {
+        guard payload.first == UInt8(ascii: "{") else { return nil }
+        let scanner = JSONScanner(Array(payload))
+        guard let root = try? scanner.validateDocument(), root.kind == .object else { return nil }
+        return scanner.value(of: root, key: "type").flatMap(scanner.string)
+    }
+
+    private static let eventField = Array("event:".utf8)
+    private static let dataField = Array("data:".utf8)
+
+    /// A field's value: after the colon, without one leading space.
+    private static func fieldValue(_ line: ArraySlice<UInt8>, prefix: Int) -> ArraySlice<UInt8> {
+        var value = line.dropFirst(prefix)
+        if value.first == 0x20 { value = value.dropFirst() }
+        return value
+    }
+}
