@@ -28,7 +28,7 @@ public enum TempDirectory {
 }
 
 /// Polls `condition` every 20 ms for at most `seconds`.
-public func eventually(seconds: Double = 3, _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

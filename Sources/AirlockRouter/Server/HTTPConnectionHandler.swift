@@ -73,10 +73,23 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         if case ChannelEvent.inputClosed = event {
-            // The agent will send nothing more. The request gate holds this back until the response in flight has
-            // ended, so it arrives between requests (or while one is still arriving, which can now never end):
-            // close once the last response's bytes are out. A refusal being answered closes the connection itself.
-            if case .discarding = state { return }
+            // The agent will send nothing more (FIN). A refusal being answered closes the connection itself.
+            switch state {
+            case .discarding:
+                return
+            case .processing:
+                // The agent left with its request in flight: an SDK's timeout, a client closed during a model's
+                // long pause. The request is cancelled now (its upstream exchange with it, freeing its slots and
+                // recording the abort), not when a later write fails. HTTP/1.1 clients do not half-close and
+                // then wait for an answer; one that did is treated like one that left (as nginx answers 499).
+                task?.cancel()
+                task = nil
+                context.close(promise: nil)
+                return
+            case .idle, .receiving:
+                break
+            }
+            // Between requests (or during one that can now never end): close once the last response is out.
             if let lastEnd {
                 // Completed already in the usual case, and then this closes at once.
                 lastEnd.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

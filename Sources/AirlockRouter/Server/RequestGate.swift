@@ -18,7 +18,6 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Queued {
         case part(NIOAny)
         case error(any Error)
-        case inputClosed
     }
 
     /// Where the request being served is. A response may end before its request does (a refusal while the body
@@ -51,15 +50,9 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A half-close waits behind the response in flight and any queued requests, so they are answered first:
-        // the connection handler hears it only between requests (or while one is still arriving).
-        if case ChannelEvent.inputClosed = event, !queue.isEmpty || isWaiting {
-            queue.append(.inputClosed)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
+    // A half-close is not queued: it goes straight to the connection handler, for which it means the agent left
+    // if a response is in flight (that request is cancelled and the connection closed, with whatever is queued
+    // behind it), and that the connection ends once the last response is out if none is.
 
     func read(context: ChannelHandlerContext) {
         if queue.isEmpty {
@@ -122,8 +115,6 @@ final class RequestGate: ChannelDuplexHandler, RemovableChannelHandler {
                 deliver(context: context, data)
             case .error(let error):
                 context.fireErrorCaught(error)
-            case .inputClosed:
-                context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             }
         }
         if queue.isEmpty, readPending {

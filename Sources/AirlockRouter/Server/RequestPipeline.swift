@@ -129,6 +129,9 @@ final class RequestPipeline: Sendable {
         )
     }
 
+    /// The status recorded for a request whose agent left before its answer was complete (nginx's 499).
+    static let agentLeft: Int64 = 499
+
     private func forward(
         request: InboundRequest,
         endpoint: Endpoint,
@@ -196,6 +199,7 @@ final class RequestPipeline: Sendable {
         } catch {
             completion.decision = "error"
             completion.reason = "agent_disconnected"
+            completion.status = Self.agentLeft
             completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
             await appendCompletion(completion, logger: logger, runtime: runtime)
             return 499
@@ -233,6 +237,7 @@ final class RequestPipeline: Sendable {
             outcome = "error"
             if Task.isCancelled || !sink.channel.isActive {
                 reason = "agent_disconnected"
+                completion.status = Self.agentLeft
             } else {
                 reason = "upstream_body_failed"
                 logger.info("upstream body failed", metadata: ["error": "\(UpstreamCaller.describe(error))"])
@@ -278,7 +283,7 @@ final class RequestPipeline: Sendable {
             sink.channel.flush()
             try? await sink.channel.close()
         }
-        return status
+        return reason == "agent_disconnected" ? Int(Self.agentLeft) : status
     }
 
     /// Appends a completion receipt even if the request's task was cancelled by an agent disconnect.

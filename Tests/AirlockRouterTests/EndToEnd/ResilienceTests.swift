@@ -9,6 +9,8 @@ import AirlockPolicy
 import AirlockTestSupport
 import NIOCore
 import NIOHTTP1
+import AirlockReceipts
+import Synchronization
 import Testing
 
 @testable import AirlockRouter
@@ -167,6 +169,43 @@ struct ResilienceTests {
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 503)
             #expect(Int(r.headers.first(name: "retry-after") ?? "") ?? 0 >= 19)
+        }
+    }
+
+    /// Keeps every receipt in memory, for tests that read what the router recorded.
+    final class RecordingSink: ReceiptSink, Sendable {
+        let records = Mutex<[Receipt]>([])
+        func append(_ receipt: Receipt) async throws -> UInt64 {
+            records.withLock { $0.append(receipt); return UInt64($0.count - 1) }
+        }
+        func bodyHasher() -> BodyHasher? { nil }
+        var completions: [Receipt] { records.withLock { $0.filter { $0.kind == .completion } } }
+    }
+
+    @Test(
+        "an agent that leaves (FIN) while the upstream is silent cancels the upstream at once, frees its slot, and the receipt records 499",
+        arguments: [Int32(SHUT_WR), Int32(SHUT_RDWR)]
+    )
+    func leavingCancels(how: Int32) async throws {
+        let sink = RecordingSink()
+        try await withHarness(receipts: sink, configure: { c, _ in c.upstreams[0].timeouts.responseHeaders = .seconds(60) }) { h in
+            // A model that thinks for 30 s before its first byte.
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 30_000))
+            let socket = try RawSocket(port: h.routerPort)
+            let body = Harness.chat(stream: true)
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(await eventually { h.mock.requestCount == 1 })
+            let left = ContinuousClock.now
+            shutdown(socket.fd, how)
+            let cancelled = await eventually(seconds: 20) { h.mock.recordedRequests().first?.cancelled == true }
+            #expect(cancelled)
+            // Well under a second on an idle machine; the bound leaves room for a loaded one, far below the 30 s.
+            #expect(ContinuousClock.now - left < .seconds(8))
+            #expect(await eventually { h.router.runtimeForTesting.limiters.inFlightTotal == 0 })
+            #expect(await eventually { !sink.completions.isEmpty })
+            let completion = sink.completions.first
+            #expect(completion?.reason == "agent_disconnected")
+            #expect(completion?.status == 499)
         }
     }
 
