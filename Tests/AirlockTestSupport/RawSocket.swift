@@ -32,6 +32,13 @@ public final class RawSocket: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// One read: what the peer has sent so far (one response, for a peer that answers in one write), or "".
+    public func readSome() -> String {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
     /// Reads until the peer closes or `timeout` passes; returns what arrived and whether the peer closed.
     public func readAll() -> (text: String, closed: Bool) {
         var out: [UInt8] = []

@@ -367,11 +367,7 @@ struct ReloadTests {
             let port = r.port
             let socket = try RawSocket(port: port, timeoutSeconds: 20)
             socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
-            let first = try await offPool { () -> String in
-                var buffer = [UInt8](repeating: 0, count: 65_536)
-                let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-                return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
-            }
+            let first = try await offPool { socket.readSome() }
             #expect(first.hasPrefix("HTTP/1.1 200"))
             // The operator renames the sandbox; this connection was admitted as the old one.
             try await r.reload(r.file.config(tenant: "{name: team}").replacingOccurrences(of: "{name: agent,", with: "{name: renamed,"))
