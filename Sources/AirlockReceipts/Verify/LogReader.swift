@@ -62,6 +62,8 @@ public struct LogReader: Sendable {
 
     /// The record at `index`.
     public func entry(at index: UInt64) throws -> ReceiptEntry? {
+        // No log holds 2^64 records; the range below would overflow for the last index.
+        guard index < UInt64.max else { return nil }
         var found: ReceiptEntry?
         try forEach(in: index..<(index + 1)) { entry in
             found = entry
