@@ -82,6 +82,11 @@ int airlock_sockdiag_tcp_owner(int family, const uint8_t *src, uint16_t sport, c
                 memcmp(d->id.idiag_src, src, alen) != 0 || memcmp(d->id.idiag_dst, dst, alen) != 0) {
                 continue;
             }
+            // A socket its owner has closed (orphaned, in FIN_WAIT or TIME_WAIT) has inode 0 and reports
+            // uid 0: it belongs to nobody, and must never be taken for root's.
+            if (d->idiag_inode == 0 || d->idiag_state == TCP_TIME_WAIT || d->idiag_state == TCP_CLOSE) {
+                return -ESRCH;
+            }
             *uid = d->idiag_uid;
             *inode = d->idiag_inode;
             return 0;

@@ -47,6 +47,9 @@ enum PeerCredentials {
         var inode: UInt64 = 0
         let rc = airlock_sockdiag_tcp_owner(family, remoteBytes, UInt16(remotePort), localBytes, UInt16(localPort), &uid, &inode)
         guard rc == 0 else {
+            if rc == -ESRCH {
+                return .unknown(reason: "the peer closed its socket before the connection was accepted (no owner)")
+            }
             return .unknown(reason: "sock_diag lookup failed: \(String(cString: strerror(-rc)))")
         }
         return .tcpPeer(uid: uid)

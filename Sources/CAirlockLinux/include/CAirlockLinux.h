@@ -13,7 +13,8 @@ int airlock_peercred(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 /// (src, sport) and whose remote end is (dst, dport): for a connection accepted on a loopback listener,
 /// pass the connection's remote address as src and its local address as dst to find the client's socket.
 /// `family` is AF_INET (4-byte addresses) or AF_INET6 (16-byte addresses); ports in host byte order.
-/// Returns 0, -ENOENT when no such socket exists, or another -errno.
+/// Returns 0, -ENOENT when no such socket exists, -ESRCH when it has no owner (closed by its process: orphaned or
+/// in TIME_WAIT, where the kernel reports uid 0), or another -errno.
 int airlock_sockdiag_tcp_owner(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
                                uint16_t dport, uint32_t *uid, uint64_t *inode);
 

@@ -206,6 +206,38 @@ struct PeerUIDTests {
         chmod(dir, 0o755)
     }
 
+    @Test("a client that closed before its connection was accepted is an unknown peer, never UID 0 (or any UID)")
+    func orphanedPeer() throws {
+        // A listener of our own, so the close surely happens before accept().
+        let (listener, port) = Loopback.listener()
+        defer { close(listener) }
+        var client: RawSocket? = try RawSocket(port: port)
+        client?.send("GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n")
+        let accepted = accept(listener, nil, nil)
+        #expect(accepted >= 0)
+        defer { close(accepted) }
+        let remote = try SocketAddress(ipAddress: "127.0.0.1", port: Self.peerPort(accepted))
+        let local = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        // While the client holds its socket, the kernel names its owner.
+        #expect(PeerCredentials.tcpPeer(remote: remote, local: local) == .tcpPeer(uid: getuid()))
+        // Closed by its owner: the socket lingers (FIN_WAIT) owned by nobody, and sock_diag reports uid 0, inode 0.
+        client = nil
+        let evidence = PeerCredentials.tcpPeer(remote: remote, local: local)
+        guard case .unknown = evidence else {
+            Issue.record("an orphaned peer socket was taken as \(evidence)")
+            return
+        }
+    }
+
+    static func peerPort(_ fd: Int32) -> Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     @Test("SO_PEERCRED on the Unix socket tells UID 1000 from UID 1001", .enabled(if: Loopback.canSwitchUsers, "needs root, setpriv and curl to run clients as other UIDs"))
     func unixSocket() async throws {
         try await withHarness(configure: Self.configure) { h in
