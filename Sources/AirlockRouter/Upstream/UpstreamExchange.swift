@@ -229,6 +229,8 @@ final class UpstreamExchange: @unchecked Sendable {
         relay.unflushed = 0
         written.futureResult.whenComplete { [weak self] _ in
             relay.waitingForWrite = false
+            // The pause was the router's, not the upstream's: its silence is counted from now.
+            self?.lastActivity = .now()
             self?.connection?.resumeReads()
         }
     }
@@ -263,6 +265,11 @@ final class UpstreamExchange: @unchecked Sendable {
     private func readTimerFired() {
         readTimer = nil
         guard !ended, failure == nil else { return }
+        if relay?.waitingForWrite == true {
+            // Reading is paused because the agent reads slowly: the upstream is not silent, it is held back.
+            schedule(in: readTimeout)
+            return
+        }
         let silent = NIODeadline.now() - lastActivity
         if silent < readTimeout {
             schedule(in: readTimeout - silent)

@@ -73,6 +73,30 @@ struct HostileUpstreamTests {
         }
     }
 
+    @Test("a slow-reading agent gets the whole stream: the router's own back-pressure pause is not upstream silence")
+    func slowReaderIsNotSilence() async throws {
+        // 32 MiB of events sent at once: far more than the socket buffers between the router and the agent hold.
+        let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + String(repeating: "x", count: 4000) + "\"}}]}\n\n"
+        let events = String(repeating: event, count: (32 << 20) / event.utf8.count) + "data: [DONE]\n\n"
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(events.utf8.count)\r\n\r\n" + events
+        let upstream = ScriptedUpstream { _ in answer }
+        try await withScripted(upstream, configure: { c in c.upstreams[0].timeouts.idle = .seconds(1) }) { h in
+            let body = Harness.chat(stream: true)
+            let port = h.routerPort
+            let (text, closed) = try await offPool { () -> (String, Bool) in
+                let socket = try RawSocket(port: port, timeoutSeconds: 30)
+                socket.send(
+                    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+                )
+                // The agent reads nothing for three times the upstream's idle timeout, then everything.
+                Thread.sleep(forTimeInterval: 3)
+                return socket.readAll()
+            }
+            #expect(closed)
+            #expect(text.hasSuffix("data: [DONE]\n\n\r\n0\r\n\r\n"), "the stream was cut after \(text.utf8.count) bytes")
+        }
+    }
+
     @Test("100 Continue before the final answer is skipped; the answer passes")
     func continueIsInterim() async throws {
         let upstream = ScriptedUpstream { _ in "HTTP/1.1 100 Continue\r\n\r\n" + ScriptedUpstream.chatAnswer() }
