@@ -52,7 +52,7 @@ struct MockResponder {
             let message = route.provider == .anthropic ? "invalid x-api-key" : "Incorrect API key provided."
             return Self.error(route.provider, 401, message)
         }
-        if route.provider == .anthropic && route.endpoint == .messages
+        if route.provider == .anthropic && (route.endpoint == .messages || route.endpoint == .countTokens)
             && !head.headers.contains(name: "anthropic-version")
         {
             return Self.error(.anthropic, 400, "anthropic-version: header is required")
@@ -75,6 +75,9 @@ struct MockResponder {
             return Self.error(route.provider, 400, error.message, param: error.param)
         }
         let model = request.model ?? route.deployment ?? "unknown"
+        if route.endpoint == .countTokens {
+            return .json(.ok, "{\"input_tokens\":\(request.promptWords)}")
+        }
         if route.endpoint == .embeddings {
             let text = OpenAIEmbeddings.body(
                 model: model, request: request, dimensions: self.state.configuration.embeddingDimensions)

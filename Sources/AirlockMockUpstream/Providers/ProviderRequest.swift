@@ -60,6 +60,11 @@ struct ProviderRequest {
             request.promptWords = request.embeddingInputs.reduce(0) { $0 + WordCount.count($1) }
             request.dimensions = try Self.integer(object, "dimensions")
             request.base64Embeddings = (object["encoding_format"] as? String) == "base64"
+        case .countTokens:
+            guard let messages = object["messages"] as? [Any] else {
+                throw Invalid(message: "messages: Field required", param: "messages")
+            }
+            request.promptWords = Self.words(inMessages: messages) + Self.words(inContent: object["system"])
         case .models:
             break
         }

@@ -7,6 +7,8 @@ enum Endpoint: Sendable, Equatable {
     case embeddings
     case models
     case messages
+    /// Anthropic's `POST /v1/messages/count_tokens`: the prompt's token count, nothing generated.
+    case countTokens
 }
 
 /// A matched route: endpoint, provider conventions, and the Azure deployment when there is one.
@@ -29,6 +31,8 @@ struct Route: Sendable, Equatable {
             self.init(.models, headers.contains(name: "anthropic-version") ? .anthropic : .openAI, .GET)
         case "/v1/messages":
             self.init(.messages, .anthropic, .POST)
+        case "/v1/messages/count_tokens":
+            self.init(.countTokens, .anthropic, .POST)
         default:
             guard let (deployment, endpoint) = Self.azure(path) else { return nil }
             self.init(endpoint, .azure, .POST)

@@ -27,7 +27,7 @@ struct RequestShape: Sendable {
         case .chatCompletions: return "max_completion_tokens"
         case .responses: return "max_output_tokens"
         case .messages: return "max_tokens"
-        case .embeddings, .models: return nil
+        case .embeddings, .countTokens, .models, .model: return nil
         }
     }
 
@@ -65,7 +65,7 @@ struct RequestShape: Sendable {
             stream = value
         }
         switch endpoint {
-        case .chatCompletions, .messages:
+        case .chatCompletions, .messages, .countTokens:
             guard let messages = fields["messages"], messages.kind == .array else {
                 throw .badRequest("missing_field", "The request body needs a \"messages\" array.")
             }
@@ -80,7 +80,7 @@ struct RequestShape: Sendable {
             guard let input = fields["input"], input.kind == .string || input.kind == .array else {
                 throw .badRequest("missing_field", "The request body needs an \"input\" string or array.")
             }
-        case .models:
+        case .models, .model:
             break
         }
         var streamOptions: JSONScanner.Span?
@@ -103,7 +103,7 @@ struct RequestShape: Sendable {
         case .chatCompletions: limitNames = ["max_tokens", "max_completion_tokens"]
         case .responses: limitNames = ["max_output_tokens"]
         case .messages: limitNames = ["max_tokens"]
-        case .embeddings, .models: limitNames = []
+        case .embeddings, .countTokens, .models, .model: limitNames = []
         }
         var limits: [(String, JSONScanner.Span, Int)] = []
         for name in limitNames {

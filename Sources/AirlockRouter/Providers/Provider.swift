@@ -45,7 +45,7 @@ struct AzureOpenAIProvider: Provider {
         switch endpoint {
         case .chatCompletions: operation = "chat/completions"
         case .embeddings: operation = "embeddings"
-        case .responses, .messages, .models:
+        case .responses, .messages, .countTokens, .models, .model:
             throw RouterError(
                 status: 400,
                 reason: "unsupported_endpoint",
@@ -89,11 +89,11 @@ struct AnthropicProvider: Provider {
     let credential: Credential?
 
     func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String {
-        guard endpoint == .messages else {
+        guard endpoint == .messages || endpoint == .countTokens else {
             throw RouterError(
                 status: 400,
                 reason: "unsupported_endpoint",
-                message: "The upstream for this model (Anthropic) serves /v1/messages only."
+                message: "The upstream for this model (Anthropic) serves /v1/messages and /v1/messages/count_tokens only."
             )
         }
         return base + endpoint.path

@@ -153,7 +153,7 @@ struct StreamEventFilter: Sendable {
         case .responses:
             let type = name.isEmpty ? Self.type(of: payload) : String(decoding: name, as: UTF8.self)
             return type == "response.completed" || type == "response.failed" || type == "response.incomplete"
-        case .embeddings, .models:
+        case .embeddings, .countTokens, .models, .model:
             return false
         }
     }

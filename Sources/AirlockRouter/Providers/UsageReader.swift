@@ -106,7 +106,7 @@ struct UsageReader: Sendable {
                 current.output = max(current.output, read.output)
                 usage = current
             }
-        case .embeddings, .models:
+        case .embeddings, .countTokens, .models, .model:
             break
         }
     }
@@ -133,7 +133,7 @@ struct UsageReader: Sendable {
                 input += int("cache_creation_input_tokens") + int("cache_read_input_tokens")
             }
             usage = Usage(input: input, output: int("output_tokens"))
-        case .models:
+        case .countTokens, .models, .model:
             usage = Usage()
         }
         // Each part is at most maxPerRequest, so these sums cannot overflow.

@@ -64,14 +64,13 @@ final class RequestPipeline: Sendable {
             )
         }
 
-        if endpoint == .models {
-            await listModels(policy: policy, anthropic: head.headers.contains(name: "anthropic-version"), sink: sink, common: common, runtime: runtime)
-            return 200
-        }
-        if let refusal = runtime.checkContentType(head.headers) {
+        if let refusal = runtime.limiters.admitRate(sandbox: sandbox.name) {
             return await denial.refuse(refusal, logger: logger)
         }
-        if let refusal = runtime.limiters.admitRate(sandbox: sandbox.name) {
+        if endpoint == .models || endpoint == .model {
+            return await answerModels(request, endpoint: endpoint, policy: policy, denial: denial, logger: logger, runtime: runtime)
+        }
+        if let refusal = runtime.checkContentType(head.headers) {
             return await denial.refuse(refusal, logger: logger)
         }
         let shape: RequestShape
@@ -305,23 +304,64 @@ final class RequestPipeline: Sendable {
         }
     }
 
-    private func listModels(policy: SandboxPolicy, anthropic: Bool, sink: ResponseSink, common: ResponseSink.Common, runtime: RouterRuntime) async {
-        let names = runtime.modelNames.filter { policy.allows(model: $0) }
-        let body: String
-        if anthropic {
-            let items = names.map {
-                "{\"type\":\"model\",\"id\":\(JSONText.quoted($0)),\"display_name\":\(JSONText.quoted($0)),\"created_at\":\"1970-01-01T00:00:00Z\"}"
+    /// `GET /v1/models` and `GET /v1/models/{id}`, answered by the router: the models the sandbox may use that are
+    /// served through the asking SDK's API (Anthropic's when it sends `anthropic-version`), in that API's shape.
+    /// Receipted like any request.
+    private func answerModels(
+        _ request: InboundRequest,
+        endpoint: Endpoint,
+        policy: SandboxPolicy,
+        denial: Denial,
+        logger: Logger,
+        runtime: RouterRuntime
+    ) async -> Int {
+        let anthropic = request.head.headers.contains(name: "anthropic-version")
+        let family: APIFamily = anthropic ? .anthropic : .openai
+        var denial = denial
+        denial.family = family
+        let names = runtime.modelNames.filter { policy.allows(model: $0) && runtime.routes[$0]?.api == family }
+        var id: String?
+        if endpoint == .model {
+            let asked = String(request.path.dropFirst("/v1/models/".count))
+            denial.model = asked
+            guard names.contains(asked) else {
+                return await denial.refuse(
+                    RouterError(status: 404, reason: "model_not_found", message: "The model \"\(asked.prefix(256))\" does not exist or is not available to this sandbox."),
+                    logger: logger
+                )
             }
+            id = asked
+        }
+        var event = Receipt.router(.request, peer: request.peer, route: endpoint.rawValue, decision: "allow", reason: "served", traceID: denial.traceID)
+        event.model = id
+        event.status = 200
+        do {
+            _ = try await runtime.receipts.append(event)
+        } catch {
+            logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
+            await denial.sink.error(.receiptLogUnavailable, family: family, common: denial.common)
+            return 503
+        }
+        func openAI(_ name: String) -> String {
+            "{\"id\":\(JSONText.quoted(name)),\"object\":\"model\",\"created\":0,\"owned_by\":\"airlock\"}"
+        }
+        func anthropicModel(_ name: String) -> String {
+            "{\"type\":\"model\",\"id\":\(JSONText.quoted(name)),\"display_name\":\(JSONText.quoted(name)),\"created_at\":\"1970-01-01T00:00:00Z\"}"
+        }
+        let body: String
+        if let id {
+            body = anthropic ? anthropicModel(id) : openAI(id)
+        } else if anthropic {
             let firstID = names.first.map(JSONText.quoted) ?? "null"
             let lastID = names.last.map(JSONText.quoted) ?? "null"
-            body = "{\"data\":[\(items.joined(separator: ","))],\"has_more\":false,\"first_id\":\(firstID),\"last_id\":\(lastID)}"
+            body = "{\"data\":[\(names.map(anthropicModel).joined(separator: ","))],\"has_more\":false,\"first_id\":\(firstID),\"last_id\":\(lastID)}"
         } else {
-            let items = names.map { "{\"id\":\(JSONText.quoted($0)),\"object\":\"model\",\"created\":0,\"owned_by\":\"airlock\"}" }
-            body = "{\"object\":\"list\",\"data\":[\(items.joined(separator: ","))]}"
+            body = "{\"object\":\"list\",\"data\":[\(names.map(openAI).joined(separator: ","))]}"
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
-        await sink.full(status: .ok, headers: headers, body: body, common: common)
+        await denial.sink.full(status: .ok, headers: headers, body: body, common: denial.common)
+        return 200
     }
 
     /// A refusal detected by the connection handler before the body was read (405, 413, 431, framing). Returns
@@ -356,7 +396,7 @@ struct Denial: Sendable {
     let peer: PeerIdentity
     var route: String
     let traceID: String
-    let family: APIFamily
+    var family: APIFamily
     let common: ResponseSink.Common
     var sink: ResponseSink
     var model = ""

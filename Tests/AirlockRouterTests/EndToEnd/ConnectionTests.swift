@@ -244,7 +244,8 @@ struct PeerUIDTests {
             let path = h.directory + "/router.sock"
             chmod(path, 0o666)
             let alpha = try await offPool { try Self.curl(asUID: 1000, ["--unix-socket", path, "http://x/v1/models"]) }
-            let beta = try await offPool { try Self.curl(asUID: 1001, ["--unix-socket", path, "http://x/v1/models"]) }
+            // beta's only model is served through the Anthropic API: Anthropic's SDK asks, with its version header.
+            let beta = try await offPool { try Self.curl(asUID: 1001, ["--unix-socket", path, "-H", "anthropic-version: 2023-06-01", "http://x/v1/models"]) }
             let stranger = try await offPool { try Self.curl(asUID: 1002, ["--unix-socket", path, "http://x/v1/models"]) }
             #expect(alpha.contains("\"id\":\"gpt-test\"") && !alpha.contains("claude-test"))
             #expect(beta.contains("\"id\":\"claude-test\"") && !beta.contains("gpt-test"))
@@ -257,7 +258,7 @@ struct PeerUIDTests {
         try await withHarness(configure: Self.configure) { h in
             let url = "http://127.0.0.1:\(h.routerPort)/v1/models"
             let alpha = try await offPool { try Self.curl(asUID: 1000, [url]) }
-            let beta = try await offPool { try Self.curl(asUID: 1001, [url]) }
+            let beta = try await offPool { try Self.curl(asUID: 1001, ["-H", "anthropic-version: 2023-06-01", url]) }
             let stranger = try await offPool { try Self.curl(asUID: 1002, [url]) }
             #expect(alpha.contains("\"id\":\"gpt-test\"") && !alpha.contains("claude-test"))
             #expect(beta.contains("\"id\":\"claude-test\"") && !beta.contains("gpt-test"))

@@ -1,9 +1,11 @@
 import AirlockMockUpstream
 import Foundation
 import AirlockPolicy
+import AirlockReceipts
 import AirlockTestSupport
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import AirlockRouter
@@ -111,16 +113,60 @@ struct RoutesTests {
         }
     }
 
-    @Test("models lists what the sandbox may call, in OpenAI or Anthropic shape")
+    @Test("models lists what the sandbox may call through the asking SDK's API, in that API's shape, and is receipted")
     func models() async throws {
-        try await withHarness(configure: { c, _ in c.sandboxes[0].models = ["gpt-test", "claude-test"] }) { h in
+        let sink = ResilienceTests.RecordingSink()
+        try await withHarness(receipts: sink, configure: { c, _ in c.sandboxes[0].models = ["gpt-test", "claude-test"] }) { h in
             let openai = try await h.request(.GET, "/v1/models", headers: [])
             #expect(openai.status == 200)
-            #expect(openai.body == #"{"object":"list","data":[{"id":"gpt-test","object":"model","created":0,"owned_by":"airlock"},{"id":"claude-test","object":"model","created":0,"owned_by":"airlock"}]}"#)
+            // claude-test is served through the Anthropic API: an OpenAI SDK could not call it (wrong_api).
+            #expect(openai.body == #"{"object":"list","data":[{"id":"gpt-test","object":"model","created":0,"owned_by":"airlock"}]}"#)
             let anthropic = try await h.request(.GET, "/v1/models", headers: [("anthropic-version", "2023-06-01")])
             #expect(anthropic.body.contains("\"has_more\":false"))
             #expect(anthropic.body.contains("\"id\":\"claude-test\""))
+            #expect(!anthropic.body.contains("gpt-test"))
             #expect(h.mock.recordedRequests().isEmpty)
+            let served = sink.records.withLock { $0.filter { $0.route == "models" } }
+            #expect(served.count == 2 && served.allSatisfy { $0.decision == "allow" && $0.status == 200 })
+        }
+    }
+
+    @Test("GET /v1/models/{id} answers within the sandbox's allowlist and the asking API; anything else is 404 in its shape")
+    func modelByID() async throws {
+        try await withHarness(configure: { c, _ in c.sandboxes[0].models = ["gpt-test", "claude-test"] }) { h in
+            let gpt = try await h.request(.GET, "/v1/models/gpt-test", headers: [])
+            #expect(gpt.status == 200)
+            #expect(gpt.body == #"{"id":"gpt-test","object":"model","created":0,"owned_by":"airlock"}"#)
+            let claude = try await h.request(.GET, "/v1/models/claude-test", headers: [("anthropic-version", "2023-06-01")])
+            #expect(claude.status == 200)
+            #expect(claude.body.hasPrefix(#"{"type":"model","id":"claude-test""#))
+            let wrongAPI = try await h.request(.GET, "/v1/models/claude-test", headers: [])
+            #expect(wrongAPI.status == 404)
+            #expect(wrongAPI.body.contains("model_not_found"))
+            let notAllowed = try await h.request(.GET, "/v1/models/embed-test", headers: [("anthropic-version", "2023-06-01")])
+            #expect(notAllowed.status == 404)
+            #expect(notAllowed.body.hasPrefix("{\"type\":\"error\""))
+            #expect(h.mock.recordedRequests().isEmpty)
+        }
+    }
+
+    @Test("POST /v1/messages/count_tokens is forwarded for allowed Anthropic models, with the router's key, and charges nothing")
+    func countTokens() async throws {
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+            let headers = [("content-type", "application/json"), ("anthropic-version", "2023-06-01")]
+            let body = #"{"model":"claude-test","messages":[{"role":"user","content":"one two three"}]}"#
+            let r = try await h.request("/v1/messages/count_tokens", body: body, headers: headers)
+            #expect(r.status == 200, "\(r.body)")
+            #expect(r.body == #"{"input_tokens":3}"#)
+            let seen = h.mock.recordedRequests()
+            #expect(seen.count == 1 && seen[0].path == "/v1/messages/count_tokens" && seen[0].header("x-api-key") == h.key)
+            // No max_tokens is added: the endpoint takes none.
+            #expect(seen.first.map { !$0.body.contains("max_tokens") } == true)
+            let forbidden = try await h.request("/v1/messages/count_tokens", body: #"{"model":"gpt-test","messages":[{"role":"user","content":"x"}]}"#, headers: headers)
+            #expect(forbidden.status == 400)
+            #expect(forbidden.body.contains("served through the openai API"))
+            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            #expect(remaining.day == 1000)
         }
     }
 
