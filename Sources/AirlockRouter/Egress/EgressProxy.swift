@@ -19,6 +19,8 @@ final class EgressProxy: Sendable {
         let route: String
         var bytesUp = 0
         var bytesDown = 0
+        /// Whether the tunnel's slot under the sandbox's cap was given back (once: at the agent's FIN or the close).
+        var released = false
 
         init(sandbox: String, peer: PeerIdentity, target: EgressTarget, address: IPAddress, requestIndex: UInt64, route: String) {
             self.sandbox = sandbox
@@ -150,8 +152,15 @@ final class EgressProxy: Sendable {
     }
 
     /// Records the end of a tunnel and frees its slot.
-    func finish(_ tunnel: Tunnel) {
+    /// Gives the tunnel's slot back, once: when the agent finished sending, or when the tunnel closed.
+    func release(_ tunnel: Tunnel) {
+        guard !tunnel.released else { return }
+        tunnel.released = true
         release(tunnel.sandbox)
+    }
+
+    func finish(_ tunnel: Tunnel) {
+        release(tunnel)
         var done = Receipt.router(.egress, peer: tunnel.peer, route: tunnel.route, decision: "ok", reason: "closed", traceID: "")
         done.requestIndex = tunnel.requestIndex
         done.latencyMicroseconds = Int64((DispatchTimeNanos.now() - tunnel.started) / 1000)

@@ -37,12 +37,13 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         guard let buffer = head else { return }
         let bytes = buffer.readableBytesView
-        guard let end = Self.endOfHead(bytes) else {
-            if bytes.count > ProxyRequestHead.maxHeadBytes {
-                refuse(context: context, .init(status: 431, reason: "head_too_large", message: "request head larger than \(ProxyRequestHead.maxHeadBytes) bytes"), target: nil)
-            }
+        let end = Self.endOfHead(bytes)
+        // However the head arrives (in pieces, or whole in one write), it may not be longer than the limit.
+        if (end ?? bytes.count) > ProxyRequestHead.maxHeadBytes {
+            refuse(context: context, .init(status: 431, reason: "head_too_large", message: "request head larger than \(ProxyRequestHead.maxHeadBytes) bytes"), target: nil)
             return
         }
+        guard let end else { return }
         deciding = true
         timer?.cancel()
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -74,9 +75,13 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func splice(context: ChannelHandlerContext, origin: any Channel, tunnel: EgressProxy.Tunnel, head: ProxyRequestHead, rest: ByteBuffer) {
         let client = context.channel
+        let proxy = self.proxy
         let (clientGlue, originGlue) = GlueHandler.pair(
             upCounter: { tunnel.bytesUp += $0 },
-            downCounter: { tunnel.bytesDown += $0 }
+            downCounter: { tunnel.bytesDown += $0 },
+            // The agent has finished (FIN): the tunnel no longer counts against its cap, although the origin's
+            // answer may still be on its way back.
+            clientFinished: { proxy.release(tunnel) }
         )
         do {
             try origin.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), originGlue])
@@ -104,7 +109,6 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             client.close(promise: nil)
             origin.close(promise: nil)
         }
-        let proxy = self.proxy
         client.closeFuture.and(origin.closeFuture).whenComplete { _ in
             lifetime.cancel()
             proxy.finish(tunnel)

@@ -11,14 +11,21 @@ final class GlueHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private let onBytes: (Int) -> Void
+    /// Called when this side's peer will send nothing more (FIN).
+    private let onFinished: () -> Void
 
-    init(onBytes: @escaping (Int) -> Void) {
+    init(onBytes: @escaping (Int) -> Void, onFinished: @escaping () -> Void = {}) {
         self.onBytes = onBytes
+        self.onFinished = onFinished
     }
 
     /// Two handlers that relay to each other.
-    static func pair(upCounter: @escaping (Int) -> Void, downCounter: @escaping (Int) -> Void) -> (client: GlueHandler, origin: GlueHandler) {
-        let client = GlueHandler(onBytes: upCounter)
+    static func pair(
+        upCounter: @escaping (Int) -> Void,
+        downCounter: @escaping (Int) -> Void,
+        clientFinished: @escaping () -> Void
+    ) -> (client: GlueHandler, origin: GlueHandler) {
+        let client = GlueHandler(onBytes: upCounter, onFinished: clientFinished)
         let origin = GlueHandler(onBytes: downCounter)
         client.partner = origin
         origin.partner = client
@@ -44,6 +51,13 @@ final class GlueHandler: ChannelDuplexHandler {
 
     private func partnerClose() {
         context?.close(promise: nil)
+    }
+
+    /// Passes a half-close on: this side's channel sends its FIN (or closes, if it cannot half-close).
+    private func partnerShutdownOutput() {
+        guard let context else { return }
+        let channel = context.channel
+        context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
     }
 
     private var partnerWritable: Bool {
@@ -78,6 +92,12 @@ final class GlueHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)
+            return
+        }
+        if case ChannelEvent.inputClosed = event {
+            // The peer on this side finished sending: the other side's peer is told the same way.
+            partner?.partnerShutdownOutput()
+            onFinished()
             return
         }
         context.fireUserInboundEventTriggered(event)

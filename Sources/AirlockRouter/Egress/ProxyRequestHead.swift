@@ -74,6 +74,14 @@ struct ProxyRequestHead: Sendable {
             throw Refusal(status: 400, reason: "malformed_target", message: "the URL's host is not usable")
         }
         let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        // The origin is told the authority that was checked and nothing else (no domain fronting): the agent's own
+        // Host is replaced, and two of them are refused rather than guessed between.
+        let hosts = headers.filter { $0.0.lowercased() == "host" }
+        guard hosts.count <= 1 else {
+            throw Refusal(status: 400, reason: "malformed_request", message: "the request has more than one Host header")
+        }
+        headers.removeAll { $0.0.lowercased() == "host" }
+        headers.insert(("Host", String(authority)), at: 0)
         return ProxyRequestHead(form: .forward(method: method, path: path), target: target, version: String(requestLine[2]), headers: headers)
     }
 

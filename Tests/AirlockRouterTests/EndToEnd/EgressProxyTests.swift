@@ -8,6 +8,7 @@ import AirlockTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import AirlockRouter
@@ -125,6 +126,89 @@ struct EgressProxyTests {
             let seen = try #require(h.mock.recordedRequests().last)
             #expect(seen.path == "/v1/models")
             #expect(seen.header("authorization") == nil && seen.header("proxy-authorization") == nil)
+        }
+    }
+
+    @Test(
+        "a forwarded request carries exactly the checked authority as Host, whatever Host the agent sent",
+        arguments: ["host: evil.example\r\n", "", "HoSt: 169.254.169.254\r\n"]
+    )
+    func forwardedHost(agentHost: String) async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            _ = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\n\(agentHost)\r\n")
+                return socket.readAll().text
+            }
+            let seen = try #require(h.mock.recordedRequests().last)
+            #expect(seen.header("host") == "mock.test:\(port)")
+        }
+    }
+
+    @Test("two Host headers in a forwarded request are refused with 400 and nothing reaches the origin")
+    func twoHosts() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            let text = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\nhost: mock.test\r\nhost: evil.example\r\n\r\n")
+                return socket.readAll().text
+            }
+            #expect(text.hasPrefix("HTTP/1.1 400"))
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("a head over the proxy's limit is refused with 431 however it arrives, in one write included")
+    func oversizedHead() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            let text = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                let padding = "x-pad: " + String(repeating: "a", count: 20_000) + "\r\n"
+                socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\n\(padding)\r\n")
+                return socket.readAll().text
+            }
+            #expect(text.hasPrefix("HTTP/1.1 431"), "\(text.prefix(80))")
+            #expect(h.mock.requestCount == 0)
+        }
+    }
+
+    @Test("a tunnel the agent half-closes frees its slot at once (pip closes its side first), and still gets the origin's answer")
+    func halfClosedTunnelFreesSlot() async throws {
+        try await withHarness(configure: Self.configure) { h in
+            let proxy = Self.egressPort(h)
+            let port = h.mock.port
+            // Two tunnels (the cap) whose agents sent a request and then their FIN.
+            var answers: [String] = []
+            let open = Mutex<[RawSocket]>([])
+            for _ in 0..<2 {
+                let text = try await offPool {
+                    let socket = try RawSocket(port: proxy, timeoutSeconds: 20)
+                    socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                    _ = socket.readSome()
+                    socket.send("GET /v1/models HTTP/1.1\r\nhost: mock.test\r\n\r\n")
+                    shutdown(socket.fd, Int32(SHUT_WR))
+                    // The answer, while the tunnel stays open for as long as the origin keeps its side open.
+                    let answer = socket.readSome()
+                    open.withLock { $0.append(socket) }
+                    return answer
+                }
+                answers.append(text)
+            }
+            // The origin answered through each half-closed tunnel (401: the proxy adds no credential).
+            #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 401") }, "\(answers)")
+            // Neither holds a slot now: a third tunnel opens at once, long before the idle timeout.
+            let third = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                return socket.readSome()
+            }
+            #expect(third.hasPrefix("HTTP/1.1 200"), "\(third)")
         }
     }
 
