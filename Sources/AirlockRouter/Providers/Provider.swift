@@ -5,6 +5,8 @@ import NIOHTTP1
 /// One value per configured upstream; the wire shapes of bodies are the same across OpenAI-style kinds.
 protocol Provider: Sendable {
     var kind: UpstreamKind { get }
+    /// The key the router injects (nil for an upstream without one); scrubbed from error bodies.
+    var credential: Credential? { get }
     /// The request target (path and query, under the upstream's path prefix) for `endpoint` and the upstream
     /// model name, or a refusal when this kind of upstream does not offer the endpoint.
     func target(for endpoint: Endpoint, model: String) throws(RouterError) -> String

@@ -217,7 +217,8 @@ final class RequestPipeline: Sendable {
         let observer = ResponseObserver(
             usage: UsageReader(endpoint: endpoint, streaming: streaming),
             digest: receipts.bodyHasher(),
-            filter: streaming ? StreamEventFilter(endpoint: endpoint, dropInjectedUsage: !shape.agentAskedForUsage) : nil
+            filter: streaming ? StreamEventFilter(endpoint: endpoint, dropInjectedUsage: !shape.agentAskedForUsage) : nil,
+            scrubber: status >= 400 ? attempted.upstream.provider.credential.flatMap { KeyScrubber(secret: $0.secret) } : nil
         )
         var outcome = "ok"
         var reason = status < 400 ? "completed" : "upstream_status"
@@ -470,15 +471,29 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     var digest: BodyHasher?
     /// For streams: what the router takes out, and the final event it holds back (see StreamEventFilter).
     var filter: StreamEventFilter?
+    /// For error answers: the body is held whole and scrubbed of anything resembling the injected key.
+    let scrubber: KeyScrubber?
+    private var errorBody: [UInt8] = []
+    private var errorBodyTooLong = false
 
-    init(usage: UsageReader, digest: BodyHasher?, filter: StreamEventFilter?) {
+    init(usage: UsageReader, digest: BodyHasher?, filter: StreamEventFilter?, scrubber: KeyScrubber?) {
         self.usage = usage
         self.digest = digest
         self.filter = filter
+        self.scrubber = scrubber
     }
 
     func pass(_ chunk: ByteBuffer) -> ByteBuffer? {
         chunk.withUnsafeReadableBytes { usage.consume($0) }
+        if scrubber != nil {
+            if errorBody.count + chunk.readableBytes > KeyScrubber.maxBody {
+                errorBodyTooLong = true
+                errorBody = []
+            } else if !errorBodyTooLong {
+                errorBody.append(contentsOf: chunk.readableBytesView)
+            }
+            return nil
+        }
         guard filter != nil else {
             chunk.withUnsafeReadableBytes { digest?.update($0) }
             return chunk
@@ -489,6 +504,12 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     }
 
     func finish() -> ByteBuffer? {
+        if let scrubber {
+            // An error body too long to examine is not passed on: the status and headers still tell the agent.
+            var body = errorBodyTooLong ? Array(#"{"error":{"message":"The upstream's error body was withheld (too long to check for credentials).","type":"api_error"}}"#.utf8) : errorBody
+            scrubber.scrub(&body)
+            return emit(body)
+        }
         guard filter != nil else { return nil }
         var out: [UInt8] = []
         filter!.finish(into: &out)

@@ -5,6 +5,7 @@ import AirlockPolicy
 import AirlockTestSupport
 import Foundation
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import AirlockRouter
@@ -94,6 +95,25 @@ struct HostileUpstreamTests {
             }
             #expect(closed)
             #expect(text.hasSuffix("data: [DONE]\n\n\r\n0\r\n\r\n"), "the stream was cut after \(text.utf8.count) bytes")
+        }
+    }
+
+    @Test("an upstream error that echoes the injected key, whole or masked, reaches the agent scrubbed", arguments: [401, 403, 400])
+    func errorEchoesKey(status: Int) async throws {
+        let key = Mutex("")
+        let upstream = ScriptedUpstream { _ in
+            let secret = key.withLock { $0 }
+            let masked = String(secret.prefix(8)) + String(repeating: "*", count: secret.count - 12) + String(secret.suffix(4))
+            let body = #"{"error":{"message":"Incorrect API key provided: \#(masked). Also \#(secret).","type":"invalid_request_error","code":"invalid_api_key"}}"#
+            return "HTTP/1.1 \(status) Error\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        try await withScripted(upstream) { h in
+            key.withLock { $0 = h.key }
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == status)
+            #expect(r.body.contains("Incorrect API key provided"))
+            #expect(!r.body.contains(h.key))
+            #expect(!r.body.contains(String(h.key.prefix(8))) && !r.body.contains(String(h.key.suffix(4))), "\(r.body)")
         }
     }
 

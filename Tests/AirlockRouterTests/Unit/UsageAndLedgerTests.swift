@@ -221,3 +221,37 @@ struct HeaderPolicyTests {
         #expect(HeaderPolicy.isResponseAllowed(name) == allowed)
     }
 }
+
+@Suite("Key scrubber")
+struct KeyScrubberTests {
+    static let key = "sk-proj-AbCdEfGh1234567890wxyz"
+
+    func scrubbed(_ text: String) -> String {
+        var bytes = Array(text.utf8)
+        KeyScrubber(secret: Self.key)!.scrub(&bytes)
+        #expect(bytes.count == text.utf8.count)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test("the key, whole or masked the way providers echo it, or a long piece of it, never survives", arguments: [
+        "Incorrect API key provided: sk-proj-**********************wxyz. You can find your API key at https://x.",
+        "Incorrect API key provided: sk-p*******wxyz.",
+        "invalid x-api-key: sk-proj-AbCdEfGh1234567890wxyz",
+        #"{"key":"sk-proj-AbCdEfGh1234567890wxyz"}"#,
+        "token=AbCdEfGh12345678;",
+        "prefixsk-proj-AbCdEfGh1234567890wxyzsuffix",
+    ])
+    func scrubs(text: String) {
+        let out = scrubbed(text)
+        #expect(!out.contains(Self.key))
+        #expect(!out.contains("AbCdEfGh"))
+        #expect(!out.contains("sk-p") || !out.contains("wxyz"), "\(out)")
+        #expect(!out.contains("**wxyz") && !out.contains("sk-proj-**"))
+    }
+
+    @Test("ordinary error text is left as it is")
+    func leavesText() {
+        let text = #"{"error":{"message":"Incorrect API key provided. See https://platform.openai.com/account/api-keys.","type":"invalid_request_error","code":"invalid_api_key"}}"#
+        #expect(scrubbed(text) == text)
+    }
+}
