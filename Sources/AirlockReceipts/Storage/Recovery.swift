@@ -30,6 +30,9 @@ public struct RecoveryReport: Sendable, Hashable {
     public let tornFrame: TornFrame?
     /// Bytes of a torn final checkpoint-history entry that were cut off.
     public let tornCheckpointHistoryBytes: Int
+
+    /// One sentence per repair, for the operator's log; empty when opening repaired nothing.
+    public var messages: [String] { [] }
 }
 
 /// The log as found on disk, checked against its last signed checkpoint and saved tree state.
