@@ -258,16 +258,76 @@ public struct Auditor: Sendable {
                 source: item.source
             )
         }
-        if let trusted, let latest = report.latestCheckpoint, latest.checkpoint.size < trusted.checkpoint.size {
+        if let failure = checkFiles(
+            current: checkpoints.last { $0.2 == LogFiles.checkpoint }?.0,
+            lastInHistory: checkpoints.last { $0.2 != LogFiles.checkpoint }?.0,
+            trusted: trusted,
+            warnings: &report.warnings
+        ) {
+            return failure
+        }
+        return nil
+    }
+
+    /// The rules for the two checkpoint files (docs/receipts.md section 6, step 5): `checkpoint` is the newest
+    /// entry of `checkpoints.log`, neither is older than the trusted checkpoint, and with a trusted checkpoint
+    /// neither may be missing.
+    private func checkFiles(
+        current: SignedCheckpoint?,
+        lastInHistory: SignedCheckpoint?,
+        trusted: SignedCheckpoint?,
+        warnings: inout [String]
+    ) -> VerificationFailure? {
+        let history = LogFiles.checkpointHistory
+        if let trusted {
+            let trustedSize = trusted.checkpoint.size
+            for (checkpoint, source) in [(current, LogFiles.checkpoint), (lastInHistory, history)] {
+                guard let checkpoint, checkpoint.checkpoint.size < trustedSize else { continue }
+                let what = source == history ? "the last entry of \(history)" : source
+                return checkpointFailure(
+                    .rolledBack,
+                    "\(what) has size \(checkpoint.checkpoint.size), older than the trusted checkpoint (size \(trustedSize)): the checkpoints were rolled back",
+                    size: checkpoint.checkpoint.size,
+                    source: source
+                )
+            }
+            for (checkpoint, source) in [(current, LogFiles.checkpoint), (lastInHistory, history)] where checkpoint == nil {
+                return checkpointFailure(
+                    .missingCheckpoint,
+                    "\(source) is missing or empty, but the trusted checkpoint (size \(trustedSize)) shows the log was signed: it was deleted",
+                    size: nil,
+                    source: source
+                )
+            }
+        }
+        switch (current, lastInHistory) {
+        case (nil, nil):
+            warnings.append("the log has no checkpoint yet: nothing in it is signed")
+        case (nil, let last?):
             return checkpointFailure(
-                .rolledBack,
-                "the log's newest checkpoint (size \(latest.checkpoint.size)) is older than the trusted checkpoint (size \(trusted.checkpoint.size)): its checkpoints were rolled back",
-                size: latest.checkpoint.size,
+                .missingCheckpoint,
+                "\(LogFiles.checkpoint) is missing but \(history) holds checkpoints up to size \(last.checkpoint.size); the writer never leaves this state: it was deleted",
+                size: nil,
                 source: LogFiles.checkpoint
             )
-        }
-        if report.latestCheckpoint == nil {
-            report.warnings.append("the log has no checkpoint yet: nothing in it is signed")
+        case (_?, nil):
+            warnings.append(
+                "\(history) is missing or empty: the checkpoint history cannot be checked (the writer leaves this only if it stopped before appending its first checkpoint; opening the log completes it)"
+            )
+        case (let current?, let last?):
+            if current.checkpoint.size < last.checkpoint.size {
+                return checkpointFailure(
+                    .checkpointNotLatest,
+                    "\(LogFiles.checkpoint) has size \(current.checkpoint.size) but \(history) already holds size \(last.checkpoint.size): an older checkpoint was put in its place",
+                    size: current.checkpoint.size,
+                    source: LogFiles.checkpoint
+                )
+            }
+            if current.checkpoint.size > last.checkpoint.size {
+                warnings.append(
+                    "\(LogFiles.checkpoint) (size \(current.checkpoint.size)) is newer than the last entry of \(history) (size \(last.checkpoint.size)): the writer stopped between the two writes, or entries were cut from \(history); opening the log appends it"
+                )
+            }
         }
         return nil
     }
