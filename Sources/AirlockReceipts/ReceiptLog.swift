@@ -142,11 +142,22 @@ public final class ReceiptLog: Sendable {
         guard template.bytes.count + 20 <= Frame.maxLeafBytes else {
             throw ReceiptLogError(.invalidRecord, "the record is larger than \(Frame.maxLeafBytes) bytes")
         }
+        // The verifier's own schema check, so that the log never holds a record its verifier refuses. The index
+        // (filled in under the lock) is 0 here; the one rule that depends on it is checked in `enqueue`.
+        var leaf = Array(template.bytes[..<template.slot])
+        leaf.append(UInt8(ascii: "0"))
+        leaf.append(contentsOf: template.bytes[template.slot...])
+        if let problem = leaf.withUnsafeBytes({ RecordSchema.check(leaf: $0) }) {
+            throw ReceiptLogError(
+                .invalidRecord,
+                "the receipt breaks the record schema (\(problem.reason)): \(problem.message); docs/receipts.md section 3 lists what a record may hold"
+            )
+        }
         switch configuration.durability {
         case .sync:
             do {
                 return try await withCheckedThrowingContinuation { continuation in
-                    if let error = enqueue(template, waiter: continuation).error {
+                    if let error = enqueue(template, requestIndex: receipt.requestIndex, waiter: continuation).error {
                         continuation.resume(throwing: error)
                     }
                 }
@@ -156,7 +167,7 @@ public final class ReceiptLog: Sendable {
                 throw ReceiptLogError(.io, "append failed: \(error)")
             }
         case .batched:
-            let result = enqueue(template, waiter: nil)
+            let result = enqueue(template, requestIndex: receipt.requestIndex, waiter: nil)
             if let error = result.error { throw error }
             return result.index
         }
@@ -164,6 +175,7 @@ public final class ReceiptLog: Sendable {
 
     private func enqueue(
         _ template: (bytes: [UInt8], slot: Int),
+        requestIndex: UInt64?,
         waiter: CheckedContinuation<UInt64, any Error>?
     ) -> (index: UInt64, error: ReceiptLogError?) {
         let now = ContinuousClock.now
@@ -177,6 +189,16 @@ public final class ReceiptLog: Sendable {
             return (0, ReceiptLogError(.closed, "the receipt log is closed", path: configuration.directory))
         }
         let index = core.nextIndex
+        if let requestIndex, requestIndex >= index {
+            core.condition.unlock()
+            return (
+                0,
+                ReceiptLogError(
+                    .invalidRecord,
+                    "request_index \(requestIndex) is not an earlier record (this record would be \(index)); pass the index that appending the request returned"
+                )
+            )
+        }
         core.nextIndex += 1
         template.bytes.withUnsafeBufferPointer { bytes in
             core.pendingLeaves.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<template.slot]))

@@ -191,11 +191,13 @@ public struct Auditor: Sendable {
         }
 
         var trusted: SignedCheckpoint?
+        var signed = checkpoints
         if let trustedCheckpoint {
             switch checkNote(trustedCheckpoint, source: "trusted checkpoint") {
             case .failure(let failure): return failure
-            case .success(let (checkpoint, _)):
+            case .success(let (checkpoint, by)):
                 trusted = checkpoint
+                signed.append((checkpoint, by, "trusted checkpoint"))
                 report.trustedCheckpoint = checkpoint.checkpoint
                 if let origin = report.origin, origin != checkpoint.checkpoint.origin {
                     return checkpointFailure(
@@ -265,6 +267,39 @@ public struct Auditor: Sendable {
             warnings: &report.warnings
         ) {
             return failure
+        }
+        return checkSigners(signed, announcements: scan.announcements)
+    }
+
+    /// The keys that sign a checkpoint of size N are those announced by the last key announcement among its first
+    /// N records (docs/receipts.md section 5): every announced key has a signature line on it, and every trusted
+    /// key that verified it is announced. Other signatures (a witness's cosignature) are allowed.
+    private func checkSigners(
+        _ signed: [(SignedCheckpoint, [NoteVerifierKey], String)],
+        announcements: [(index: UInt64, keys: [NoteVerifierKey])]
+    ) -> VerificationFailure? {
+        for (checkpoint, by, source) in signed {
+            let size = checkpoint.checkpoint.size
+            guard let announcement = announcements.last(where: { $0.index < size }) else { continue }
+            let announced = announcement.keys
+            let list = announced.map { "\($0.name)+\($0.keyIDHex)" }.joined(separator: ", ")
+            for key in by where !announced.contains(key) {
+                return checkpointFailure(
+                    .keyNotAnnounced,
+                    "it verifies with \(key.name)+\(key.keyIDHex), but record \(announcement.index) announces the signing keys for its records as \(list): the key was never announced in the log",
+                    size: size,
+                    source: source
+                )
+            }
+            for key in announced
+            where !checkpoint.note.signatures.contains(where: { $0.name == key.name && $0.keyID == key.keyID }) {
+                return checkpointFailure(
+                    .announcedKeyMissing,
+                    "it has no signature by \(key.name)+\(key.keyIDHex), which record \(announcement.index) announces as a signing key for its records",
+                    size: size,
+                    source: source
+                )
+            }
         }
         return nil
     }
