@@ -121,8 +121,27 @@ public final class ReceiptLog: Sendable {
         }
     }
 
-    /// Appends the admin record of what opening repaired, if anything.
-    public func appendRecoveryRecord() async throws(ReceiptLogError) -> UInt64? { nil }
+    /// Records in the log itself that opening cut off a torn final record: an `admin` record with reason
+    /// `torn_tail_cut` and `torn_bytes`, the number of bytes cut. Its index is the one the torn record would have
+    /// had. Returns that index, or nil when opening cut nothing or the record was already appended.
+    ///
+    /// The router calls this once right after ``open(_:)``, after logging ``RecoveryReport/messages``.
+    public func appendRecoveryRecord() async throws(ReceiptLogError) -> UInt64? {
+        guard let torn = recovery.tornFrame else { return nil }
+        let first = core.withLock {
+            defer { core.recoveryRecorded = true }
+            return !core.recoveryRecorded
+        }
+        guard first else { return nil }
+        do {
+            return try await append(
+                Receipt(kind: .admin, reason: "torn_tail_cut", extensions: ["torn_bytes": .integer(Int64(torn.bytesCut))])
+            )
+        } catch {
+            core.withLock { core.recoveryRecorded = false }
+            throw error
+        }
+    }
 
     /// Appends a receipt and returns its index.
     ///
