@@ -116,6 +116,22 @@ struct SchemaTests {
         ),
     ]
 
+    @Test("the member lookup finds every member of version 1 and nothing else")
+    func memberLookup() {
+        for member in RecordSchema.Member.allCases {
+            let found = Array(member.name.utf8).withUnsafeBufferPointer { RecordSchema.member($0.baseAddress!, $0.count) }
+            #expect(found == member, "\(member.name)")
+        }
+        let others = ["", "w", "vv", "uie", "kinds", "keyz", "tenanT", "sandbax", "tokens_ix", "torn_bytez", "request_hmad",
+            "policy_digesT", "response_index", String(repeating: "a", count: 65)]
+        for name in others {
+            let found = Array(name.utf8).withUnsafeBufferPointer { buffer in
+                buffer.isEmpty ? nil : RecordSchema.member(buffer.baseAddress!, buffer.count)
+            }
+            #expect(found == nil, "\(name)")
+        }
+    }
+
     @Test("the base log verifies")
     func base() throws {
         let directory = makeTemporaryDirectory("schema")

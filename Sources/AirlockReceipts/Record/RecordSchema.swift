@@ -15,21 +15,42 @@ enum RecordSchema {
         case origin, policyDigest, port, provider, reason, requestHMAC, requestIndex, responseHMAC, route, sandbox
         case status, tenant, time, tokensIn, tokensOut, traceID, tornBytes, uid, upstream, v
 
-        var name: String {
+        var name: String { staticName.description }
+
+        var staticName: StaticString {
             switch self {
+            case .address: "address"
+            case .attempts: "attempts"
             case .bytesDown: "bytes_down"
             case .bytesUp: "bytes_up"
+            case .decision: "decision"
             case .durationUs: "duration_us"
+            case .host: "host"
+            case .index: "index"
+            case .keys: "keys"
+            case .kind: "kind"
             case .latencyUs: "latency_us"
+            case .model: "model"
+            case .origin: "origin"
             case .policyDigest: "policy_digest"
+            case .port: "port"
+            case .provider: "provider"
+            case .reason: "reason"
             case .requestHMAC: "request_hmac"
             case .requestIndex: "request_index"
             case .responseHMAC: "response_hmac"
+            case .route: "route"
+            case .sandbox: "sandbox"
+            case .status: "status"
+            case .tenant: "tenant"
+            case .time: "time"
             case .tokensIn: "tokens_in"
             case .tokensOut: "tokens_out"
             case .traceID: "trace_id"
             case .tornBytes: "torn_bytes"
-            default: "\(self)"
+            case .uid: "uid"
+            case .upstream: "upstream"
+            case .v: "v"
             }
         }
 
@@ -50,26 +71,81 @@ enum RecordSchema {
     /// The longest reason code.
     static let maxCodeBytes = 64
 
-    static let kinds: [String] = ["request", "completion", "egress", "admin"]
-    static let decisions: [String] = ["allow", "deny", "ok", "error"]
+    static let kinds: [StaticString] = ["request", "completion", "egress", "admin"]
+    static let decisions: [StaticString] = ["allow", "deny", "ok", "error"]
     /// The admin record that announces the signing keys; the only record that holds `keys`.
-    static let keysChanged = "signing_keys_changed"
+    static let keysChanged: StaticString = "signing_keys_changed"
 
-    /// Member names as bytes, grouped by length, for lookups without allocating.
-    private static let table: [[([UInt8], Member)]] = {
-        var table = [[([UInt8], Member)]](repeating: [], count: 16)
-        for member in Member.allCases { table[member.name.utf8.count].append((Array(member.name.utf8), member)) }
-        return table
-    }()
-
-    /// The member named by `count` bytes at `s`, or nil if version 1 does not define it.
+    /// The member named by `count` bytes at `s`, or nil if version 1 does not define it. Runs for every member of
+    /// every record, so it picks the one candidate by length and first bytes and compares once, without allocating.
     @inline(__always)
     static func member(_ s: UnsafePointer<UInt8>, _ count: Int) -> Member? {
-        guard count < 16 else { return nil }
-        for (name, member) in table[count] where name.withUnsafeBufferPointer({ memcmp($0.baseAddress!, s, count) == 0 }) {
-            return member
+        let candidate: Member?
+        switch count {
+        case 1: candidate = .v
+        case 3: candidate = .uid
+        case 4:
+            switch s[0] {
+            case UInt8(ascii: "h"): candidate = .host
+            case UInt8(ascii: "k"): candidate = s[2] == UInt8(ascii: "y") ? .keys : .kind
+            case UInt8(ascii: "p"): candidate = .port
+            default: candidate = .time
+            }
+        case 5:
+            switch s[0] {
+            case UInt8(ascii: "i"): candidate = .index
+            case UInt8(ascii: "m"): candidate = .model
+            default: candidate = .route
+            }
+        case 6:
+            switch s[0] {
+            case UInt8(ascii: "o"): candidate = .origin
+            case UInt8(ascii: "r"): candidate = .reason
+            case UInt8(ascii: "s"): candidate = .status
+            default: candidate = .tenant
+            }
+        case 7: candidate = s[0] == UInt8(ascii: "a") ? .address : .sandbox
+        case 8:
+            switch s[0] {
+            case UInt8(ascii: "a"): candidate = .attempts
+            case UInt8(ascii: "b"): candidate = .bytesUp
+            case UInt8(ascii: "d"): candidate = .decision
+            case UInt8(ascii: "p"): candidate = .provider
+            case UInt8(ascii: "t"): candidate = .traceID
+            default: candidate = .upstream
+            }
+        case 9: candidate = .tokensIn
+        case 10:
+            switch s[0] {
+            case UInt8(ascii: "b"): candidate = .bytesDown
+            case UInt8(ascii: "l"): candidate = .latencyUs
+            default: candidate = s[1] == UInt8(ascii: "o") && s[2] == UInt8(ascii: "k") ? .tokensOut : .tornBytes
+            }
+        case 11: candidate = .durationUs
+        case 12: candidate = .requestHMAC
+        case 13:
+            switch s[2] {
+            case UInt8(ascii: "l"): candidate = .policyDigest
+            case UInt8(ascii: "q"): candidate = .requestIndex
+            default: candidate = .responseHMAC
+            }
+        default: candidate = nil
         }
-        return nil
+        guard let candidate else { return nil }
+        let name = candidate.staticName
+        guard name.utf8CodeUnitCount == count else { return nil }
+        let expected = name.utf8Start
+        for i in 0..<count where expected[i] != s[i] { return nil }
+        return candidate
+    }
+
+    /// Whether `raw` holds exactly the bytes of `word`.
+    @inline(__always)
+    static func equals(_ raw: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        guard raw.count == word.utf8CodeUnitCount else { return false }
+        let expected = word.utf8Start
+        for i in 0..<raw.count where expected[i] != raw[i] { return false }
+        return true
     }
 
     /// Whether a name matches `[a-z][a-z0-9_]*` and is at most 64 bytes.
@@ -103,9 +179,9 @@ enum RecordSchema {
         }
         switch member {
         case .kind:
-            return oneOf(raw, kinds) ? nil : "is not one of \(kinds.joined(separator: ", "))"
+            return oneOf(raw, kinds) ? nil : "is not one of \(kinds.map(\.description).joined(separator: ", "))"
         case .decision:
-            return oneOf(raw, decisions) ? nil : "is not one of \(decisions.joined(separator: ", "))"
+            return oneOf(raw, decisions) ? nil : "is not one of \(decisions.map(\.description).joined(separator: ", "))"
         case .reason:
             guard let first = raw.first, raw.count <= maxCodeBytes, first >= UInt8(ascii: "a"),
                 first <= UInt8(ascii: "z"), raw.allSatisfy(isCodeByte)
@@ -152,13 +228,23 @@ enum RecordSchema {
         return .success(keys)
     }
 
-    private static func oneOf(_ raw: UnsafeRawBufferPointer, _ words: [String]) -> Bool {
-        words.contains { $0.utf8.elementsEqual(raw) }
+    private static func oneOf(_ raw: UnsafeRawBufferPointer, _ words: [StaticString]) -> Bool {
+        for word in words where equals(raw, word) { return true }
+        return false
     }
 
+    /// Branch-free over the whole value, so that the compiler can vectorise it: three digests per record.
     private static func isLowerHex(_ raw: UnsafeRawBufferPointer, count: Int) -> Bool {
-        raw.count == count
-            && raw.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+        guard raw.count == count, let base = raw.baseAddress else { return false }
+        let p = base.assumingMemoryBound(to: UInt8.self)
+        var bad: UInt8 = 0
+        for i in 0..<count {
+            let c = p[i]
+            let digit: UInt8 = c &- UInt8(ascii: "0") < 10 ? 1 : 0
+            let letter: UInt8 = c &- UInt8(ascii: "a") < 6 ? 1 : 0
+            bad |= (digit | letter) ^ 1
+        }
+        return bad == 0
     }
 }
 
@@ -186,8 +272,8 @@ extension RecordSchema {
         guard fields.index != nil, fields.origin != nil, let kind = fields.kind, fields.time != nil else {
             return Problem(reason: .invalidRecord, message: "a required field (index, origin, time, kind) is missing")
         }
-        let announces = fields.reason.map { keysChanged.utf8.elementsEqual($0) } ?? false
-        let isAdmin = "admin".utf8.elementsEqual(kind)
+        let announces = fields.reason.map { equals($0, keysChanged) } ?? false
+        let isAdmin = equals(kind, "admin")
         if let keys = fields.keys {
             guard isAdmin && announces else {
                 return Problem(
@@ -210,7 +296,7 @@ extension RecordSchema {
     /// Whether the record is the key announcement record 0 must be.
     static func isKeyAnnouncement(_ fields: RecordFields) -> Bool {
         guard let kind = fields.kind, let reason = fields.reason, fields.keys != nil else { return false }
-        return "admin".utf8.elementsEqual(kind) && keysChanged.utf8.elementsEqual(reason)
+        return equals(kind, "admin") && equals(reason, keysChanged)
     }
 
     /// Checks a whole leaf as the verifier does, except for the rules that depend on its position.
