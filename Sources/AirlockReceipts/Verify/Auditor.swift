@@ -6,8 +6,9 @@ import Musl
 import Darwin
 #endif
 
-/// Verifies a log directory offline, as an auditor would: every leaf hash, every record's canonical form, index and
-/// origin, the tree root, every checkpoint signature and root, and consistency with a previously trusted checkpoint.
+/// Verifies a log directory offline, as an auditor would (docs/receipts.md section 6): every leaf hash, every record's
+/// canonical form and schema, index and origin, the tree root, every checkpoint signature, root and signer, the
+/// checkpoint files against each other, and consistency with a previously trusted checkpoint.
 public struct Auditor: Sendable {
     /// The log directory.
     public let directory: String
@@ -272,7 +273,7 @@ public struct Auditor: Sendable {
     }
 
     /// The keys that sign a checkpoint of size N are those announced by the last key announcement among its first
-    /// N records (docs/receipts.md section 5): every announced key has a signature line on it, and every trusted
+    /// N records (docs/receipts.md section 5.4): every announced key has a signature line on it, and every trusted
     /// key that verified it is announced. Other signatures (a witness's cosignature) are allowed.
     private func checkSigners(
         _ signed: [(SignedCheckpoint, [NoteVerifierKey], String)],
@@ -304,9 +305,9 @@ public struct Auditor: Sendable {
         return nil
     }
 
-    /// The rules for the two checkpoint files (docs/receipts.md section 6, step 5): `checkpoint` is the newest
-    /// entry of `checkpoints.log`, neither is older than the trusted checkpoint, and with a trusted checkpoint
-    /// neither may be missing.
+    /// The rules for the two checkpoint files (docs/receipts.md section 6, step 6): `checkpoint` is not older than
+    /// the last entry of `checkpoints.log`, neither is older than the trusted checkpoint, and with a trusted
+    /// checkpoint neither may be missing.
     private func checkFiles(
         current: SignedCheckpoint?,
         lastInHistory: SignedCheckpoint?,
