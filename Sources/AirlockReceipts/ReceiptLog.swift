@@ -122,10 +122,11 @@ public final class ReceiptLog: Sendable {
     }
 
     /// Records in the log itself that opening cut off a torn final record: an `admin` record with reason
-    /// `torn_tail_cut` and `torn_bytes`, the number of bytes cut. Its index is the one the torn record would have
-    /// had. Returns that index, or nil when opening cut nothing or the record was already appended.
+    /// `torn_tail_cut` and `torn_bytes`, the number of bytes cut. Called before any other append, its index is the
+    /// one the torn record would have had. Returns its index, or nil when opening cut nothing or the record was
+    /// already appended.
     ///
-    /// The router calls this once right after ``open(_:)``, after logging ``RecoveryReport/messages``.
+    /// Call it right after ``open(_:)``, after logging ``recovery``'s ``RecoveryReport/messages``.
     public func appendRecoveryRecord() async throws(ReceiptLogError) -> UInt64? {
         guard let torn = recovery.tornFrame else { return nil }
         let first = core.withLock {

@@ -39,7 +39,7 @@ public struct RecoveryReport: Sendable, Hashable {
         var messages: [String] = []
         if let torn = tornFrame {
             messages.append(
-                "The receipt log cut \(torn.bytesCut) bytes of an incomplete final record at byte \(torn.offset) of \(torn.path) (\(torn.reason)): the write of record \(torn.index) was never acknowledged, and index \(torn.index) is reused. Nothing acknowledged was lost; the cut is recorded as an admin record with reason torn_tail_cut."
+                "The receipt log cut \(torn.bytesCut) bytes of an incomplete final record at byte \(torn.offset) of \(torn.path) (\(torn.reason)): the write of record \(torn.index) was never acknowledged, so nothing acknowledged was lost, and index \(torn.index) is reused."
             )
         }
         if tornCheckpointHistoryBytes > 0 {
