@@ -135,9 +135,8 @@ public final class ReceiptLog: Sendable {
         }
         guard first else { return nil }
         do {
-            return try await append(
-                Receipt(kind: .admin, reason: "torn_tail_cut", extensions: ["torn_bytes": .integer(Int64(torn.bytesCut))])
-            )
+            let bytes = ReceiptValue.integer(Int64(torn.bytesCut))
+            return try await append(Receipt(kind: .admin, reason: "torn_tail_cut", extensions: ["torn_bytes": bytes]))
         } catch {
             core.withLock { core.recoveryRecorded = false }
             throw error

@@ -52,7 +52,9 @@ struct ReceiptsCLITests {
         writeBytes(try RollbackTests.genuine(directory, size: 10), to: directory + "/" + LogFiles.checkpoint)
         let rolled = try Self.run(["verify", directory, "--key", key, "--trusted-checkpoint", trustedPath])
         #expect(rolled.status == 1)
-        #expect(rolled.output.hasPrefix("FAILED: rolled-back (checkpoint of size 10) in \(directory)/checkpoint: "), "\(rolled.output)")
+        #expect(
+            rolled.output.hasPrefix("FAILED: rolled-back (checkpoint of size 10) in \(directory)/checkpoint: "),
+            "\(rolled.output)")
     }
 
     @Test("errors read as sentences, not as internal codes")

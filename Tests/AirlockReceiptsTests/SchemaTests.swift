@@ -46,9 +46,14 @@ struct SchemaTests {
     }
 
     static let cases: [Case] = [
-        Case(description: "uid as a string", leaves: [admin, request(["uid": "\"1000\""])], reason: .wrongType, index: 1),
-        Case(description: "status as a boolean", leaves: [admin, request(["status": "true"])], reason: .wrongType, index: 1),
-        Case(description: "a boolean anywhere", leaves: [admin, request(["decision": "true"])], reason: .wrongType, index: 1),
+        Case(
+            description: "uid as a string", leaves: [admin, request(["uid": "\"1000\""])], reason: .wrongType, index: 1),
+        Case(
+            description: "status as a boolean", leaves: [admin, request(["status": "true"])], reason: .wrongType,
+            index: 1),
+        Case(
+            description: "a boolean anywhere", leaves: [admin, request(["decision": "true"])], reason: .wrongType,
+            index: 1),
         Case(
             description: "a 600-byte string",
             leaves: [admin, request(["sandbox": "\"" + String(repeating: "x", count: 600) + "\""])],
@@ -67,20 +72,36 @@ struct SchemaTests {
             reason: .invalidFieldName,
             index: 1
         ),
-        Case(description: "a name outside [a-z][a-z0-9_]*", leaves: [admin, request(["Color": "1"])], reason: .invalidFieldName, index: 1),
-        Case(description: "an unknown member", leaves: [admin, request(["color": "\"red\""])], reason: .unknownField, index: 1),
-        Case(description: "an unknown kind", leaves: [admin, request(["kind": "\"custom\""])], reason: .invalidValue, index: 1),
-        Case(description: "an unknown decision", leaves: [admin, request(["decision": "\"maybe\""])], reason: .invalidValue, index: 1),
-        Case(description: "a reason that is prose", leaves: [admin, request(["reason": "\"Not a code\""])], reason: .invalidValue, index: 1),
-        Case(description: "a negative count", leaves: [admin, request(["tokens_in": "-1"])], reason: .invalidValue, index: 1),
-        Case(description: "a status that is no HTTP status", leaves: [admin, request(["status": "42"])], reason: .invalidValue, index: 1),
+        Case(
+            description: "a name outside [a-z][a-z0-9_]*", leaves: [admin, request(["Color": "1"])],
+            reason: .invalidFieldName, index: 1),
+        Case(
+            description: "an unknown member", leaves: [admin, request(["color": "\"red\""])], reason: .unknownField,
+            index: 1),
+        Case(
+            description: "an unknown kind", leaves: [admin, request(["kind": "\"custom\""])], reason: .invalidValue,
+            index: 1),
+        Case(
+            description: "an unknown decision", leaves: [admin, request(["decision": "\"maybe\""])],
+            reason: .invalidValue, index: 1),
+        Case(
+            description: "a reason that is prose", leaves: [admin, request(["reason": "\"Not a code\""])],
+            reason: .invalidValue, index: 1),
+        Case(
+            description: "a negative count", leaves: [admin, request(["tokens_in": "-1"])], reason: .invalidValue,
+            index: 1),
+        Case(
+            description: "a status that is no HTTP status", leaves: [admin, request(["status": "42"])],
+            reason: .invalidValue, index: 1),
         Case(
             description: "a digest that is not lowercase hex",
             leaves: [admin, request(["policy_digest": "\"" + String(repeating: "AB", count: 32) + "\""])],
             reason: .invalidValue,
             index: 1
         ),
-        Case(description: "a trace id of the wrong length", leaves: [admin, request(["trace_id": "\"abc\""])], reason: .invalidValue, index: 1),
+        Case(
+            description: "a trace id of the wrong length", leaves: [admin, request(["trace_id": "\"abc\""])],
+            reason: .invalidValue, index: 1),
         Case(
             description: "a request_index that is not earlier",
             leaves: [admin, request(["kind": "\"completion\"", "request_index": "1"])],
@@ -99,7 +120,9 @@ struct SchemaTests {
             reason: .invalidValue,
             index: 0
         ),
-        Case(description: "record 0 is not an admin record", leaves: [request(index: 0)], reason: .invalidFirstRecord, index: 0),
+        Case(
+            description: "record 0 is not an admin record", leaves: [request(index: 0)], reason: .invalidFirstRecord,
+            index: 0),
         Case(
             description: "record 0 is an admin record without keys",
             leaves: [
@@ -119,11 +142,15 @@ struct SchemaTests {
     @Test("the member lookup finds every member of version 1 and nothing else")
     func memberLookup() {
         for member in RecordSchema.Member.allCases {
-            let found = Array(member.name.utf8).withUnsafeBufferPointer { RecordSchema.member($0.baseAddress!, $0.count) }
+            let found = Array(member.name.utf8).withUnsafeBufferPointer {
+                RecordSchema.member($0.baseAddress!, $0.count)
+            }
             #expect(found == member, "\(member.name)")
         }
-        let others = ["", "w", "vv", "uie", "kinds", "keyz", "tenanT", "sandbax", "tokens_ix", "torn_bytez", "request_hmad",
-            "policy_digesT", "response_index", String(repeating: "a", count: 65)]
+        let others = [
+            "", "w", "vv", "uie", "kinds", "keyz", "tenanT", "sandbax", "tokens_ix", "torn_bytez", "request_hmad",
+            "policy_digesT", "response_index", String(repeating: "a", count: 65),
+        ]
         for name in others {
             let found = Array(name.utf8).withUnsafeBufferPointer { buffer in
                 buffer.isEmpty ? nil : RecordSchema.member(buffer.baseAddress!, buffer.count)
@@ -183,7 +210,8 @@ struct SchemaTests {
         let hmac = BodyDigest(hex: digest)
         func router(_ kind: ReceiptKind, _ route: String, _ decision: String, _ reason: String) -> Receipt {
             Receipt(
-                kind: kind, time: 1_767_225_600_000_000_000, sandbox: "agent-1", tenant: "acme", uid: 1000, route: route,
+                kind: kind, time: 1_767_225_600_000_000_000, sandbox: "agent-1", tenant: "acme", uid: 1000,
+                route: route,
                 decision: decision, reason: reason, traceID: trace, policyDigest: digest
             )
         }
@@ -261,7 +289,8 @@ struct KeyLinkTests {
         defer { removeDirectory(directory) }
         let announced = testSigner(1)
         let other = testSigner(7, name: "test.airlock/other")
-        try writeSignedLog(directory, leaves: [Self.admin([announced.verifierKey]), SchemaTests.request()], signers: [other])
+        try writeSignedLog(
+            directory, leaves: [Self.admin([announced.verifierKey]), SchemaTests.request()], signers: [other])
         let failure = try #require(try Auditor(directory: directory, keys: [other.verifierKey]).verify().failure)
         #expect(failure.reason == .keyNotAnnounced)
         #expect(failure.checkpointSize == 2)
@@ -289,7 +318,8 @@ struct KeyLinkTests {
         defer { removeDirectory(directory) }
         let signer = testSigner(1)
         let witness = testSigner(8, name: "witness.example/w1")
-        try writeSignedLog(directory, leaves: [Self.admin([signer.verifierKey]), SchemaTests.request()], signers: [signer, witness])
+        try writeSignedLog(
+            directory, leaves: [Self.admin([signer.verifierKey]), SchemaTests.request()], signers: [signer, witness])
         let report = try Auditor(directory: directory, keys: [signer.verifierKey]).verify()
         #expect(report.isValid, "\(report.summary)")
     }

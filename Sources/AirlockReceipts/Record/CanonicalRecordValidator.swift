@@ -153,7 +153,8 @@ enum CanonicalRecordValidator {
                         default: break
                         }
                         if let problem = RecordSchema.stringProblem(member, raw) {
-                            let tooLong = raw.count > RecordSchema.maxStringBytes
+                            let tooLong =
+                                raw.count > RecordSchema.maxStringBytes
                                 && RecordSchema.unescapedCount(raw) > RecordSchema.maxStringBytes
                             fields.violate(tooLong ? .stringTooLong : .invalidValue, nameRaw, problem)
                         }

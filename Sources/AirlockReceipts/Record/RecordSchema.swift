@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The members of a format-version-1 record (docs/receipts.md section 3): the one table that both the writer and
@@ -288,7 +288,8 @@ extension RecordSchema {
                 )
             }
         } else if isAdmin && announces {
-            return Problem(reason: .invalidRecord, message: "an admin record with reason \(keysChanged) must hold 'keys'")
+            return Problem(
+                reason: .invalidRecord, message: "an admin record with reason \(keysChanged) must hold 'keys'")
         }
         return nil
     }
@@ -303,7 +304,8 @@ extension RecordSchema {
     static func check(leaf: UnsafeRawBufferPointer) -> Problem? {
         var fields = RecordFields()
         if let failure = CanonicalRecordValidator.validate(leaf, into: &fields) {
-            return Problem(reason: .nonCanonicalRecord, message: "byte \(failure.offset) of the record: \(failure.reason)")
+            return Problem(
+                reason: .nonCanonicalRecord, message: "byte \(failure.offset) of the record: \(failure.reason)")
         }
         return check(fields)
     }

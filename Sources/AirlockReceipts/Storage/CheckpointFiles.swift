@@ -73,7 +73,8 @@ enum CheckpointFiles {
         var start = stat()
         try syscall("fstat", path: historyPath) { fstat(fd, &start) }
         let length = UInt32(note.count)
-        let frame = [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + note
+        let frame =
+            [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + note
         do {
             try FileSystem.writeAll(fd, frame, path: historyPath)
             try syscall("fdatasync", path: historyPath) { fdatasync(fd) }

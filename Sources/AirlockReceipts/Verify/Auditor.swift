@@ -327,7 +327,8 @@ public struct Auditor: Sendable {
                     source: source
                 )
             }
-            for (checkpoint, source) in [(current, LogFiles.checkpoint), (lastInHistory, history)] where checkpoint == nil {
+            let files = [(current, LogFiles.checkpoint), (lastInHistory, history)]
+            for (checkpoint, source) in files where checkpoint == nil {
                 return checkpointFailure(
                     .missingCheckpoint,
                     "\(source) is missing or empty, but the trusted checkpoint (size \(trustedSize)) shows the log was signed: it was deleted",

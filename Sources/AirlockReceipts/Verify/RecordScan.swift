@@ -221,7 +221,9 @@ struct RecordScan {
                 path: path
             )
         }
-        if let keys = fields.keys, case .success(let parsed) = RecordSchema.parseKeys(CanonicalJSONParser.unescape(keys)) {
+        if let keys = fields.keys,
+            case .success(let parsed) = RecordSchema.parseKeys(CanonicalJSONParser.unescape(keys))
+        {
             announcements.append((range.size, parsed))
         }
         if lastKind >= 0 && Self.equal(kind, kinds[lastKind].0) {
