@@ -324,3 +324,51 @@ struct KeyLinkTests {
         #expect(report.isValid, "\(report.summary)")
     }
 }
+
+/// Rules of docs/receipts.md that an independent verifier must get right in the permissive direction.
+@Suite("What the spec allows")
+struct SpecAllowsTests {
+    static func verify(_ directory: String) throws -> VerificationReport {
+        try Auditor(directory: directory, keys: [testSigner().verifierKey]).verify()
+    }
+
+    @Test("time may decrease from one record to the next")
+    func timeNotMonotonic() throws {
+        let directory = makeTemporaryDirectory("spec")
+        defer { removeDirectory(directory) }
+        let later = SchemaTests.request(["time": "9"])
+        let earlier = SchemaTests.request(["time": "3"], index: 2)
+        try writeSignedLog(directory, leaves: [SchemaTests.admin, later, earlier])
+        let report = try Self.verify(directory)
+        #expect(report.isValid, "\(report.summary)")
+    }
+
+    @Test("U+007F and C1 characters are written as themselves, not escaped")
+    func delAndC1() throws {
+        let directory = makeTemporaryDirectory("spec")
+        defer { removeDirectory(directory) }
+        try writeSignedLog(
+            directory, leaves: [SchemaTests.admin, SchemaTests.request(["sandbox": "\"a\u{7F}b\u{85}c\""])])
+        #expect(try Self.verify(directory).isValid)
+
+        let escaped = makeTemporaryDirectory("spec")
+        defer { removeDirectory(escaped) }
+        try writeSignedLog(escaped, leaves: [SchemaTests.admin, SchemaTests.request(["sandbox": "\"a\\u007fb\""])])
+        #expect(try Self.verify(escaped).failure?.reason == .nonCanonicalRecord)
+    }
+
+    @Test("a checkpoint with a C2SP extension line verifies; the line is signed with the rest")
+    func extensionLine() throws {
+        let directory = makeTemporaryDirectory("spec")
+        defer { removeDirectory(directory) }
+        try writeSignedLog(directory, leaves: [SchemaTests.admin, SchemaTests.request()])
+        let plain = try SignedCheckpoint(parsing: readBytes(directory + "/" + LogFiles.checkpoint)).checkpoint
+        let note = try SignedNote.sign(text: plain.text + "extension: value\n", signers: [testSigner()])
+        writeBytes(note.serialized, to: directory + "/" + LogFiles.checkpoint)
+        try FileManager.default.removeItem(atPath: directory + "/" + LogFiles.checkpointHistory)
+        try CheckpointFiles.appendHistory(note.serialized, directory: directory)
+        let report = try Self.verify(directory)
+        #expect(report.isValid, "\(report.summary)")
+        #expect(report.latestCheckpoint?.checkpoint == plain)
+    }
+}
