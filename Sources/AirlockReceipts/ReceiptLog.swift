@@ -121,6 +121,28 @@ public final class ReceiptLog: Sendable {
         }
     }
 
+    /// Records in the log itself that opening cut off a torn final record: an `admin` record with reason
+    /// `torn_tail_cut` and `torn_bytes`, the number of bytes cut. Called before any other append, its index is the
+    /// one the torn record would have had. Returns its index, or nil when opening cut nothing or the record was
+    /// already appended.
+    ///
+    /// Call it right after ``open(_:)``, after logging ``recovery``'s ``RecoveryReport/messages``.
+    public func appendRecoveryRecord() async throws(ReceiptLogError) -> UInt64? {
+        guard let torn = recovery.tornFrame else { return nil }
+        let first = core.withLock {
+            defer { core.recoveryRecorded = true }
+            return !core.recoveryRecorded
+        }
+        guard first else { return nil }
+        do {
+            let bytes = ReceiptValue.integer(Int64(torn.bytesCut))
+            return try await append(Receipt(kind: .admin, reason: "torn_tail_cut", extensions: ["torn_bytes": bytes]))
+        } catch {
+            core.withLock { core.recoveryRecorded = false }
+            throw error
+        }
+    }
+
     /// Appends a receipt and returns its index.
     ///
     /// The log fills in `v`, `origin` and `index` (and `time` when the receipt has none). Under `.sync` this returns
@@ -139,11 +161,22 @@ public final class ReceiptLog: Sendable {
         guard template.bytes.count + 20 <= Frame.maxLeafBytes else {
             throw ReceiptLogError(.invalidRecord, "the record is larger than \(Frame.maxLeafBytes) bytes")
         }
+        // The verifier's own schema check, so that the log never holds a record its verifier refuses. The index
+        // (filled in under the lock) is 0 here; the one rule that depends on it is checked in `enqueue`.
+        var leaf = Array(template.bytes[..<template.slot])
+        leaf.append(UInt8(ascii: "0"))
+        leaf.append(contentsOf: template.bytes[template.slot...])
+        if let problem = leaf.withUnsafeBytes({ RecordSchema.check(leaf: $0) }) {
+            throw ReceiptLogError(
+                .invalidRecord,
+                "the receipt breaks the record schema (\(problem.reason)): \(problem.message); docs/receipts.md section 3 lists what a record may hold"
+            )
+        }
         switch configuration.durability {
         case .sync:
             do {
                 return try await withCheckedThrowingContinuation { continuation in
-                    if let error = enqueue(template, waiter: continuation).error {
+                    if let error = enqueue(template, requestIndex: receipt.requestIndex, waiter: continuation).error {
                         continuation.resume(throwing: error)
                     }
                 }
@@ -153,7 +186,7 @@ public final class ReceiptLog: Sendable {
                 throw ReceiptLogError(.io, "append failed: \(error)")
             }
         case .batched:
-            let result = enqueue(template, waiter: nil)
+            let result = enqueue(template, requestIndex: receipt.requestIndex, waiter: nil)
             if let error = result.error { throw error }
             return result.index
         }
@@ -161,6 +194,7 @@ public final class ReceiptLog: Sendable {
 
     private func enqueue(
         _ template: (bytes: [UInt8], slot: Int),
+        requestIndex: UInt64?,
         waiter: CheckedContinuation<UInt64, any Error>?
     ) -> (index: UInt64, error: ReceiptLogError?) {
         let now = ContinuousClock.now
@@ -174,6 +208,16 @@ public final class ReceiptLog: Sendable {
             return (0, ReceiptLogError(.closed, "the receipt log is closed", path: configuration.directory))
         }
         let index = core.nextIndex
+        if let requestIndex, requestIndex >= index {
+            core.condition.unlock()
+            return (
+                0,
+                ReceiptLogError(
+                    .invalidRecord,
+                    "request_index \(requestIndex) is not an earlier record (this record would be \(index)); pass the index that appending the request returned"
+                )
+            )
+        }
         core.nextIndex += 1
         template.bytes.withUnsafeBufferPointer { bytes in
             core.pendingLeaves.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<template.slot]))

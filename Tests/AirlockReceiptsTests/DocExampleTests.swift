@@ -25,38 +25,37 @@ struct DocExampleTests {
         configuration.wallClock = { 1_767_225_600_000_000_000 }
         let log = try await ReceiptLog.open(configuration)
         let bodyKey = try BodyKey(bytes: Array(repeating: 0x42, count: 32))
-        let request = try await log.append(
-            Receipt(
-                kind: .request,
-                time: 1_767_225_601_000_000_000,
-                sandbox: "agent-1",
-                tenant: "acme",
-                uid: 1000,
-                route: "chat",
-                provider: "openai",
-                upstream: "api.openai.com",
-                model: "gpt-4o-mini",
-                decision: "allow",
-                traceID: "4bf92f3577b34da6a3ce929d0e0e4736",
-                policyDigest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                requestHMAC: bodyKey.digest(Array("{\"model\":\"gpt-4o-mini\"}".utf8))
-            )
+        // The request and completion records exactly as the router writes them (RequestPipeline.forward).
+        var intent = Receipt(
+            kind: .request,
+            time: 1_767_225_601_000_000_000,
+            sandbox: "agent-1",
+            tenant: "acme",
+            uid: 1000,
+            route: "chat.completions",
+            provider: "openai",
+            upstream: "api.openai.com",
+            model: "gpt-4o-mini",
+            decision: "allow",
+            reason: "admitted",
+            traceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+            policyDigest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            requestHMAC: bodyKey.digest(Array("{\"model\":\"gpt-4o-mini\"}".utf8))
         )
-        _ = try await log.append(
-            Receipt(
-                kind: .completion,
-                time: 1_767_225_601_850_000_000,
-                sandbox: "agent-1",
-                tenant: "acme",
-                status: 200,
-                attempts: 1,
-                tokensIn: 12,
-                tokensOut: 34,
-                latencyMicroseconds: 850_000,
-                responseHMAC: bodyKey.digest(Array("{\"choices\":[]}".utf8)),
-                requestIndex: request
-            )
-        )
+        let request = try await log.append(intent)
+        intent.kind = .completion
+        intent.time = 1_767_225_601_850_000_000
+        intent.requestHMAC = nil
+        intent.requestIndex = request
+        intent.decision = "ok"
+        intent.reason = "completed"
+        intent.status = 200
+        intent.attempts = 1
+        intent.tokensIn = 12
+        intent.tokensOut = 34
+        intent.latencyMicroseconds = 850_000
+        intent.responseHMAC = bodyKey.digest(Array("{\"choices\":[]}".utf8))
+        _ = try await log.append(intent)
         try await log.close()
     }
 
@@ -85,6 +84,10 @@ struct DocExampleTests {
         let frame = Array(readBytes(segmentPath(directory)).prefix(Frame.headerBytes))
         values.append(Hex.encode(frame))
 
+        // To regenerate the example after a deliberate change, run the test with this set and copy the values.
+        if let out = ProcessInfo.processInfo.environment["AIRLOCK_DOC_EXAMPLE_OUT"] {
+            writeBytes(Array(values.joined(separator: "\n=====\n").utf8), to: out)
+        }
         for value in values {
             #expect(document.contains(value), "docs/receipts.md lacks or has a stale value:\n\(value)")
         }

@@ -9,13 +9,30 @@ import Darwin
 /// The fields of a record the verifier needs, found while checking its canonical form. Strings are the raw (still
 /// escaped) bytes inside the record, so nothing is allocated.
 struct RecordFields {
+    /// The first way the record breaks the schema of ``RecordSchema`` (name, type or value), if any.
+    struct Violation {
+        let reason: VerificationFailure.Reason
+        /// The member's name, raw.
+        let name: UnsafeRawBufferPointer
+        /// What is wrong with it, completing "field 'name' …".
+        let problem: String
+    }
+
     var version: Int64?
     var index: Int64?
     var time: Int64?
+    var requestIndex: Int64?
     var origin: UnsafeRawBufferPointer?
     var kind: UnsafeRawBufferPointer?
-    /// The last member among `v`, `index`, `time`, `origin`, `kind` whose value has the wrong type.
+    var reason: UnsafeRawBufferPointer?
+    var keys: UnsafeRawBufferPointer?
+    /// The last member whose value has the wrong type.
     var wrongType: UnsafeRawBufferPointer?
+    var violation: Violation?
+
+    mutating func violate(_ reason: VerificationFailure.Reason, _ name: UnsafeRawBufferPointer, _ problem: String) {
+        if violation == nil { violation = Violation(reason: reason, name: name, problem: problem) }
+    }
 }
 
 /// The verifier's single-pass check that a record is in canonical form, with exactly the rules (and the failure
@@ -96,7 +113,19 @@ enum CanonicalRecordValidator {
             i += 1
 
             // The value.
-            let name = knownName(p + nameBegin, nameCount)
+            let nameRaw = UnsafeRawBufferPointer(start: p + nameBegin, count: nameCount)
+            let member = RecordSchema.member(p + nameBegin, nameCount)
+            if member == nil {
+                if RecordSchema.isWellFormedName(nameRaw) {
+                    fields.violate(.unknownField, nameRaw, "is not a member of format version 1")
+                } else {
+                    fields.violate(
+                        .invalidFieldName,
+                        nameRaw,
+                        "is not a member name ([a-z][a-z0-9_]*, at most \(RecordSchema.maxNameBytes) bytes)"
+                    )
+                }
+            }
             guard i < n else {
                 return Failure(
                     offset: i,
@@ -114,11 +143,25 @@ enum CanonicalRecordValidator {
                 }
                 let raw = UnsafeRawBufferPointer(start: p + valueBegin, count: i - valueBegin)
                 i += 1
-                switch name {
-                case .origin: fields.origin = raw
-                case .kind: fields.kind = raw
-                case .other: break
-                default: fields.wrongType = UnsafeRawBufferPointer(start: p + nameBegin, count: nameCount)
+                if let member {
+                    if member.isString {
+                        switch member {
+                        case .origin: fields.origin = raw
+                        case .kind: fields.kind = raw
+                        case .reason: fields.reason = raw
+                        case .keys: fields.keys = raw
+                        default: break
+                        }
+                        if let problem = RecordSchema.stringProblem(member, raw) {
+                            let tooLong =
+                                raw.count > RecordSchema.maxStringBytes
+                                && RecordSchema.unescapedCount(raw) > RecordSchema.maxStringBytes
+                            fields.violate(tooLong ? .stringTooLong : .invalidValue, nameRaw, problem)
+                        }
+                    } else {
+                        fields.wrongType = nameRaw
+                        fields.violate(.wrongType, nameRaw, "is a string, not an integer")
+                    }
                 }
             } else if c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) {
                 var value: Int64 = 0
@@ -126,12 +169,22 @@ enum CanonicalRecordValidator {
                 if case let code = scanInteger(p, n, &i, &value, &at), code != 0 {
                     return Failure(offset: at, reason: reasons[code])
                 }
-                switch name {
-                case .v: fields.version = value
-                case .index: fields.index = value
-                case .time: fields.time = value
-                case .other: break
-                default: fields.wrongType = UnsafeRawBufferPointer(start: p + nameBegin, count: nameCount)
+                if let member {
+                    if member.isString {
+                        fields.wrongType = nameRaw
+                        fields.violate(.wrongType, nameRaw, "is an integer, not a string")
+                    } else {
+                        switch member {
+                        case .v: fields.version = value
+                        case .index: fields.index = value
+                        case .time: fields.time = value
+                        case .requestIndex: fields.requestIndex = value
+                        default: break
+                        }
+                        if let problem = RecordSchema.integerProblem(member, value) {
+                            fields.violate(.invalidValue, nameRaw, problem)
+                        }
+                    }
                 }
             } else if c == UInt8(ascii: "t") || c == UInt8(ascii: "f") {
                 let length = c == UInt8(ascii: "t") ? 4 : 5
@@ -139,8 +192,9 @@ enum CanonicalRecordValidator {
                 let word: StaticString = c == UInt8(ascii: "t") ? "true" : "false"
                 if memcmp(p + i, word.utf8Start, length) != 0 { return Failure(offset: i, reason: "invalid literal") }
                 i += length
-                if name != .other {
-                    fields.wrongType = UnsafeRawBufferPointer(start: p + nameBegin, count: nameCount)
+                if member != nil {
+                    fields.wrongType = nameRaw
+                    fields.violate(.wrongType, nameRaw, "is a boolean; records hold no booleans")
                 }
             } else {
                 return Failure(
@@ -159,33 +213,6 @@ enum CanonicalRecordValidator {
             break
         }
         return i == n ? nil : Failure(offset: i, reason: "trailing bytes after the object")
-    }
-
-    enum Name { case v, index, time, origin, kind, other }
-
-    @inline(__always)
-    private static func knownName(_ s: UnsafePointer<UInt8>, _ count: Int) -> Name {
-        switch count {
-        case 1: return s[0] == UInt8(ascii: "v") ? .v : .other
-        case 4:
-            let word = UnsafeRawPointer(s).loadUnaligned(as: UInt32.self)
-            if word == fourCC("time") { return .time }
-            if word == fourCC("kind") { return .kind }
-            return .other
-        case 5:
-            return UnsafeRawPointer(s).loadUnaligned(as: UInt32.self) == fourCC("inde") && s[4] == UInt8(ascii: "x")
-                ? .index : .other
-        case 6:
-            return UnsafeRawPointer(s).loadUnaligned(as: UInt32.self) == fourCC("orig") && s[4] == UInt8(ascii: "i")
-                && s[5] == UInt8(ascii: "n") ? .origin : .other
-        default: return .other
-        }
-    }
-
-    /// Four ASCII characters as a little-or-big-endian-correct in-memory UInt32 (as `loadUnaligned` would read them).
-    @inline(__always)
-    private static func fourCC(_ s: StaticString) -> UInt32 {
-        UnsafeRawPointer(s.utf8Start).loadUnaligned(as: UInt32.self)
     }
 
     @inline(__always)

@@ -25,9 +25,9 @@ public struct Receipt: Sendable, Hashable {
     public var upstream: String?
     /// The model requested.
     public var model: String?
-    /// `allow` or `deny` (or another decision word).
+    /// `allow`, `deny`, `ok` or `error` (docs/receipts.md section 3.4); the log refuses any other.
     public var decision: String?
-    /// A reason code, such as `rate_limited` or `model_not_allowed`. A code, not prose.
+    /// A reason code, such as `rate_limited` or `model_not_allowed`: `[a-z][a-z0-9_]*`, at most 64 bytes.
     public var reason: String?
     /// The HTTP status answered to the agent.
     public var status: Int64?
@@ -51,8 +51,8 @@ public struct Receipt: Sendable, Hashable {
     public var requestIndex: UInt64?
     /// For an egress record: the connection.
     public var egress: Egress?
-    /// Further fields for future kinds. Names are lowercase `[a-z][a-z0-9_]*`, at most 64 bytes, and must not be
-    /// one of ``standardFieldNames``.
+    /// Members the log itself writes (`keys`, `torn_bytes`). Format version 1 defines no others, so the log refuses
+    /// a receipt with any other name (docs/receipts.md section 3.2).
     public var extensions: [String: ReceiptValue]
 
     /// The connection an egress receipt describes.

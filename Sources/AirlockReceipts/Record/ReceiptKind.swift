@@ -1,5 +1,5 @@
-/// What a receipt records. A struct rather than an enum so that future kinds can be added without breaking callers
-/// or old verifiers (which treat the kind as an opaque string).
+/// What a receipt records. A struct rather than an enum so that a later format version can add kinds without breaking
+/// callers; format version 1 has exactly the four below, and the log refuses any other.
 public struct ReceiptKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 

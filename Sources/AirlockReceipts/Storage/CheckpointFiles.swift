@@ -52,8 +52,18 @@ enum CheckpointFiles {
         return (notes, torn)
     }
 
-    /// Appends to the history (with fdatasync) and replaces `checkpoint` atomically.
+    /// Replaces `checkpoint` atomically, then appends the note to the history (with fdatasync).
+    ///
+    /// In this order a crash between the two leaves `checkpoint` newer than the history's last entry, which a
+    /// verifier accepts with a warning and the next open completes (``appendHistory(_:directory:)``); the other
+    /// order would leave `checkpoint` older than the history, which is what a rollback looks like.
     static func write(_ note: [UInt8], directory: String) throws(ReceiptLogError) {
+        try FileSystem.writeAtomically(note, to: directory + "/" + LogFiles.checkpoint)
+        try appendHistory(note, directory: directory)
+    }
+
+    /// Appends one note to `checkpoints.log` and makes it durable; a failed append is cut off again.
+    static func appendHistory(_ note: [UInt8], directory: String) throws(ReceiptLogError) {
         let historyPath = directory + "/" + LogFiles.checkpointHistory
         let existed = FileSystem.exists(historyPath)
         let fd = try syscall("open", path: historyPath) {
@@ -63,7 +73,8 @@ enum CheckpointFiles {
         var start = stat()
         try syscall("fstat", path: historyPath) { fstat(fd, &start) }
         let length = UInt32(note.count)
-        let frame = [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + note
+        let frame =
+            [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + note
         do {
             try FileSystem.writeAll(fd, frame, path: historyPath)
             try syscall("fdatasync", path: historyPath) { fdatasync(fd) }
@@ -72,7 +83,6 @@ enum CheckpointFiles {
             throw error
         }
         if !existed { try FileSystem.fsyncDirectory(directory) }
-        try FileSystem.writeAtomically(note, to: directory + "/" + LogFiles.checkpoint)
     }
 
     /// Cuts a torn final entry off the history.

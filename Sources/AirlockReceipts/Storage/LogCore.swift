@@ -15,6 +15,8 @@ final class LogCore: @unchecked Sendable {
     var closeWaiters: [CheckedContinuation<Void, any Error>] = []
     var closeResult: ReceiptLogError?
     var durableSize: UInt64
+    /// Whether ``ReceiptLog/appendRecoveryRecord()`` has appended its record.
+    var recoveryRecorded = false
 
     init(size: UInt64, durability: Durability) {
         self.nextIndex = size

@@ -30,6 +30,30 @@ public struct RecoveryReport: Sendable, Hashable {
     public let tornFrame: TornFrame?
     /// Bytes of a torn final checkpoint-history entry that were cut off.
     public let tornCheckpointHistoryBytes: Int
+    /// The size of the checkpoint that was in `checkpoint` but not yet in `checkpoints.log` and was appended to it
+    /// (the writer stopped between the two writes).
+    public let checkpointAddedToHistory: UInt64?
+
+    /// One sentence per repair, for the operator's log; empty when opening repaired nothing.
+    public var messages: [String] {
+        var messages: [String] = []
+        if let torn = tornFrame {
+            messages.append(
+                "The receipt log cut \(torn.bytesCut) bytes of an incomplete final record at byte \(torn.offset) of \(torn.path) (\(torn.reason)): the write of record \(torn.index) was never acknowledged, so nothing acknowledged was lost, and index \(torn.index) is reused."
+            )
+        }
+        if tornCheckpointHistoryBytes > 0 {
+            messages.append(
+                "The receipt log cut \(tornCheckpointHistoryBytes) bytes of an incomplete final entry of \(LogFiles.checkpointHistory) (a checkpoint write interrupted by a crash; the same checkpoint is in \(LogFiles.checkpoint))."
+            )
+        }
+        if let size = checkpointAddedToHistory {
+            messages.append(
+                "The receipt log appended the checkpoint of size \(size) to \(LogFiles.checkpointHistory): the writer had stopped after writing \(LogFiles.checkpoint) and before appending it."
+            )
+        }
+        return messages
+    }
 }
 
 /// The log as found on disk, checked against its last signed checkpoint and saved tree state.
@@ -59,6 +83,8 @@ enum Recovery {
     ) throws(ReceiptLogError) -> RecoveredLog {
         let (notes, tornHistory) = try CheckpointFiles.readAll(directory: directory)
         var latest: (SignedCheckpoint, String)?
+        var lastInHistory: SignedCheckpoint?
+        var current: (checkpoint: SignedCheckpoint, bytes: [UInt8])?
         for stored in notes {
             let path = directory + "/" + stored.source
             let parsed: SignedCheckpoint
@@ -74,6 +100,7 @@ enum Recovery {
                 )
             }
             if latest == nil || parsed.checkpoint.size >= latest!.0.checkpoint.size { latest = (parsed, path) }
+            if stored.source == LogFiles.checkpoint { current = (parsed, stored.bytes) } else { lastInHistory = parsed }
         }
         if let (checkpoint, path) = latest {
             switch checkpoint.note.check(keys: knownKeys) {
@@ -190,6 +217,12 @@ enum Recovery {
             try syscall("fsync", path: torn.path) { fsync(fd) }
         }
         if tornHistory > 0 { try CheckpointFiles.cutTornHistory(directory: directory, bytes: tornHistory) }
+        // `checkpoint` is written before the history entry: a crash between the two leaves it newer.
+        var addedToHistory: UInt64?
+        if let current, current.checkpoint.checkpoint.size > lastInHistory?.checkpoint.size ?? 0 {
+            try CheckpointFiles.appendHistory(current.bytes, directory: directory)
+            addedToHistory = current.checkpoint.checkpoint.size
+        }
 
         return RecoveredLog(
             range: range,
@@ -201,7 +234,8 @@ enum Recovery {
                 size: range.size,
                 checkpointSize: checkpointSize,
                 tornFrame: torn,
-                tornCheckpointHistoryBytes: tornHistory
+                tornCheckpointHistoryBytes: tornHistory,
+                checkpointAddedToHistory: addedToHistory
             )
         )
     }

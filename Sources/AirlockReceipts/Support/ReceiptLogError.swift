@@ -39,6 +39,21 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let failed = Code(base: .failed)
 
         public var description: String { base.rawValue }
+
+        /// How a sentence about this kind of failure starts.
+        var lead: String {
+            switch base {
+            case .io: "Cannot read or write the receipt log"
+            case .integrityAlarm: "Integrity alarm"
+            case .invalidRecord: "Invalid receipt"
+            case .invalidKey: "Invalid key"
+            case .malformedNote: "Malformed checkpoint"
+            case .malformedProof: "Malformed proof"
+            case .locked: "Receipt log in use"
+            case .closed: "Receipt log closed"
+            case .failed: "Receipt log stopped"
+            }
+        }
     }
 
     /// What kind of failure this is.
@@ -61,10 +76,14 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
         self.errno = errno
     }
 
+    /// One sentence: the kind of failure, the message, and where (file, record index).
     public var description: String {
-        var text = "receipt log \(code): \(message)"
-        if let path { text += " [file: \(path)]" }
-        if let index { text += " [index: \(index)]" }
-        return text
+        var text = code.lead + ": " + message
+        while let last = text.last, last == "." || last == " " { text.removeLast() }
+        var places: [String] = []
+        if let path { places.append("file \(path)") }
+        if let index { places.append("record \(index)") }
+        if !places.isEmpty { text += " (" + places.joined(separator: ", ") + ")" }
+        return text + "."
     }
 }

@@ -6,8 +6,9 @@ import Musl
 import Darwin
 #endif
 
-/// Verifies a log directory offline, as an auditor would: every leaf hash, every record's canonical form, index and
-/// origin, the tree root, every checkpoint signature and root, and consistency with a previously trusted checkpoint.
+/// Verifies a log directory offline, as an auditor would (docs/receipts.md section 6): every leaf hash, every record's
+/// canonical form and schema, index and origin, the tree root, every checkpoint signature, root and signer, the
+/// checkpoint files against each other, and consistency with a previously trusted checkpoint.
 public struct Auditor: Sendable {
     /// The log directory.
     public let directory: String
@@ -191,11 +192,13 @@ public struct Auditor: Sendable {
         }
 
         var trusted: SignedCheckpoint?
+        var signed = checkpoints
         if let trustedCheckpoint {
             switch checkNote(trustedCheckpoint, source: "trusted checkpoint") {
             case .failure(let failure): return failure
-            case .success(let (checkpoint, _)):
+            case .success(let (checkpoint, by)):
                 trusted = checkpoint
+                signed.append((checkpoint, by, "trusted checkpoint"))
                 report.trustedCheckpoint = checkpoint.checkpoint
                 if let origin = report.origin, origin != checkpoint.checkpoint.origin {
                     return checkpointFailure(
@@ -258,16 +261,110 @@ public struct Auditor: Sendable {
                 source: item.source
             )
         }
-        if let trusted, let latest = report.latestCheckpoint, latest.checkpoint.size < trusted.checkpoint.size {
+        if let failure = checkFiles(
+            current: checkpoints.last { $0.2 == LogFiles.checkpoint }?.0,
+            lastInHistory: checkpoints.last { $0.2 != LogFiles.checkpoint }?.0,
+            trusted: trusted,
+            warnings: &report.warnings
+        ) {
+            return failure
+        }
+        return checkSigners(signed, announcements: scan.announcements)
+    }
+
+    /// The keys that sign a checkpoint of size N are those announced by the last key announcement among its first
+    /// N records (docs/receipts.md section 5.4): every announced key has a signature line on it, and every trusted
+    /// key that verified it is announced. Other signatures (a witness's cosignature) are allowed.
+    private func checkSigners(
+        _ signed: [(SignedCheckpoint, [NoteVerifierKey], String)],
+        announcements: [(index: UInt64, keys: [NoteVerifierKey])]
+    ) -> VerificationFailure? {
+        for (checkpoint, by, source) in signed {
+            let size = checkpoint.checkpoint.size
+            guard let announcement = announcements.last(where: { $0.index < size }) else { continue }
+            let announced = announcement.keys
+            let list = announced.map { "\($0.name)+\($0.keyIDHex)" }.joined(separator: ", ")
+            for key in by where !announced.contains(key) {
+                return checkpointFailure(
+                    .keyNotAnnounced,
+                    "it verifies with \(key.name)+\(key.keyIDHex), but record \(announcement.index) announces the signing keys for its records as \(list): the key was never announced in the log",
+                    size: size,
+                    source: source
+                )
+            }
+            for key in announced
+            where !checkpoint.note.signatures.contains(where: { $0.name == key.name && $0.keyID == key.keyID }) {
+                return checkpointFailure(
+                    .announcedKeyMissing,
+                    "it has no signature by \(key.name)+\(key.keyIDHex), which record \(announcement.index) announces as a signing key for its records",
+                    size: size,
+                    source: source
+                )
+            }
+        }
+        return nil
+    }
+
+    /// The rules for the two checkpoint files (docs/receipts.md section 6, step 6): `checkpoint` is not older than
+    /// the last entry of `checkpoints.log`, neither is older than the trusted checkpoint, and with a trusted
+    /// checkpoint neither may be missing.
+    private func checkFiles(
+        current: SignedCheckpoint?,
+        lastInHistory: SignedCheckpoint?,
+        trusted: SignedCheckpoint?,
+        warnings: inout [String]
+    ) -> VerificationFailure? {
+        let history = LogFiles.checkpointHistory
+        if let trusted {
+            let trustedSize = trusted.checkpoint.size
+            for (checkpoint, source) in [(current, LogFiles.checkpoint), (lastInHistory, history)] {
+                guard let checkpoint, checkpoint.checkpoint.size < trustedSize else { continue }
+                let what = source == history ? "the last entry of \(history)" : source
+                return checkpointFailure(
+                    .rolledBack,
+                    "\(what) has size \(checkpoint.checkpoint.size), older than the trusted checkpoint (size \(trustedSize)): the checkpoints were rolled back",
+                    size: checkpoint.checkpoint.size,
+                    source: source
+                )
+            }
+            let files = [(current, LogFiles.checkpoint), (lastInHistory, history)]
+            for (checkpoint, source) in files where checkpoint == nil {
+                return checkpointFailure(
+                    .missingCheckpoint,
+                    "\(source) is missing or empty, but the trusted checkpoint (size \(trustedSize)) shows the log was signed: it was deleted",
+                    size: nil,
+                    source: source
+                )
+            }
+        }
+        switch (current, lastInHistory) {
+        case (nil, nil):
+            warnings.append("the log has no checkpoint yet: nothing in it is signed")
+        case (nil, let last?):
             return checkpointFailure(
-                .rolledBack,
-                "the log's newest checkpoint (size \(latest.checkpoint.size)) is older than the trusted checkpoint (size \(trusted.checkpoint.size)): its checkpoints were rolled back",
-                size: latest.checkpoint.size,
+                .missingCheckpoint,
+                "\(LogFiles.checkpoint) is missing but \(history) holds checkpoints up to size \(last.checkpoint.size); the writer never leaves this state: it was deleted",
+                size: nil,
                 source: LogFiles.checkpoint
             )
-        }
-        if report.latestCheckpoint == nil {
-            report.warnings.append("the log has no checkpoint yet: nothing in it is signed")
+        case (_?, nil):
+            warnings.append(
+                "\(history) is missing or empty: the checkpoint history cannot be checked (the writer leaves this only if it stopped before appending its first checkpoint; opening the log completes it)"
+            )
+        case (let current?, let last?):
+            if current.checkpoint.size < last.checkpoint.size {
+                return checkpointFailure(
+                    .checkpointNotLatest,
+                    "\(LogFiles.checkpoint) has size \(current.checkpoint.size) but \(history) already holds size \(last.checkpoint.size): an older checkpoint was put in its place",
+                    size: current.checkpoint.size,
+                    source: LogFiles.checkpoint
+                )
+            }
+            if current.checkpoint.size > last.checkpoint.size {
+                warnings.append(
+                    "\(LogFiles.checkpoint) (size \(current.checkpoint.size)) is newer than the last entry of \(history) (size \(last.checkpoint.size)): the writer stopped between the two writes, or entries were cut from \(history); opening the log appends it"
+                )
+            }
         }
         return nil
     }

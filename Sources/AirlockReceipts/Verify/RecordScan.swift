@@ -19,6 +19,8 @@ struct RecordScan {
     private(set) var origin: String?
     private var originBytes: [UInt8]?
     private var kinds: [([UInt8], UInt64)] = []
+    /// The signing keys announced by admin records, with the index of each announcement, in order.
+    private(set) var announcements: [(index: UInt64, keys: [NoteVerifierKey])] = []
 
     init(origin: String?) {
         self.origin = origin
@@ -181,14 +183,9 @@ struct RecordScan {
         if let error = CanonicalRecordValidator.validate(leaf, into: &fields) {
             return failure(.nonCanonicalRecord, "byte \(error.offset) of the record: \(error.reason)", path: path)
         }
-        if let name = fields.wrongType {
-            return failure(.invalidRecord, "field '\(String(decoding: name, as: UTF8.self))' has the wrong type", path: path)
-        }
-        let version = fields.version
-        guard version == Receipt.formatVersion else {
-            return failure(.invalidRecord, "field 'v' is \(version.map(String.init) ?? "missing"), expected 1", path: path)
-        }
-        guard let index = fields.index, let recordOrigin = fields.origin, let kind = fields.kind, fields.time != nil else {
+        if let problem = RecordSchema.check(fields) { return failure(problem.reason, problem.message, path: path) }
+        // RecordSchema.check guarantees these.
+        guard let index = fields.index, let recordOrigin = fields.origin, let kind = fields.kind else {
             return failure(.invalidRecord, "a required field (index, origin, time, kind) is missing", path: path)
         }
         guard index >= 0, UInt64(index) == range.size else {
@@ -209,6 +206,25 @@ struct RecordScan {
         } else {
             origin = CanonicalJSONParser.unescape(recordOrigin)
             originBytes = Array(recordOrigin)
+        }
+        if let requestIndex = fields.requestIndex, requestIndex >= index {
+            return failure(
+                .invalidValue,
+                "field 'request_index' is \(requestIndex), which is not an earlier record",
+                path: path
+            )
+        }
+        if range.size == 0 && !RecordSchema.isKeyAnnouncement(fields) {
+            return failure(
+                .invalidFirstRecord,
+                "record 0 must be an admin record with reason \(RecordSchema.keysChanged) announcing the signing keys",
+                path: path
+            )
+        }
+        if let keys = fields.keys,
+            case .success(let parsed) = RecordSchema.parseKeys(CanonicalJSONParser.unescape(keys))
+        {
+            announcements.append((range.size, parsed))
         }
         if lastKind >= 0 && Self.equal(kind, kinds[lastKind].0) {
             kinds[lastKind].1 += 1

@@ -34,6 +34,26 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let rolledBack = Reason(rawValue: "rolled-back")
         /// There are no verifier keys to check against.
         public static let noKeys = Reason(rawValue: "no-keys")
+        /// A member's value has the wrong JSON type (a string where an integer belongs, a boolean anywhere).
+        public static let wrongType = Reason(rawValue: "wrong-type")
+        /// A string value is longer than 512 bytes of UTF-8.
+        public static let stringTooLong = Reason(rawValue: "string-too-long")
+        /// A member name is not `[a-z][a-z0-9_]*` of at most 64 bytes.
+        public static let invalidFieldName = Reason(rawValue: "invalid-field-name")
+        /// A well-formed member name that format version 1 does not define.
+        public static let unknownField = Reason(rawValue: "unknown-field")
+        /// A value outside its allowed set, format or range.
+        public static let invalidValue = Reason(rawValue: "invalid-value")
+        /// Record 0 is not the admin record announcing the signing keys.
+        public static let invalidFirstRecord = Reason(rawValue: "invalid-first-record")
+        /// A trusted key verified a checkpoint, but the log's admin records do not announce it at that size.
+        public static let keyNotAnnounced = Reason(rawValue: "key-not-announced")
+        /// A checkpoint lacks the signature of a key the log announced for its size.
+        public static let announcedKeyMissing = Reason(rawValue: "announced-key-missing")
+        /// `checkpoint` or `checkpoints.log` is missing although a trusted checkpoint says the log was signed.
+        public static let missingCheckpoint = Reason(rawValue: "missing-checkpoint")
+        /// `checkpoint` is not the newest entry of `checkpoints.log`.
+        public static let checkpointNotLatest = Reason(rawValue: "checkpoint-not-latest")
     }
 
     /// What failed.
