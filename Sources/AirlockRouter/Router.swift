@@ -165,6 +165,14 @@ public final class Router: Service, Sendable {
             throw error
         }
         do {
+            if let log = ownedLog?.log {
+                // A record torn by a crash was cut when the log opened: the operator hears of it, and the log itself
+                // records it at the index the torn record would have had.
+                for message in log.recovery.messages {
+                    logger.warning("receipt log recovered at start", metadata: ["detail": "\(message)"])
+                }
+                _ = try await log.appendRecoveryRecord()
+            }
             var started = Receipt.router(.admin, peer: nil, route: "router", decision: "allow", reason: "router_started", traceID: "")
             started.uid = Int64(geteuid())
             _ = try await sink.append(started)

@@ -37,25 +37,28 @@ struct StreamEventFilter: Sendable {
             return
         }
         pending.append(contentsOf: bytes)
-        while scanned < pending.count {
-            let byte = pending[scanned]
-            scanned += 1
-            guard byte == 0x0A else { continue }
-            let length = scanned - 1 - lineStart
+        // Every complete event in the buffer is handled, then the buffer is cut once.
+        var consumed = 0
+        while let newline = pending[scanned...].firstIndex(of: 0x0A) {
+            scanned = newline + 1
+            let length = newline - lineStart
             let empty = length == 0 || (length == 1 && pending[lineStart] == 0x0D)
             lineStart = scanned
-            if empty {
-                let end = scanned
-                process(pending[0..<end], into: &out)
-                pending.removeFirst(end)
+            guard empty else { continue }
+            process(pending[consumed..<scanned], into: &out)
+            consumed = scanned
+            if holding {
+                held.append(contentsOf: pending[consumed...])
+                pending = []
                 scanned = 0
                 lineStart = 0
-                if holding {
-                    held.append(contentsOf: pending)
-                    pending = []
-                    return
-                }
+                return
             }
+        }
+        if consumed > 0 {
+            pending.removeFirst(consumed)
+            scanned -= consumed
+            lineStart -= consumed
         }
         if pending.count > Self.maxEvent {
             out.append(contentsOf: pending)
@@ -106,7 +109,10 @@ struct StreamEventFilter: Sendable {
             held.append(contentsOf: event)
             return
         }
-        guard dropInjectedUsage, dataLines == 1, let data, payload.first == UInt8(ascii: "{") else {
+        // Only a chunk that names usage can need a change; the rest pass without being parsed.
+        guard dropInjectedUsage, dataLines == 1, let data, payload.first == UInt8(ascii: "{"),
+            Self.contains(payload, Self.usageKey)
+        else {
             out.append(contentsOf: event)
             return
         }
@@ -163,6 +169,20 @@ struct StreamEventFilter: Sendable {
         let scanner = JSONScanner(Array(payload))
         guard let root = try? scanner.validateDocument(), root.kind == .object else { return nil }
         return scanner.value(of: root, key: "type").flatMap(scanner.string)
+    }
+
+    private static let usageKey = Array("\"usage\"".utf8)
+
+    static func contains(_ haystack: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        var i = haystack.startIndex
+        let last = haystack.endIndex - needle.count
+        while i <= last {
+            guard let first = haystack[i...last].firstIndex(of: needle[0]) else { return false }
+            if haystack[first..<(first + needle.count)].elementsEqual(needle) { return true }
+            i = first + 1
+        }
+        return false
     }
 
     private static let eventField = Array("event:".utf8)

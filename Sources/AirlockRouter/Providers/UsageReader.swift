@@ -36,6 +36,8 @@ struct UsageReader: Sendable {
     private var wholeOverflow = false
     private let streaming: Bool
 
+    private static let usageKey = Array("\"usage\"".utf8)
+
     /// Bodies larger than this are not kept for usage parsing (the usage is then unknown).
     static let maxWholeBody = 8 << 20
 
@@ -81,7 +83,8 @@ struct UsageReader: Sendable {
     }
 
     private mutating func readEvent(_ data: [UInt8]) {
-        guard data.first == UInt8(ascii: "{") else { return }
+        // Most events carry no usage: only those that name it are parsed.
+        guard data.first == UInt8(ascii: "{"), StreamEventFilter.contains(data[...], Self.usageKey) else { return }
         let scanner = JSONScanner(data)
         guard let root = try? scanner.validateDocument(), root.kind == .object else { return }
         switch endpoint {

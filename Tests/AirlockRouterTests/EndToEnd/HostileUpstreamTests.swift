@@ -76,9 +76,9 @@ struct HostileUpstreamTests {
 
     @Test("a slow-reading agent gets the whole stream: the router's own back-pressure pause is not upstream silence")
     func slowReaderIsNotSilence() async throws {
-        // 32 MiB of events sent at once: far more than the socket buffers between the router and the agent hold.
+        // 16 MiB of events sent at once: more than the socket buffers between the router and the agent hold.
         let event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + String(repeating: "x", count: 4000) + "\"}}]}\n\n"
-        let events = String(repeating: event, count: (32 << 20) / event.utf8.count) + "data: [DONE]\n\n"
+        let events = String(repeating: event, count: (16 << 20) / event.utf8.count) + "data: [DONE]\n\n"
         let answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(events.utf8.count)\r\n\r\n" + events
         let upstream = ScriptedUpstream { _ in answer }
         try await withScripted(upstream, configure: { c in c.upstreams[0].timeouts.idle = .seconds(1) }) { h in

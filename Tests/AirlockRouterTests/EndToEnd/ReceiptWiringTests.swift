@@ -72,6 +72,34 @@ struct ReceiptWiringTests {
         }
     }
 
+    @Test("a record torn by a crash is cut at start, and the log itself records the cut before router_started")
+    func tornTailRecorded() async throws {
+        let directory = TempDirectory.make()
+        let signer = try CheckpointSigner.generate(name: "airlock.test/receipts")
+        try signer.write(toPrefix: directory + "/signing")
+        func start() async throws -> Harness {
+            try await Harness.start(directory: directory, receipts: nil) { c, dir in
+                c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/receipts", signingKeys: [dir + "/signing.key"])
+            }
+        }
+        let first = try await start()
+        #expect(try await first.request("/v1/chat/completions", body: Harness.chat()).status == 200)
+        await first.stop()
+        // A crash mid-append leaves the start of a frame at the end of the segment.
+        let logDirectory = directory + "/receipts"
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: logDirectory).filter { $0.hasPrefix("receipts-") && $0.hasSuffix(".seg") }.sorted().last)
+        let path = logDirectory + "/" + segment
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        FileManager.default.createFile(atPath: path, contents: bytes + bytes.prefix(40))
+        let second = try await start()
+        await second.stop()
+        let records = try Self.entries(logDirectory)
+        let reasons = records.suffix(2).map { $0["reason"]?.stringValue }
+        #expect(reasons == ["torn_tail_cut", "router_started"], "\(records.map { $0["reason"]?.stringValue })")
+        #expect(records.suffix(2).first?["torn_bytes"]?.integerValue == 40)
+        #expect(try Auditor(directory: logDirectory, keys: [signer.verifierKey]).verify().isValid)
+    }
+
     @Test("no prompt or completion text reaches the log directory")
     func noContent() async throws {
         try await Self.withLoggedHarness { h, directory, _ in

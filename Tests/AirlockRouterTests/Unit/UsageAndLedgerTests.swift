@@ -255,3 +255,51 @@ struct KeyScrubberTests {
         #expect(scrubbed(text) == text)
     }
 }
+
+@Suite("Stream event filter")
+struct StreamEventFilterTests {
+    /// Feeds `text` in pieces of `split` bytes; returns what went out before the end, at the end, and what was held.
+    func run(_ endpoint: Endpoint, drop: Bool, _ text: String, split: Int) -> (out: String, held: String) {
+        var filter = StreamEventFilter(endpoint: endpoint, dropInjectedUsage: drop)
+        var out: [UInt8] = []
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let end = min(bytes.count, i + split)
+            bytes[i..<end].withUnsafeBytes { filter.feed($0, into: &out) }
+            i = end
+        }
+        filter.finish(into: &out)
+        return (String(decoding: out, as: UTF8.self), String(decoding: filter.held, as: UTF8.self))
+    }
+
+    static let chat = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n"
+        + "data: {\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
+        + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
+        + "data: [DONE]\n\n"
+
+    @Test("at every split, the usage chunk and the null usage members go, everything else passes byte for byte, [DONE] is held")
+    func chatAtEverySplit() {
+        let expected = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+            + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
+        for split in [1, 2, 3, 7, 64, 10_000] {
+            let (out, held) = run(.chatCompletions, drop: true, Self.chat, split: split)
+            #expect(out == expected, "split \(split)")
+            #expect(held == "data: [DONE]\n\n", "split \(split)")
+            let (kept, _) = run(.chatCompletions, drop: false, Self.chat, split: split)
+            #expect(kept + "data: [DONE]\n\n" == Self.chat, "split \(split)")
+        }
+    }
+
+    @Test("Anthropic's message_stop and the Responses API's completion are held; a last event without its blank line is too")
+    func finalEvents() {
+        let anthropic = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+        let (out, held) = run(.messages, drop: false, anthropic, split: 5)
+        #expect(out.hasPrefix("event: message_delta") && !out.contains("message_stop"))
+        #expect(held == "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+        let responses = "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {}"
+        let (rOut, rHeld) = run(.responses, drop: false, responses, split: 3)
+        #expect(rOut == "event: response.output_text.delta\ndata: {}\n\n")
+        #expect(rHeld == "event: response.completed\ndata: {}")
+    }
+}
