@@ -153,6 +153,10 @@ extension AirlockConfig {
                 }
             }
             check(sandbox.maxConcurrent, in: 1...100_000, "\(path).max_concurrent", add)
+            check(sandbox.maxChoices, in: 1...128, "\(path).max_choices", add)
+            for (j, tool) in sandbox.providerTools.enumerated() where !Self.isToolType(tool) {
+                add("\(path).provider_tools[\(j)]", "\"\(tool)\" is not a tool type", "Use a provider tool type such as web_search, web_fetch, code_execution or mcp.")
+            }
             check(sandbox.rate, "\(path).rate", add)
             for (list, entries) in [("allow", sandbox.egress.allow), ("deny", sandbox.egress.deny)] {
                 for (j, entry) in entries.enumerated() {
@@ -315,6 +319,11 @@ extension AirlockConfig {
             add("\(path).rps", "\(rate.rps) is out of range", "Use a rate above 0 and at most 1000000 per second.")
         }
         check(rate.burst, in: 1...10_000_000, "\(path).burst", add)
+    }
+
+    static func isToolType(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return (1...64).contains(bytes.count) && bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 
     static func isName(_ name: String) -> Bool {

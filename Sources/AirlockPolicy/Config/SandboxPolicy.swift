@@ -13,12 +13,31 @@ public struct SandboxPolicy: Decodable, Sendable {
     public var maxTokens: MaxTokensPolicy?
     /// Hosts this sandbox may reach through the egress proxy; none by default.
     public var egress: EgressPolicy
+    /// Provider-side tool types the provider may run for this sandbox (`web_search` also allows
+    /// `web_search_20250305`, ...; `mcp` allows MCP tools and Anthropic's `mcp_servers`). None by default: each one
+    /// reaches hosts, or runs code, beyond the sandbox's egress policy.
+    public var providerTools: [String]
+    /// `anthropic-beta` values this sandbox may send; nil: ``defaultAnthropicBetas``.
+    public var anthropicBetas: [String]?
+    /// Most choices (`n`) one request may ask for.
+    public var maxChoices: Int
 
     enum CodingKeys: String, CodingKey {
         case name, tenant, uids, gids, models, rate, egress
         case maxConcurrent = "max_concurrent"
         case maxTokens = "max_tokens"
+        case providerTools = "provider_tools"
+        case anthropicBetas = "anthropic_betas"
+        case maxChoices = "max_choices"
     }
+
+    /// Betas that change how the provider treats the request itself, and make it reach nothing and run nothing
+    /// for the agent (no MCP client, web fetch, code execution, skills).
+    public static let defaultAnthropicBetas = [
+        "prompt-caching-2024-07-31", "token-efficient-tools-2025-02-19", "output-128k-2025-02-19",
+        "interleaved-thinking-2025-05-14", "fine-grained-tool-streaming-2025-05-14", "context-1m-2025-08-07",
+        "extended-cache-ttl-2025-04-11", "max-tokens-3-5-sonnet-2024-07-15", "token-counting-2024-11-01",
+    ]
 
     public static let defaultRate = RateSettings(rps: 50, burst: 100)
 
@@ -33,6 +52,9 @@ public struct SandboxPolicy: Decodable, Sendable {
         rate = try c.decodeIfPresent(RateSettings.self, forKey: .rate) ?? Self.defaultRate
         maxTokens = try c.decodeIfPresent(MaxTokensPolicy.self, forKey: .maxTokens)
         egress = try c.decodeIfPresent(EgressPolicy.self, forKey: .egress) ?? EgressPolicy()
+        providerTools = try c.decodeIfPresent([String].self, forKey: .providerTools) ?? []
+        anthropicBetas = try c.decodeIfPresent([String].self, forKey: .anthropicBetas)
+        maxChoices = try c.decodeIfPresent(Int.self, forKey: .maxChoices) ?? 1
     }
 
     public init(
@@ -44,9 +66,15 @@ public struct SandboxPolicy: Decodable, Sendable {
         maxConcurrent: Int = 32,
         rate: RateSettings = SandboxPolicy.defaultRate,
         maxTokens: MaxTokensPolicy? = nil,
-        egress: EgressPolicy = EgressPolicy()
+        egress: EgressPolicy = EgressPolicy(),
+        providerTools: [String] = [],
+        anthropicBetas: [String]? = nil,
+        maxChoices: Int = 1
     ) {
         self.egress = egress
+        self.providerTools = providerTools
+        self.anthropicBetas = anthropicBetas
+        self.maxChoices = maxChoices
         self.name = name
         self.tenant = tenant
         self.uids = uids

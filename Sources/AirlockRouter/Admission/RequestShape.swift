@@ -13,6 +13,8 @@ struct RequestShape: Sendable {
     let maxTokenFields: [(name: String, span: JSONScanner.Span, value: Int)]
     /// `stream_options` when present (chat completions).
     let streamOptions: JSONScanner.Span?
+    /// What the body asks the provider to do beyond answering (checked against the sandbox's policy).
+    let features: ProviderFeatures
 
     /// The agent itself asked a chat-completions stream for usage (`stream_options.include_usage: true`); when
     /// it did not, the usage the router asks for is taken out of the stream it relays.
@@ -124,7 +126,8 @@ struct RequestShape: Sendable {
             modelSpan: modelSpan,
             stream: stream,
             maxTokenFields: limits,
-            streamOptions: streamOptions
+            streamOptions: streamOptions,
+            features: try ProviderFeatures.read(fields, scanner: scanner)
         )
     }
 

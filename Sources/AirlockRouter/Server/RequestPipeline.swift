@@ -92,6 +92,9 @@ final class RequestPipeline: Sendable {
                 logger: logger
             )
         }
+        if let refusal = shape.features.refusal(policy: policy, headers: head.headers) {
+            return await denial.refuse(refusal, logger: logger)
+        }
         var rewrite = RequestShape.Rewrite(model: nil, maxTokensCap: nil, includeUsage: true)
         if let cap = policy.maxTokens {
             if cap.onExceed == .reject, let over = shape.maxTokenFields.first(where: { $0.value > cap.cap }) {
