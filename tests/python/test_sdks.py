@@ -55,7 +55,19 @@ def test_openai_responses_and_models(stack):
     client = openai_client(stack)
     response = client.responses.create(model="gpt-4o-mini", input="one two")
     assert response.output_text == "Hello from the Airlock mock upstream."
-    assert sorted(m.id for m in client.models.list()) == ["claude-sonnet", "gpt-4o-mini"]
+    # Each SDK lists only the models served through its own API: the OpenAI SDK cannot call claude-sonnet here.
+    assert [m.id for m in client.models.list()] == ["gpt-4o-mini"]
+    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("claude-sonnet")
+
+
+def test_anthropic_models(stack):
+    client = anthropic_client(stack)
+    assert [m.id for m in client.models.list()] == ["claude-sonnet"]
+    assert client.models.retrieve("claude-sonnet").id == "claude-sonnet"
+    with pytest.raises(anthropic.NotFoundError):
+        client.models.retrieve("gpt-4o-mini")
 
 
 def test_openai_forbidden_model_is_permission_denied(stack):
