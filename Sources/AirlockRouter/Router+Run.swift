@@ -15,10 +15,11 @@ extension Router {
         shared.operatorEndpoints.setReady(true, "serving")
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask {
+                group.addTask { [holder, logger] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         try? shared.budgets.sync()
+                        await Self.recordFloods(holder.current, before: WallClock.nanoseconds() / 1_000_000_000, logger: logger)
                     }
                 }
                 group.addTask { [weak self] in
@@ -40,6 +41,7 @@ extension Router {
         await shared.tracker.drain(timeout: drain)
         let left = shared.tracker.inFlight
         await shared.tracker.closeAll()
+        await Self.recordFloods(holder.current, before: nil, logger: logger)
         try? shared.budgets.sync()
         await shared.clients.shutdown()
         do {
@@ -48,6 +50,21 @@ extension Router {
             logger.error("closing the receipt log failed", metadata: ["error": "\(error)"])
         }
         logger.info("router stopped", metadata: ["cut_off": "\(left)"])
+    }
+
+    /// Writes the receipts that stand for refusals counted past a rate limit in seconds before `second` (all of
+    /// them when nil). One that cannot be written is logged with its count, so the operator still learns of it.
+    static func recordFloods(_ runtime: RouterRuntime, before second: Int64?, logger: Logger) async {
+        for batch in runtime.limiters.flood.takeDue(before: second) {
+            do {
+                _ = try await runtime.receipts.append(FloodTally.receipt(batch))
+            } catch {
+                logger.error(
+                    "receipt for refusals past the rate limit could not be written",
+                    metadata: ["sandbox.name": "\(batch.key.sandbox ?? "")", "count": "\(batch.count)", "error": "\(error)"]
+                )
+            }
+        }
     }
 
     /// Stops accepting connections; `run()` then drains and returns. The same as a graceful-shutdown signal.

@@ -63,6 +63,9 @@ public final class Router: Service, Sendable {
         logger: Logger
     ) async throws -> Router {
         let config = loaded.config
+        // Every connection is a descriptor: the per-peer cap protects sandboxes from each other only if the router
+        // may hold more than one peer's worth (the usual soft limit is 1024).
+        Privileges.raiseOpenFileLimit()
         var credentialCache: [CredentialSource: Credential] = [:]
         var credentials: [String: Credential] = [:]
         for upstream in config.upstreams {

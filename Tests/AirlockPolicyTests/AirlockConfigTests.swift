@@ -100,6 +100,12 @@ struct AirlockConfigTests {
         ("version: 1", "version: 1\nretry: {base: 10m}", "retry.base"),
         ("version: 1", "version: 1\nretry: {base: 10m, cap: 1h}", "retry.cap"),
         ("version: 1", "version: 1\nretry: {base: 2s, cap: 1s}", "retry.cap"),
+        ("state_directory: /var/lib/airlock", "state_directory: /var/lib/airlock\n  limits: {max_connections_per_peer: 0}", "router.limits.max_connections_per_peer"),
+        ("state_directory: /var/lib/airlock", "state_directory: /var/lib/airlock\n  limits: {unknown_peer_rate: {rps: 0, burst: 1}}", "router.limits.unknown_peer_rate.rps"),
+        // The operator listener's `uids`: only there, not empty, never an agent's UID.
+        ("- tcp: 127.0.0.1:8443\n", "- tcp: 127.0.0.1:8443\n      uids: [0]\n", "router.listeners[0].uids"),
+        ("- tcp: 127.0.0.1:8443\n", "- tcp: 127.0.0.1:8443\n    - tcp: 127.0.0.1:9464\n      role: operator\n      uids: []\n", "router.listeners[1].uids"),
+        ("- tcp: 127.0.0.1:8443\n", "- tcp: 127.0.0.1:8443\n    - tcp: 127.0.0.1:9464\n      role: operator\n      uids: [0, 1000]\n", "router.listeners[1].uids[1]"),
     ])
     func semantic(find: String, replace: String, path: String) {
         let text = Self.valid.replacingOccurrences(of: find, with: replace)
@@ -123,6 +129,19 @@ struct AirlockConfigTests {
             with: "    - tcp: 127.0.0.1:8443\n    - unix: /run/airlock.sock\n      mode: \"0666\"\n"
         )
         #expect { try load(open) } throws: { "\($0)".contains("router.listeners[1].mode") }
+    }
+
+    @Test("the operator listener names the UIDs it answers; limits on connections per peer and unknown peers load")
+    func operatorUIDsAndPeerLimits() throws {
+        let text = Self.valid.replacingOccurrences(
+            of: "    - tcp: 127.0.0.1:8443\n",
+            with: "    - tcp: 127.0.0.1:8443\n    - tcp: 127.0.0.1:9464\n      role: operator\n      uids: [0, 65534]\n  limits: {max_connections_per_peer: 64, unknown_peer_rate: {rps: 1, burst: 2}}\n"
+        )
+        let config = try load(text).config
+        #expect(config.router.listeners[1].uids == [0, 65534])
+        #expect(config.router.listeners[0].uids == nil)
+        #expect(config.router.limits.maxConnectionsPerPeer == 64)
+        #expect(config.router.limits.unknownPeerRate == RateSettings(rps: 1, burst: 2))
     }
 
     @Test("a listener entry must be exactly one kind, and an fd listener names a known sandbox")

@@ -44,8 +44,19 @@ extension AirlockConfig {
             add("router.listeners", "no listener is configured", "Add one, e.g. `- tcp: 127.0.0.1:8443`.")
         }
         let sandboxNames = Set(sandboxes.map(\.name))
+        let agentUIDs = Set(sandboxes.flatMap(\.uids))
         for (i, listener) in router.listeners.enumerated() {
             let path = "router.listeners[\(i)]"
+            if let uids = listener.uids {
+                if listener.role != .operator {
+                    add("\(path).uids", "`uids` applies only to a `role: operator` listener", "Remove it; an agent listener maps peers through `sandboxes`.")
+                } else if uids.isEmpty {
+                    add("\(path).uids", "no UID may use the operator listener", "List the UIDs of the metrics scraper and probes, or remove `uids` (root and the router's own UID).")
+                }
+                for (j, uid) in uids.enumerated() where agentUIDs.contains(uid) {
+                    add("\(path).uids[\(j)]", "UID \(uid) is also a sandbox's UID", "An agent must never read the operator listener; use a separate UID.")
+                }
+            }
             switch listener.kind {
             case .tcp(let host, _):
                 if let why = LoopbackAddress.refusal(host) {
@@ -86,7 +97,6 @@ extension AirlockConfig {
             if control.operatorUIDs.isEmpty {
                 add("router.control.operator_uids", "no operator may use the control socket", "List the UIDs of the launcher, usually [0].")
             }
-            let agentUIDs = Set(sandboxes.flatMap(\.uids))
             for (i, uid) in control.operatorUIDs.enumerated() where agentUIDs.contains(uid) {
                 add("router.control.operator_uids[\(i)]", "UID \(uid) is also a sandbox's UID", "An agent must never be an operator; use a separate UID.")
             }
@@ -111,6 +121,8 @@ extension AirlockConfig {
         check(limits.idleTimeout, in: .seconds(1)...(.seconds(3600)), "router.limits.idle_timeout", add)
         check(limits.maxConcurrent, in: 1...100_000, "router.limits.max_concurrent", add)
         check(limits.rate, "router.limits.rate", add)
+        check(limits.maxConnectionsPerPeer, in: 1...1_000_000, "router.limits.max_connections_per_peer", add)
+        check(limits.unknownPeerRate, "router.limits.unknown_peer_rate", add)
         if limits.contentTypes.isEmpty {
             add("router.limits.content_types", "the list is empty, so every request would be refused", "List at least application/json.")
         }

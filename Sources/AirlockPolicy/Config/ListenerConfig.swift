@@ -21,14 +21,18 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
 
     public var kind: Kind
     public var role: Role
+    /// For the operator listener: the peer UIDs it answers (its `/metrics` names tenants, sandboxes and budgets).
+    /// nil: root and the UID the router serves as. Every other peer gets 403 and the connection is closed.
+    public var uids: [UInt32]?
 
     enum CodingKeys: String, CodingKey {
-        case tcp, unix, mode, group, fd, sandbox, role
+        case tcp, unix, mode, group, fd, sandbox, role, uids
     }
 
-    public init(kind: Kind, role: Role = .inference) {
+    public init(kind: Kind, role: Role = .inference, uids: [UInt32]? = nil) {
         self.kind = kind
         self.role = role
+        self.uids = uids
     }
 
     public init(from decoder: any Decoder) throws {
@@ -40,6 +44,7 @@ public struct ListenerConfig: Decodable, Sendable, Equatable {
         let group = try c.decodeIfPresent(String.self, forKey: .group)
         let sandbox = try c.decodeIfPresent(String.self, forKey: .sandbox)
         role = try c.decodeIfPresent(Role.self, forKey: .role) ?? .inference
+        uids = try c.decodeIfPresent([UInt32].self, forKey: .uids)
         let given = [tcp != nil, unix != nil, fd != nil].filter { $0 }.count
         guard given == 1 else {
             throw DecodingError.dataCorrupted(

@@ -71,6 +71,12 @@ public struct RouterLimits: Decodable, Sendable {
     public var rate: RateSettings
     /// Content types accepted on request bodies.
     public var contentTypes: [String]
+    /// Open connections one peer may hold on the agent and egress listeners (per UID, or per handed-in listener);
+    /// the next one is answered 429 `too_many_connections` and closed.
+    public var maxConnectionsPerPeer: Int
+    /// The token bucket that peers mapped to no sandbox share (they take nothing from the global bucket, so they
+    /// cannot starve the sandboxes); past it their refusals are counted, not recorded one by one.
+    public var unknownPeerRate: RateSettings
 
     enum CodingKeys: String, CodingKey {
         case maxBodyBytes = "max_body_bytes"
@@ -80,6 +86,8 @@ public struct RouterLimits: Decodable, Sendable {
         case maxConcurrent = "max_concurrent"
         case rate
         case contentTypes = "content_types"
+        case maxConnectionsPerPeer = "max_connections_per_peer"
+        case unknownPeerRate = "unknown_peer_rate"
     }
 
     public static let defaultContentTypes = ["application/json"]
@@ -94,6 +102,8 @@ public struct RouterLimits: Decodable, Sendable {
         maxConcurrent = try c.decodeIfPresent(Int.self, forKey: .maxConcurrent) ?? d.maxConcurrent
         rate = try c.decodeIfPresent(RateSettings.self, forKey: .rate) ?? d.rate
         contentTypes = try c.decodeIfPresent([String].self, forKey: .contentTypes) ?? d.contentTypes
+        maxConnectionsPerPeer = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerPeer) ?? d.maxConnectionsPerPeer
+        unknownPeerRate = try c.decodeIfPresent(RateSettings.self, forKey: .unknownPeerRate) ?? d.unknownPeerRate
     }
 
     public init(
@@ -103,8 +113,12 @@ public struct RouterLimits: Decodable, Sendable {
         idleTimeout: ConfigDuration = .seconds(60),
         maxConcurrent: Int = 256,
         rate: RateSettings = RateSettings(rps: 500, burst: 1000),
-        contentTypes: [String] = RouterLimits.defaultContentTypes
+        contentTypes: [String] = RouterLimits.defaultContentTypes,
+        maxConnectionsPerPeer: Int = 256,
+        unknownPeerRate: RateSettings = RateSettings(rps: 5, burst: 20)
     ) {
+        self.maxConnectionsPerPeer = maxConnectionsPerPeer
+        self.unknownPeerRate = unknownPeerRate
         self.maxBodyBytes = maxBodyBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.headerTimeout = headerTimeout

@@ -7,7 +7,7 @@ extension Receipt {
         "v", "origin", "index", "time", "kind", "sandbox", "tenant", "uid", "route", "provider", "upstream", "model",
         "decision", "reason", "status", "attempts", "tokens_in", "tokens_out", "latency_us", "trace_id",
         "policy_digest", "request_hmac", "response_hmac", "request_index", "host", "port", "address", "bytes_up",
-        "bytes_down", "duration_us",
+        "bytes_down", "duration_us", "count",
     ]
 
     /// The members of the record except `index`, validated.
@@ -31,6 +31,7 @@ extension Receipt {
         add("reason", reason)
         add("status", status)
         add("attempts", attempts)
+        add("count", count)
         add("tokens_in", tokensIn)
         add("tokens_out", tokensOut)
         add("latency_us", latencyMicroseconds)

@@ -48,6 +48,7 @@ extension Receipt {
         add("attempts", attempts)
         add("bytes_down", egress?.bytesDown)
         add("bytes_up", egress?.bytesUp)
+        add("count", count)
         add("decision", decision)
         add("duration_us", egress?.durationMicroseconds)
         add("host", egress?.host)

@@ -33,6 +33,8 @@ public struct Receipt: Sendable, Hashable {
     public var status: Int64?
     /// Upstream attempts made.
     public var attempts: Int64?
+    /// In a record that stands for several refusals of one peer (a flood past its rate limit): how many (≥ 1).
+    public var count: Int64?
     /// Prompt tokens, as reported by the upstream.
     public var tokensIn: Int64?
     /// Completion tokens, as reported by the upstream.
@@ -96,6 +98,7 @@ public struct Receipt: Sendable, Hashable {
         reason: String? = nil,
         status: Int64? = nil,
         attempts: Int64? = nil,
+        count: Int64? = nil,
         tokensIn: Int64? = nil,
         tokensOut: Int64? = nil,
         latencyMicroseconds: Int64? = nil,
@@ -120,6 +123,7 @@ public struct Receipt: Sendable, Hashable {
         self.reason = reason
         self.status = status
         self.attempts = attempts
+        self.count = count
         self.tokensIn = tokensIn
         self.tokensOut = tokensOut
         self.latencyMicroseconds = latencyMicroseconds

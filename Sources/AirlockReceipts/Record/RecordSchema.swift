@@ -11,7 +11,7 @@
 enum RecordSchema {
     /// Every member format version 1 defines. No other member may appear.
     enum Member: UInt8, CaseIterable {
-        case address, attempts, bytesDown, bytesUp, decision, durationUs, host, index, keys, kind, latencyUs, model
+        case address, attempts, bytesDown, bytesUp, count, decision, durationUs, host, index, keys, kind, latencyUs, model
         case origin, policyDigest, port, provider, reason, requestHMAC, requestIndex, responseHMAC, route, sandbox
         case status, tenant, time, tokensIn, tokensOut, traceID, tornBytes, uid, upstream, v
 
@@ -23,6 +23,7 @@ enum RecordSchema {
             case .attempts: "attempts"
             case .bytesDown: "bytes_down"
             case .bytesUp: "bytes_up"
+            case .count: "count"
             case .decision: "decision"
             case .durationUs: "duration_us"
             case .host: "host"
@@ -93,6 +94,7 @@ enum RecordSchema {
             }
         case 5:
             switch s[0] {
+            case UInt8(ascii: "c"): candidate = .count
             case UInt8(ascii: "i"): candidate = .index
             case UInt8(ascii: "m"): candidate = .model
             default: candidate = .route
@@ -201,7 +203,7 @@ enum RecordSchema {
         switch member {
         case .attempts, .bytesDown, .bytesUp, .durationUs, .latencyUs, .tokensIn, .tokensOut, .requestIndex:
             return value >= 0 ? nil : "is negative"
-        case .tornBytes:
+        case .count, .tornBytes:
             return value >= 1 ? nil : "is not positive"
         case .uid:
             return value >= 0 && value <= Int64(UInt32.max) ? nil : "is not a UID (0 to 4294967295)"

@@ -12,6 +12,10 @@ final class Limiters: Sendable {
     typealias InFlight = (total: Int, bySandbox: [String: Int])
 
     private let global: Locked<Bucket>
+    /// Shared by peers mapped to no sandbox; they take nothing from the global bucket.
+    private let unknownPeers: Locked<Bucket>
+    /// Refusals past these limits, counted rather than recorded one by one; carried across reloads.
+    let flood: FloodTally
     private let perSandbox: [String: Locked<Bucket>]
     private let inFlight: Locked<InFlight>
     private let maxConcurrent: Int
@@ -20,6 +24,8 @@ final class Limiters: Sendable {
     init(limits: RouterLimits, sandboxes: [SandboxPolicy], previous: Limiters? = nil) {
         let now = ContinuousClock.now
         global = Self.bucket(rate: limits.rate, now: now, previous: previous?.global)
+        unknownPeers = Self.bucket(rate: limits.unknownPeerRate, now: now, previous: previous?.unknownPeers)
+        flood = previous?.flood ?? FloodTally()
         var per: [String: Locked<Bucket>] = [:]
         var caps: [String: Int] = [:]
         for sandbox in sandboxes {
@@ -39,9 +45,16 @@ final class Limiters: Sendable {
         return Locked(Bucket(rate: rate.rps, burst: rate.burst, now: now, carrying: old))
     }
 
-    /// Takes a token from the global bucket and the sandbox's; a 429 with Retry-After when either is empty.
-    func admitRate(sandbox: String) -> RouterError? {
+    /// Takes a token from the global bucket and the sandbox's (for a peer of no sandbox: from the unknown peers'
+    /// bucket only); a 429 with Retry-After when one is empty. Every request passes here before any other work.
+    func admitRate(sandbox: String?) -> RouterError? {
         let now = ContinuousClock.now
+        guard let sandbox else {
+            if case .limited(let wait) = unknownPeers.withLock({ $0.take(now: now) }) {
+                return Self.rateLimited(wait, scope: "peers of no sandbox")
+            }
+            return nil
+        }
         if case .limited(let wait) = global.withLock({ $0.take(now: now) }) {
             return Self.rateLimited(wait, scope: "the router")
         }

@@ -30,6 +30,16 @@ public struct PeerIdentity: Sendable, Equatable {
     /// nil: unknown peer, every request is refused with 403.
     public var sandbox: SandboxIdentity?
 
+    /// Whose connections these are, for the per-peer connection cap: the UID, else the handed-in listener's sandbox;
+    /// peers the kernel could not name share one key.
+    public var connectionKey: String {
+        switch evidence {
+        case .unixPeer(_, let uid, _), .tcpPeer(let uid): return "uid \(uid)"
+        case .listener(let sandbox): return "listener \(sandbox)"
+        case .unknown: return "unknown"
+        }
+    }
+
     /// The peer UID when the kernel reported one.
     public var uid: UInt32? {
         switch evidence {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AirlockReceipts
 import Prometheus
 import NIOCore
@@ -40,15 +43,68 @@ final class OperatorEndpoints: Sendable {
     }
 }
 
+/// One operator connection. Only the UIDs the listener names are answered (its `/metrics` names tenants, sandboxes
+/// and budgets); every other peer gets 403 and is closed. A connection that has not sent a complete request within
+/// `timeout` of connecting or of its previous answer is closed, and so is one whose peer has finished sending.
 final class OperatorHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let endpoints: OperatorEndpoints
+    /// Why this peer is not answered; nil when it may be.
+    private let refusal: String?
+    private let timeout: TimeAmount
     private var head: HTTPRequestHead?
+    private var timer: Scheduled<Void>?
 
-    init(endpoints: OperatorEndpoints) {
+    init(endpoints: OperatorEndpoints, refusal: String?, timeout: TimeAmount) {
         self.endpoints = endpoints
+        self.refusal = refusal
+        self.timeout = timeout
+    }
+
+    /// Why `evidence` may not use an operator listener that answers `allowed` (nil: root and the router's own UID).
+    static func refusal(for evidence: PeerIdentity.Evidence, allowed: [UInt32]?) -> String? {
+        let uid: UInt32
+        switch evidence {
+        case .unixPeer(_, let peerUID, _): uid = peerUID
+        case .tcpPeer(let peerUID): uid = peerUID
+        case .listener, .unknown: return "the peer's UID is unknown; the operator listener answers only the UIDs it names"
+        }
+        let permitted = allowed ?? [0, geteuid()]
+        guard permitted.contains(uid) else {
+            return "UID \(uid) may not use the operator listener; list it in the listener's `uids` to allow it"
+        }
+        return nil
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // Every answer is written as soon as its request ends, so nothing is left to send: close now, not
+            // when a later write fails (a peer that connects and closes must not leave a socket behind).
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -59,21 +115,35 @@ final class OperatorHTTPHandler: ChannelInboundHandler {
             break
         case .end:
             guard let head else { return }
-            let uri = head.uri[...]
-            let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri
-            let (status, type, body) = endpoints.respond(method: head.method, path: path)
+            self.head = nil
+            let status: HTTPResponseStatus
+            let type: String
+            let body: String
+            if let refusal {
+                (status, type, body) = (.forbidden, "text/plain", refusal + "\n")
+            } else {
+                let uri = head.uri[...]
+                let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri
+                (status, type, body) = endpoints.respond(method: head.method, path: path)
+            }
+            let keepAlive = head.isKeepAlive && refusal == nil
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: type)
             headers.add(name: "content-length", value: String(body.utf8.count))
-            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+            if !keepAlive { headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            let keepAlive = head.isKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
                 if !keepAlive { channel.close(promise: nil) }
             }
-            self.head = nil
+            arm(context)
         }
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 }
 

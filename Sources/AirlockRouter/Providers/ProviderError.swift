@@ -68,6 +68,14 @@ extension RouterError {
         reason: "method_not_allowed",
         message: "The router serves GET and POST only (and never CONNECT: the egress proxy is a separate listener)."
     )
+    static func tooManyConnections(_ cap: Int) -> RouterError {
+        RouterError(
+            status: 429,
+            reason: "too_many_connections",
+            message: "This peer already holds \(cap) open connections to the router, its limit; close idle ones or reuse them.",
+            retryAfterSeconds: 1
+        )
+    }
     static let forbiddenPeer = RouterError(
         status: 403,
         reason: "unknown_sandbox",

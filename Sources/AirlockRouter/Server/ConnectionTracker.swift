@@ -6,17 +6,37 @@ import Synchronization
 final class ConnectionTracker: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
+        /// Open connections per peer (see `PeerIdentity.connectionKey`).
+        var perPeer: [String: Int] = [:]
         var inFlight = 0
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
 
-    func opened(_ channel: any Channel) {
-        state.withLock { $0.channels[ObjectIdentifier(channel)] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            self?.state.withLock { _ = $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+    /// Tracks `channel` until it closes. With a peer key and a cap, the connection counts against its peer's open
+    /// connections, and false means the peer already holds `cap` of them: the caller refuses the connection (it is
+    /// still tracked until it closes, but not counted).
+    @discardableResult
+    func opened(_ channel: any Channel, peer: String? = nil, cap: Int = .max) -> Bool {
+        let counted = state.withLock { s -> Bool in
+            s.channels[ObjectIdentifier(channel)] = channel
+            guard let peer else { return false }
+            let open = s.perPeer[peer, default: 0]
+            guard open < cap else { return false }
+            s.perPeer[peer] = open + 1
+            return true
         }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.state.withLock { s in
+                _ = s.channels.removeValue(forKey: ObjectIdentifier(channel))
+                if counted, let peer {
+                    let left = s.perPeer[peer, default: 1] - 1
+                    s.perPeer[peer] = left > 0 ? left : nil
+                }
+            }
+        }
+        return peer == nil || counted
     }
 
     func requestStarted() {

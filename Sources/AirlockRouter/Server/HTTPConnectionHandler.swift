@@ -16,6 +16,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         var maxHeaderBytes: Int
         var headerTimeout: TimeAmount
         var idleTimeout: TimeAmount
+        /// Open connections one peer may hold (`router.limits.max_connections_per_peer`).
+        var maxConnectionsPerPeer: Int
     }
 
     private enum State {

@@ -24,11 +24,11 @@ struct ListenerFactory {
     func bind(_ listener: ListenerConfig) async throws -> any Channel {
         switch listener.kind {
         case .tcp(let host, let port):
-            return try await bootstrap(.tcp, role: listener.role)
+            return try await bootstrap(.tcp, role: listener.role, operatorUIDs: listener.uids)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port).get()
         case .unix(let path, let mode, let group):
-            let channel = try await bootstrap(.unix, role: listener.role)
+            let channel = try await bootstrap(.unix, role: listener.role, operatorUIDs: listener.uids)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             try Self.secureSocketFile(path, mode: UInt32(mode.rawValue), group: group)
             return channel
@@ -43,7 +43,7 @@ struct ListenerFactory {
         return try await bootstrap(.listener(sandbox: sandbox), role: role).withBoundSocket(fd).get()
     }
 
-    private func bootstrap(_ source: Source, role: ListenerConfig.Role) -> ServerBootstrap {
+    private func bootstrap(_ source: Source, role: ListenerConfig.Role, operatorUIDs: [UInt32]? = nil) -> ServerBootstrap {
         let pipeline = self.pipeline
         let tracker = self.tracker
         let holder = self.holder
@@ -52,13 +52,6 @@ struct ListenerFactory {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                if role == .operator {
-                    return channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                        try sync.addHandler(OperatorHTTPHandler(endpoints: operatorEndpoints))
-                    }
-                }
                 let evidence: EventLoopFuture<PeerIdentity.Evidence>
                 switch source {
                 case .tcp:
@@ -73,9 +66,28 @@ struct ListenerFactory {
                 }
                 return evidence.flatMapThrowing { evidence in
                     let runtime = holder.current
+                    if role == .operator {
+                        tracker.opened(channel)
+                        let sync = channel.pipeline.syncOperations
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                        try sync.addHandler(
+                            OperatorHTTPHandler(
+                                endpoints: operatorEndpoints,
+                                refusal: OperatorHTTPHandler.refusal(for: evidence, allowed: operatorUIDs),
+                                timeout: runtime.connectionLimits.headerTimeout
+                            )
+                        )
+                        return
+                    }
                     let peer = runtime.identities.identify(evidence)
-                    tracker.opened(channel)
                     let sync = channel.pipeline.syncOperations
+                    let cap = runtime.connectionLimits.maxConnectionsPerPeer
+                    guard tracker.opened(channel, peer: peer.connectionKey, cap: cap) else {
+                        // One peer must not hold every descriptor the router has: past its cap it is told why.
+                        runtime.metrics.refusal(reason: "too_many_connections", sandbox: peer.sandbox?.name ?? "")
+                        try sync.addHandler(ConnectionRefuser(RouterError.tooManyConnections(cap)))
+                        return
+                    }
                     if role == .egress {
                         try sync.addHandler(EgressProxyHandler(peer: peer, proxy: runtime.egress))
                         return
@@ -126,6 +138,39 @@ struct ListenerFactory {
         }
         guard chmod(path, mode_t(mode)) == 0 else {
             throw SystemCallError(call: "chmod", subject: path, errno: errno)
+        }
+    }
+}
+
+/// Answers a connection the router will not serve with one HTTP response (an agent's SDK and a proxy client both
+/// read it) and closes it, without reading a request.
+final class ConnectionRefuser: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let answer: String
+
+    init(_ refusal: RouterError) {
+        let body = refusal.body(for: .openai)
+        let phrase = HTTPResponseStatus(statusCode: refusal.status).reasonPhrase
+        var head = "HTTP/1.1 \(refusal.status) \(phrase)\r\ncontent-type: application/json\r\n"
+        if let retry = refusal.retryAfterSeconds { head += "retry-after: \(retry)\r\n" }
+        answer = head + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { refuse(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        refuse(context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    private func refuse(_ context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(channel.allocator.buffer(string: answer))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 }

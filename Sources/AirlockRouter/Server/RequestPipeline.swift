@@ -43,13 +43,17 @@ final class RequestPipeline: Sendable {
 
         let path = request.path
         let family: APIFamily = path.hasPrefix("/v1/messages") ? .anthropic : .openai
-        var denial = Denial(runtime: runtime, peer: request.peer, route: Denial.unknownRoute, traceID: trace.traceID, family: family, common: common, sink: sink)
+        var denial = Denial(runtime: runtime, peer: request.peer, route: endpoint?.rawValue ?? Denial.unknownRoute, traceID: trace.traceID, family: family, common: common, sink: sink)
+        if endpoint == nil { denial.unknownPath = "\(head.method.rawValue) \(path)" }
 
+        // The rate limit comes before any other work, refusals included: past it, a flood is counted, not
+        // recorded request by request (see FloodTally).
+        if let refusal = runtime.limiters.admitRate(sandbox: request.peer.sandbox?.name) {
+            return await denial.refusePastLimit(refusal, logger: logger)
+        }
         guard let endpoint else {
-            denial.unknownPath = "\(head.method.rawValue) \(path)"
             return await denial.refuse(.notFound("\(head.method.rawValue) \(path.prefix(256))"), logger: logger)
         }
-        denial.route = endpoint.rawValue
         guard let sandbox = request.peer.sandbox else {
             return await denial.refuse(.forbiddenPeer, logger: logger)
         }
@@ -64,9 +68,6 @@ final class RequestPipeline: Sendable {
             )
         }
 
-        if let refusal = runtime.limiters.admitRate(sandbox: sandbox.name) {
-            return await denial.refuse(refusal, logger: logger)
-        }
         if endpoint == .models || endpoint == .model {
             return await answerModels(request, endpoint: endpoint, policy: policy, denial: denial, logger: logger, runtime: runtime)
         }
@@ -217,6 +218,12 @@ final class RequestPipeline: Sendable {
             responseHeaders.add(name: name, value: value)
         }
         let streaming = shape.stream && status == 200
+        // A complete answer passes unchanged, so it keeps the provider's framing: its length, not chunks. Streams
+        // (filtered) and error bodies (scrubbed) may change length and go chunked.
+        let lengths = attempted.head.headers[canonicalForm: "content-length"]
+        if !shape.stream && status < 400 && lengths.count == 1, let length = Int(lengths[0]), length >= 0 {
+            responseHeaders.add(name: "content-length", value: String(length))
+        }
         let observer = ResponseObserver(
             usage: UsageReader(endpoint: endpoint, streaming: streaming),
             digest: receipts.bodyHasher(),
@@ -372,20 +379,33 @@ final class RequestPipeline: Sendable {
     /// the answer to give: the refusal once its receipt is written, else 503.
     func recordEarlyRefusal(_ refusal: RouterError, peer: PeerIdentity, method: String, uri: String, requestID: String) async -> RouterError {
         let runtime = holder.current
-        runtime.metrics.refusal(reason: refusal.reason, sandbox: peer.sandbox?.name ?? "")
         let path = uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri[...]
         let endpoint = Endpoint.match(method: method, path: path)
+        let route = endpoint?.rawValue ?? Denial.unknownRoute
+        var refusal = refusal
+        if let limited = runtime.limiters.admitRate(sandbox: peer.sandbox?.name) {
+            // Past the rate limit the answer is 429, whatever else was wrong, and it may be only counted.
+            refusal = limited
+            if !Denial.recordsPastLimit(runtime: runtime, peer: peer) {
+                runtime.metrics.refusal(reason: refusal.reason, sandbox: peer.sandbox?.name ?? "")
+                runtime.metrics.request(route: route, status: refusal.status, sandbox: peer.sandbox?.name ?? "")
+                return refusal
+            }
+        }
+        runtime.metrics.refusal(reason: refusal.reason, sandbox: peer.sandbox?.name ?? "")
         let recorded = await Denial.record(
             refusal,
             runtime: runtime,
             peer: peer,
-            route: endpoint?.rawValue ?? Denial.unknownRoute,
+            route: route,
             unknownPath: endpoint == nil ? "\(method) \(path)" : nil,
             model: "",
             traceID: "",
             logger: logger
         )
-        return recorded ? refusal : .receiptLogUnavailable
+        let answer = recorded ? refusal : .receiptLogUnavailable
+        runtime.metrics.request(route: route, status: answer.status, sandbox: peer.sandbox?.name ?? "")
+        return answer
     }
 }
 
@@ -435,6 +455,22 @@ struct Denial: Sendable {
         let answer = recorded ? error : .receiptLogUnavailable
         await sink.error(answer, family: family, common: common)
         return answer.status
+    }
+
+    /// A refusal past a rate limit: recorded like any other if it is the peer's first this second, else counted into
+    /// the batch receipt for this second (written by the router's flush) and only answered.
+    func refusePastLimit(_ error: RouterError, logger: Logger) async -> Int {
+        guard Self.recordsPastLimit(runtime: runtime, peer: peer) else {
+            runtime.metrics.refusal(reason: error.reason, sandbox: peer.sandbox?.name ?? "")
+            await sink.error(error, family: family, common: common)
+            return error.status
+        }
+        return await refuse(error, logger: logger)
+    }
+
+    /// Whether a refusal past the rate limit gets its own receipt (false: it was counted).
+    static func recordsPastLimit(runtime: RouterRuntime, peer: PeerIdentity) -> Bool {
+        runtime.limiters.flood.note(FloodTally.key(peer), second: WallClock.nanoseconds() / 1_000_000_000)
     }
 
     /// Appends the denial receipt for a refused request; false when it could not be appended.

@@ -82,7 +82,8 @@ final class RouterRuntime: Sendable {
             maxBodyBytes: limits.maxBodyBytes,
             maxHeaderBytes: limits.maxHeaderBytes,
             headerTimeout: .nanoseconds(limits.headerTimeout.nanoseconds),
-            idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)
+            idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds),
+            maxConnectionsPerPeer: limits.maxConnectionsPerPeer
         )
     }
 

@@ -35,4 +35,14 @@ public enum Privileges {
             throw SystemCallError(call: "setuid(0) after drop", subject: target.name, errno: EPERM)
         }
     }
+
+    /// Raises the soft limit on open descriptors to the hard limit (at most 1,048,576); a failure leaves it as it was.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 1 << 20)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
 }

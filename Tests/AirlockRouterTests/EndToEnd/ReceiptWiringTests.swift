@@ -18,12 +18,16 @@ import Testing
 /// router fails closed when it cannot record.
 @Suite("Receipts from the router", .timeLimit(.minutes(1)))
 struct ReceiptWiringTests {
-    static func withLoggedHarness(_ body: (Harness, String, NoteVerifierKey) async throws -> Void) async throws {
+    static func withLoggedHarness(
+        configure: (inout AirlockConfig) -> Void = { _ in },
+        _ body: (Harness, String, NoteVerifierKey) async throws -> Void
+    ) async throws {
         let directory = TempDirectory.make()
         let signer = try CheckpointSigner.generate(name: "airlock.test/receipts")
         try signer.write(toPrefix: directory + "/signing")
         let harness = try await Harness.start(directory: directory, receipts: nil) { c, dir in
             c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/receipts", signingKeys: [dir + "/signing.key"])
+            configure(&c)
         }
         do {
             try await body(harness, directory + "/receipts", signer.verifierKey)
@@ -69,6 +73,53 @@ struct ReceiptWiringTests {
             #expect(denied["status"] == .integer(403))
             #expect(records[6]["tokens_out"] == .integer(6))
             #expect(records[6]["provider"]?.stringValue == "anthropic")
+        }
+    }
+
+    @Test("a flood past the rate limit is answered 429 and recorded per peer and second with a count: every request accounted for, the log bounded, and it verifies")
+    func floodCounted() async throws {
+        try await Self.withLoggedHarness(configure: { c in c.sandboxes[0].rate = RateSettings(rps: 0.01, burst: 3) }) { h, directory, key in
+            let start = ContinuousClock.now
+            var statuses: [Int] = []
+            // Refusals of every kind: an unknown path, a wrong media type, and a body too large (refused by the
+            // connection handler before the body is read).
+            for i in 0..<60 {
+                switch i % 3 {
+                case 0:
+                    statuses.append(try await h.request(.GET, "/v1/nope", headers: []).status)
+                case 1:
+                    statuses.append(try await h.request("/v1/chat/completions", body: "x", headers: [("content-type", "text/plain")]).status)
+                default:
+                    let socket = try RawSocket(port: h.routerPort)
+                    socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 99999999\r\n\r\n")
+                    let (text, _) = try await offPool { socket.readAll() }
+                    statuses.append(Int(text.dropFirst("HTTP/1.1 ".count).prefix(3)) ?? 0)
+                }
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(statuses.prefix(3) == [404, 415, 413])
+            #expect(statuses.dropFirst(3).allSatisfy { $0 == 429 }, "\(statuses)")
+            await h.stop()
+            let report = try Auditor(directory: directory, keys: [key]).verify()
+            #expect(report.isValid, "\(report.summary)")
+            let denials = try Self.entries(directory).filter { $0.kind == "request" && $0["decision"]?.stringValue == "deny" }
+            // Every refusal is in the log, as its own record or inside a count.
+            let accounted = denials.reduce(Int64(0)) { sum, record in
+                if case .integer(let n)? = record["count"] { return sum + n }
+                return sum + 1
+            }
+            #expect(accounted == 60)
+            // At most two records per second past the limit (the first refusal of each second, then its count).
+            let limited = denials.filter { $0["reason"]?.stringValue == "rate_limited" }
+            #expect(limited.count <= 2 * (Int(elapsed.components.seconds) + 2), "\(limited.count) records in \(elapsed)")
+            #expect(limited.count < 57)
+            let batches = limited.filter { $0["count"] != nil }
+            #expect(!batches.isEmpty)
+            for batch in batches {
+                #expect(batch["sandbox"]?.stringValue == Harness.sandbox)
+                #expect(batch["status"] == .integer(429))
+                #expect(batch["route"] == nil)
+            }
         }
     }
 

@@ -28,6 +28,25 @@ struct RoutesTests {
         }
     }
 
+    @Test("a complete response keeps the upstream's Content-Length (no chunked framing the provider did not use)")
+    func contentLengthKept() async throws {
+        try await withHarness { h in
+            let body = Harness.chat()
+            let socket = try RawSocket(port: h.routerPort)
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
+            let (text, _) = try await offPool { socket.readAll() }
+            let parts = text.components(separatedBy: "\r\n\r\n")
+            let head = parts[0].lowercased()
+            #expect(head.hasPrefix("http/1.1 200"))
+            #expect(!head.contains("transfer-encoding"), "\(head)")
+            let declared = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+            let received = parts.dropFirst().joined(separator: "\r\n\r\n")
+            #expect(declared == received.utf8.count, "\(head)")
+            #expect(received.contains("\"model\":\"gpt-upstream\""))
+        }
+    }
+
     @Test(
         "chat completions stream: the agent gets the provider's bytes for its own request; the usage the router asked for is read, not relayed",
         arguments: ["", #","stream_options":{"include_usage":false}"#, #","stream_options":{}"#]

@@ -171,7 +171,7 @@ struct BudgetLedgerTests {
 
 @Suite("Request head checks")
 struct HeadCheckTests {
-    let limits = HTTPConnectionHandler.Limits(maxBodyBytes: 1000, maxHeaderBytes: 2048, headerTimeout: .seconds(1), idleTimeout: .seconds(1))
+    let limits = HTTPConnectionHandler.Limits(maxBodyBytes: 1000, maxHeaderBytes: 2048, headerTimeout: .seconds(1), idleTimeout: .seconds(1), maxConnectionsPerPeer: 8)
 
     @Test("refuses smuggling shapes, oversized heads and declared bodies", arguments: [
         ([("content-length", "5"), ("transfer-encoding", "chunked")], 400, "ambiguous_framing"),
