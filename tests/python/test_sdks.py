@@ -1,6 +1,8 @@
 """The official OpenAI and Anthropic Python SDKs, unmodified, pointed at the router: a call, a stream, and an
 error each SDK must raise as its own exception type. The SDKs hold a fake key; the router injects the real one."""
 
+import time
+
 import anthropic
 import openai
 import pytest
@@ -113,3 +115,31 @@ def test_anthropic_bad_request_is_bad_request_error(stack):
 def test_anthropic_forbidden_model_is_permission_denied(stack):
     with pytest.raises(anthropic.PermissionDeniedError):
         anthropic_client(stack).messages.create(model="embed-small", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+
+
+def test_sdk_timeout_cancels_the_upstream_call_and_is_recorded_as_the_agents_abort(stack):
+    # Everyday agent code: a client timeout. The model is silent for 20 s; the SDK gives up after 1 s and closes.
+    stack.add_fault({"delay_before_headers_ms": 20000, "count": 1})
+    impatient = openai.OpenAI(base_url=stack.router_url + "/v1", api_key="agent-has-no-key", max_retries=0, timeout=1.0)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "think hard"}])
+    # The router noticed at once: the upstream exchange was cancelled long before the model would have answered.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not stack.mock_requests()[-1]["cancelled"]:
+        time.sleep(0.1)
+    assert stack.mock_requests()[-1]["cancelled"] is True
+    # And the next call on a fresh client works (the sandbox's slot was given back).
+    completion = openai_client(stack).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    assert completion.choices[0].message.content == "Hello from the Airlock mock upstream."
+
+
+def test_raw_response_idiom_sees_the_providers_framing(stack):
+    raw = openai_client(stack).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "say hello"}]
+    )
+    assert raw.status_code == 200
+    assert raw.headers.get("x-request-id")
+    # A complete answer keeps the upstream's length; it is not re-framed as chunks.
+    assert raw.headers.get("content-length") == str(len(raw.http_response.content))
+    assert "transfer-encoding" not in raw.headers
+    assert raw.parse().choices[0].message.content == "Hello from the Airlock mock upstream."
