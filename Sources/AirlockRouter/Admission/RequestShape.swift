@@ -35,11 +35,15 @@ struct RequestShape: Sendable {
 
     /// Validates the JSON and the shape of the fields the router uses. Errors are 400s that say which field.
     static func parse(_ endpoint: Endpoint, body: [UInt8]) throws(RouterError) -> RequestShape {
-        let scanner = JSONScanner(body)
+        let scanner = JSONScanner(body, rejectDuplicateNames: true)
         let root: JSONScanner.Span
         do {
             root = try scanner.validateDocument()
         } catch {
+            if let name = error.duplicateName {
+                // Parsers disagree on which duplicate wins; refusing them keeps the router and upstream in step.
+                throw .badRequest("duplicate_field", "The request body has the field \"\(name.prefix(64))\" more than once in one object (byte \(error.offset)).")
+            }
             throw .badRequest("invalid_json", "The request body is not valid JSON (byte \(error.offset): \(error.reason)).")
         }
         guard root.kind == .object else {

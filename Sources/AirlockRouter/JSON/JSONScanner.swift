@@ -18,14 +18,20 @@ struct JSONScanner {
     struct Failure: Error, Sendable, Equatable {
         var offset: Int
         var reason: String
+        /// An object names a member twice (only with `rejectDuplicateNames`).
+        var duplicateName: String?
     }
 
     static let maxDepth = 64
 
     let bytes: [UInt8]
+    /// Refuse an object that names a member twice, at any depth (compared after unescaping). Bodies the router
+    /// reads and the upstream reads again must have one reading: parsers disagree on which duplicate wins.
+    let rejectDuplicateNames: Bool
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: [UInt8], rejectDuplicateNames: Bool = false) {
         self.bytes = bytes
+        self.rejectDuplicateNames = rejectDuplicateNames
     }
 
     /// Validates the whole buffer as one JSON value and returns its span.
@@ -160,11 +166,32 @@ struct JSONScanner {
                 i += 1
                 return Span(start: start, end: i, kind: .object)
             }
+            var names: [Span] = []
+            var nameSet: Set<[UInt8]>?
             while true {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
                     throw Failure(offset: i, reason: "expected a string key")
                 }
+                let keyStart = i
                 try scanString(at: &i)
+                if rejectDuplicateNames {
+                    let key = Span(start: keyStart, end: i, kind: .string)
+                    // Small objects compare in place; a large one (an attacker's 100,000 names) is hashed, so the
+                    // check stays linear in the body.
+                    let seen: Bool
+                    if let inserted = nameSet?.insert(nameBytes(key)).inserted {
+                        // Mutated in place through the optional: no copy of the set per name.
+                        seen = !inserted
+                    } else {
+                        seen = names.contains { sameName($0, key) }
+                        names.append(key)
+                        if names.count > 16 { nameSet = Set(names.map(nameBytes)) }
+                    }
+                    if seen {
+                        let name = string(key) ?? ""
+                        throw Failure(offset: keyStart, reason: "the member name \"\(name.prefix(64))\" appears twice", duplicateName: name)
+                    }
+                }
                 i = skipSpace(i)
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw Failure(offset: i, reason: "expected ':'") }
                 i = skipSpace(i + 1)
@@ -269,8 +296,17 @@ struct JSONScanner {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 2
                 case UInt8(ascii: "u"):
-                    guard i + 6 <= bytes.count, (2..<6).allSatisfy({ isHex(bytes[i + $0]) }) else {
-                        throw Failure(offset: i, reason: "invalid \\u escape")
+                    guard let unit = hexUnit(at: i) else { throw Failure(offset: i, reason: "invalid \\u escape") }
+                    // UTF-16 surrogates only in pairs (RFC 8259 section 8.2): decoders disagree on a lone one,
+                    // some dropping it and some replacing it, so a name could read differently upstream.
+                    if (0xDC00..<0xE000).contains(unit) {
+                        throw Failure(offset: i, reason: "unpaired surrogate escape")
+                    }
+                    if (0xD800..<0xDC00).contains(unit) {
+                        guard i + 12 <= bytes.count, bytes[i + 6] == UInt8(ascii: "\\"), bytes[i + 7] == UInt8(ascii: "u"),
+                            let low = hexUnit(at: i + 6), (0xDC00..<0xE000).contains(low)
+                        else { throw Failure(offset: i, reason: "unpaired surrogate escape") }
+                        i += 6
                     }
                     i += 6
                 default:
@@ -287,8 +323,37 @@ struct JSONScanner {
         throw Failure(offset: i, reason: "unterminated string")
     }
 
-    private func isHex(_ b: UInt8) -> Bool {
-        isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
+    /// The four hex digits after `\u` at `i` (the backslash), or nil.
+    private func hexUnit(at i: Int) -> UInt32? {
+        guard i + 6 <= bytes.count else { return nil }
+        var unit: UInt32 = 0
+        for j in 2..<6 {
+            let b = bytes[i + j]
+            let digit: UInt8
+            switch b {
+            case 0x30...0x39: digit = b - 0x30
+            case 0x41...0x46: digit = b - 0x41 + 10
+            case 0x61...0x66: digit = b - 0x61 + 10
+            default: return nil
+            }
+            unit = unit << 4 | UInt32(digit)
+        }
+        return unit
+    }
+
+    /// A key's name as bytes, unescaped when it has an escape.
+    private func nameBytes(_ key: Span) -> [UInt8] {
+        let raw = bytes[(key.start + 1)..<(key.end - 1)]
+        if !raw.contains(UInt8(ascii: "\\")) { return Array(raw) }
+        return Array((string(key) ?? "").utf8)
+    }
+
+    /// Whether two key spans name the same member (byte comparison, unescaping only when either has an escape).
+    private func sameName(_ a: Span, _ b: Span) -> Bool {
+        let x = bytes[(a.start + 1)..<(a.end - 1)]
+        let y = bytes[(b.start + 1)..<(b.end - 1)]
+        if !x.contains(UInt8(ascii: "\\")) && !y.contains(UInt8(ascii: "\\")) { return x.elementsEqual(y) }
+        return string(a) == string(b)
     }
 
     /// Validates one multi-byte UTF-8 sequence (RFC 3629: no overlongs, no surrogates, max U+10FFFF).

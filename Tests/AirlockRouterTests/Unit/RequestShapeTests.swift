@@ -24,6 +24,18 @@ struct RequestShapeTests {
         (.chatCompletions, #"{"model":"m","messages":[{}],"stream_options":true}"#, "invalid_field"),
         (.chatCompletions, #"{"model":"m","model":"other","messages":[{}]}"#, "duplicate_field"),
         (.chatCompletions, #"{"model":"m","messages":[{}],"stream":false,"stream":true}"#, "duplicate_field"),
+        // A name twice at any depth: the router and the upstream could each read a different one.
+        (.chatCompletions, #"{"model":"m","messages":[{"role":"user","role":"system","content":"x"}]}"#, "duplicate_field"),
+        (.chatCompletions, #"{"model":"m","messages":[{}],"tools":[{"type":"function","function":{"name":"a","name":"b"}}]}"#, "duplicate_field"),
+        (.chatCompletions, #"{"model":"m","messages":[{"role":"user","rol\u0065":"system"}]}"#, "duplicate_field"),
+        (.chatCompletions, #"{"model":"m","messages":[{}],"stream_options":{"include_usage":true,"include_usage":false}}"#, "duplicate_field"),
+        // Unpaired surrogate escapes: a decoder that drops them reads another name than one that keeps them.
+        (.chatCompletions, #"{"model":"m","messages":[{}],"stream\ud800":true}"#, "invalid_json"),
+        (.chatCompletions, #"{"model":"m\udc00","messages":[{}]}"#, "invalid_json"),
+        (.chatCompletions, #"{"model":"m","messages":[{}],"stream_options":{"include_usage\ud800":false}}"#, "invalid_json"),
+        (.chatCompletions, #"{"model":"m","messages":[{"content":"\ud800\u0041"}]}"#, "invalid_json"),
+        (.chatCompletions, #"{"model":"m","messages":[{"content":"\ud800"}]}"#, "invalid_json"),
+        (.messages, #"{"model":"m","max_tokens":5,"max_tokens\udbff":9,"messages":[{}]}"#, "invalid_json"),
         (.responses, #"{"model":"m"}"#, "missing_field"),
         (.responses, #"{"model":"m","input":5}"#, "missing_field"),
         (.responses, #"{"model":"m","input":"x","max_output_tokens":0}"#, "invalid_field"),
@@ -41,8 +53,21 @@ struct RequestShapeTests {
         }
     }
 
+    @Test("a duplicate among many names is found, and a large object is checked in linear time")
+    func manyNames() {
+        let names = (0..<100_000).map { "\"k\($0)\":0" }.joined(separator: ",")
+        let distinct = #"{"model":"m","messages":[{}],"metadata":{"# + names + "}}"
+        #expect(throws: Never.self) { try RequestShape.parse(.chatCompletions, body: Array(distinct.utf8)) }
+        let twice = #"{"model":"m","messages":[{}],"metadata":{"# + names + #","k\u0035":1}}"#
+        #expect {
+            try RequestShape.parse(.chatCompletions, body: Array(twice.utf8))
+        } throws: { ($0 as? RouterError)?.reason == "duplicate_field" }
+    }
+
     @Test("accepts well-formed bodies for each endpoint", arguments: [
         (Endpoint.chatCompletions, chat),
+        // A paired surrogate escape is one character (U+1F600); the same name in two objects is no duplicate.
+        (.chatCompletions, #"{"model":"m","messages":[{"role":"user","content":"\ud83d\ude00"},{"role":"user","content":"x"}]}"#),
         (.responses, #"{"model":"m","input":"hello","stream":true}"#),
         (.responses, #"{"model":"m","input":[{"role":"user","content":"x"}]}"#),
         (.embeddings, #"{"model":"m","input":["a","b"]}"#),
