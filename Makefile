@@ -19,19 +19,22 @@ build:
 	$(SWIFT) build --product airlock-core
 	$(SWIFT) build --product airlock
 
-# The demo agent runs inside the sandbox as UID 1000 with a private /tmp: its Python lives where it can see it.
+# The demo agent runs inside the sandbox as UID 480000 in a view of the host built from an allowlist: its Python
+# lives under /opt/airlock-demo, which policies/sandbox/demo-agent.json adds read-only.
 AGENT_VENV ?= /opt/airlock-demo/venv
 
 demo: deps build
 	@AGENT_VENV="$(AGENT_VENV)" scripts/install-agent-venv.sh
 	@scripts/demo.sh "$(BIN)" "$(PYTHON)" "$(AGENT_VENV)/bin/python"
 
+# The agent virtual environment is what the sandbox tests run real agent programs with (the official SDKs).
 test: deps
+	@AGENT_VENV="$(AGENT_VENV)" scripts/install-agent-venv.sh
 	$(SWIFT) build --build-tests
 	$(MAKE) test-swift test-python
 
 test-swift:
-	$(SWIFT) test --skip-build
+	AGENT_VENV="$(AGENT_VENV)" $(SWIFT) test --skip-build
 
 test-python:
 	AIRLOCK_BIN=$(BIN) $(PYTHON) -m pytest tests/python tests/deploy -q -rs

@@ -64,7 +64,10 @@ let package = Package(
             linkerSettings: staticFront
         ),
         // Runs inside the sandbox and tries to get out; C so every escape is the exact syscall.
-        .executableTarget(name: "airlock-escape", cSettings: [.define("_GNU_SOURCE")]),
+        // Runs inside the sandbox, whose view has /usr but not the toolchain: the Swift runtime SwiftPM links into
+        // every executable goes in statically.
+        .executableTarget(name: "airlock-escape", cSettings: [.define("_GNU_SOURCE")],
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]),
         .target(
             name: "AirlockPolicy",
             dependencies: [.product(name: "Yams", package: "Yams")],

@@ -51,10 +51,11 @@ for _ in $(seq 200); do [ -s "$work/run/ready.json" ] && break; sleep 0.05; done
 cat "$work/run/ready.json"
 echo "  router process runs as: $(ps -o user= -p "$router_pid")"
 
-bold "Running the sample agent inside the sandbox (UID 1000, own namespaces, seccomp, Landlock, no key)"
-# The agent's script goes into its workdir: the sandbox shows the host read-only, but not the host's /tmp.
-mkdir -p "$work/work" && cp demo/agent.py "$work/work/agent.py" && chown -R 1000:1000 "$work/work"
-"$bin" run --sandbox demo-agent --control "$work/control.sock" --uid 1000 --gid 1000 --workdir "$work/work" \
+bold "Running the sample agent inside the sandbox (UID 480000, owning nothing on the host; own namespaces, seccomp, Landlock, no key)"
+# The agent's script goes into its workdir. The sandbox shows only an allowlist of the host (/usr, a curated /etc);
+# policies/sandbox/demo-agent.json adds the agent's virtual environment read-only.
+mkdir -p "$work/work" && cp demo/agent.py "$work/work/agent.py" && chown -R 480000:480000 "$work/work"
+"$bin" run --sandbox demo-agent --policy policies/sandbox/demo-agent.json --control "$work/control.sock" --uid 480000 --gid 480000 --workdir "$work/work" \
   -- "$agent_python" "$work/work/agent.py"
 
 bold "What the upstream received (the router injected the key; the agent's placeholder never left)"

@@ -11,6 +11,8 @@ public struct RunArguments: Sendable, Equatable {
     /// nil: the default (the system cache when root, none otherwise).
     public var seccompCache: String?
     public var noSeccompCache = false
+    /// A weaker mode than the launcher would pick (not root only): "user-namespace" or "unprivileged".
+    public var isolation: String?
     public var help = false
     public var command: [String] = []
 
@@ -38,6 +40,8 @@ public struct RunArguments: Sendable, Equatable {
           --seccomp-cache <dir>   Where compiled seccomp programs are kept (default: /var/cache/airlock/seccomp
                                   when root, none otherwise).
           --no-seccomp-cache      Compile the seccomp profile on every launch.
+          --isolation <mode>      Not as root: run in a weaker mode than the kernel allows, user-namespace or
+                                  unprivileged (to see what a host without user namespaces gets).
           -h, --help              Show help information.
         """
 
@@ -77,6 +81,12 @@ public struct RunArguments: Sendable, Equatable {
             case "--workdir": out.workdir = try value(name, inline)
             case "--control": out.control = try value(name, inline)
             case "--seccomp-cache": out.seccompCache = try value(name, inline)
+            case "--isolation":
+                let mode = try value(name, inline)
+                guard ["user-namespace", "unprivileged"].contains(mode) else {
+                    throw UsageError("the value '\(mode)' is invalid for '--isolation <mode>'; expected user-namespace or unprivileged")
+                }
+                out.isolation = mode
             case "--no-router", "--no-seccomp-cache", "-h", "--help":
                 guard inline == nil else { throw UsageError("'\(name)' takes no value") }
                 switch name {

@@ -9,10 +9,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-// The new root is assembled on top of the host's /tmp, which only this mount namespace sees; pivot_root then
-// detaches the host tree entirely, so nothing outside the view below stays reachable.
+// The new root is an empty tmpfs mounted over the host's /tmp, which only this mount namespace sees; pivot_root then
+// detaches the host tree entirely, so nothing outside the view assembled on it stays reachable.
 #define ROOT "/tmp"
 #define MAX_BINDS 16
+#define MAX_VIEW 128
 
 static const char *const device_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
@@ -121,13 +122,67 @@ static int populate_dev(void) {
     return set_attr(AT_FDCWD, dev, 0, MOUNT_ATTR_RDONLY, 0);
 }
 
+// Makes the parent directories of an absolute path below the new root (on its tmpfs).
+static int mkdir_parent(char *target) {
+    char *slash = strrchr(target, '/');
+    if (slash == NULL || slash == target) return 0;
+    *slash = 0;
+    int rc = mkdir_p(target);
+    *slash = '/';
+    return rc;
+}
+
+// One entry of the view: a bind of a clone made before the host's /tmp was covered, a symbolic link, or a file.
+static int make_view_entry(const struct airlock_view_entry *entry, int tree) {
+    char target[PATH_MAX];
+    int rc = under_root(target, entry->path);
+    if (rc == 0) rc = mkdir_parent(target);
+    if (rc != 0) return rc;
+    switch (entry->kind) {
+    case AIRLOCK_VIEW_BIND: {
+        struct stat st;
+        if (fstat(tree, &st) != 0) return -errno;
+        if (S_ISDIR(st.st_mode)) {
+            rc = mkdir_p(target);
+        } else {
+            int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+            if (fd < 0 && errno != EEXIST && errno != EROFS) return -errno;
+            if (fd >= 0) close(fd);
+        }
+        return rc != 0 ? rc : attach(tree, target);
+    }
+    case AIRLOCK_VIEW_SYMLINK:
+        return symlink(entry->source, target) == 0 ? 0 : -errno;
+    case AIRLOCK_VIEW_FILE: {
+        int fd = open(target, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0) return -errno;
+        size_t length = strlen(entry->source), done = 0;
+        while (done < length) {
+            ssize_t n = write(fd, entry->source + done, length - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                rc = n < 0 ? -errno : -EIO;
+                close(fd);
+                return rc;
+            }
+            done += (size_t)n;
+        }
+        return close(fd) == 0 ? 0 : -errno;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
 void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd) {
     int err = airlock_injected(spec, AIRLOCK_STAGE_MOUNT_PRIVATE);
     if (err == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) err = errno;
     if (err != 0) airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_PRIVATE, err, 0);
 
-    // Clone every bind source first: the workdir may itself live under the host's /tmp, which is covered next.
+    // Clone every bind source first: the workdir or a policy path may itself live under the host's /tmp, which the
+    // new root covers next.
     if (spec->readwrite_count > MAX_BINDS - 1) airlock_fail(report_fd, AIRLOCK_STAGE_OPEN_TREE, E2BIG, 0);
+    if (spec->view_count > MAX_VIEW) airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_VIEW, E2BIG, 0);
     int workdir = open_clone(spec->workdir, 1);
     check(workdir, report_fd, AIRLOCK_STAGE_MOUNT_WORKDIR, 0);
     int extra[MAX_BINDS];
@@ -135,18 +190,37 @@ void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd
         extra[i] = open_clone(spec->readwrite_paths[i], 1);
         check(extra[i], report_fd, AIRLOCK_STAGE_MOUNT_READWRITE, i);
     }
-    int root = open_clone("/", 1);
-    check(root, report_fd, AIRLOCK_STAGE_OPEN_TREE, 0);
-    // One recursive mount_setattr makes every submount read-only, nosuid and nodev (mount_setattr(2), Linux 5.12);
-    // MS_REMOUNT|MS_BIND would only change the top mount.
-    check(set_attr(root, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0),
-          report_fd, AIRLOCK_STAGE_MOUNT_ROOT_READONLY, 0);
-    check(attach(root, ROOT), report_fd, AIRLOCK_STAGE_MOUNT_ROOT_ATTACH, 0);
-    close(root);
+    int view[MAX_VIEW];
+    for (int i = 0; i < spec->view_count; i++) {
+        view[i] = -1;
+        if (spec->view[i].kind != AIRLOCK_VIEW_BIND) continue;
+        view[i] = open_clone(spec->view[i].source, 1);
+        check(view[i], report_fd, AIRLOCK_STAGE_MOUNT_VIEW, i);
+        // One recursive mount_setattr makes every submount read-only, nosuid and nodev (mount_setattr(2), Linux
+        // 5.12); MS_REMOUNT|MS_BIND would only change the top mount.
+        check(set_attr(view[i], "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                       0),
+              report_fd, AIRLOCK_STAGE_MOUNT_ROOT_READONLY, i);
+    }
 
+    // The new root is an empty tmpfs: only what the view lists appears on it, and it turns read-only below.
+    err = airlock_injected(spec, AIRLOCK_STAGE_MOUNT_ROOT_ATTACH);
+    if (err == 0 && mount("airlock-root", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) err = errno;
+    if (err != 0) airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_ROOT_ATTACH, err, 0);
+    for (int i = 0; i < spec->view_count; i++) {
+        check(make_view_entry(&spec->view[i], view[i]), report_fd, AIRLOCK_STAGE_MOUNT_VIEW, i);
+        if (view[i] >= 0) close(view[i]);
+    }
+
+    static const char *const directories[] = {ROOT "/tmp", ROOT "/dev", ROOT "/run", ROOT "/proc"};
+    for (size_t i = 0; i < sizeof(directories) / sizeof(directories[0]); i++) {
+        if (mkdir(directories[i], 0755) != 0 && errno != EEXIST) airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_VIEW, errno, -1);
+    }
     if (mount("airlock-tmp", ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, spec->tmp_options) != 0)
         airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_TMP, errno, 0);
+    // /run is empty and stays so: services keep their sockets there on a host.
+    if (mount("airlock-run", ROOT "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") != 0)
+        airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_TMP, errno, 1);
     check(populate_dev(), report_fd, AIRLOCK_STAGE_MOUNT_DEV, 0);
     check(bind_writable(workdir, spec->workdir), report_fd, AIRLOCK_STAGE_MOUNT_WORKDIR, 0);
     close(workdir);
@@ -161,6 +235,8 @@ void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd
     // A fresh procfs shows only the sandbox's pid namespace: the router's /proc/<pid> does not exist here.
     if (mount("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_PROC, errno, 0);
+    // Nothing more is created on the root tmpfs: it turns read-only before the worker can see it.
+    check(set_attr(AT_FDCWD, ROOT, 0, MOUNT_ATTR_RDONLY, 0), report_fd, AIRLOCK_STAGE_MOUNT_ROOT_READONLY, -1);
 
     // pivot_root(".", ".") stacks the old root under the new one; detaching it removes the host tree
     // (pivot_root(2), NOTES).

@@ -11,6 +11,7 @@ static const char *const stage_names[AIRLOCK_STAGE_COUNT] = {
     [AIRLOCK_STAGE_OPEN_TREE] = "open_tree",
     [AIRLOCK_STAGE_MOUNT_ROOT_READONLY] = "mount_setattr_readonly",
     [AIRLOCK_STAGE_MOUNT_ROOT_ATTACH] = "move_mount_root",
+    [AIRLOCK_STAGE_MOUNT_VIEW] = "mount_view",
     [AIRLOCK_STAGE_MOUNT_HIDE] = "mount_hide",
     [AIRLOCK_STAGE_MOUNT_TMP] = "mount_tmp",
     [AIRLOCK_STAGE_MOUNT_WORKDIR] = "mount_workdir",

@@ -3,7 +3,9 @@
 //   ESCAPE name=<n> expected=<E> got=<G> ok|FAIL
 //   CONTROL name=<n> ok|FAIL detail=<d>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/keyctl.h>
@@ -23,7 +25,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/inotify.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,6 +37,15 @@
 #endif
 #ifndef AF_ALG
 #define AF_ALG 38
+#endif
+#ifndef AF_SMC
+#define AF_SMC 43
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef IPPROTO_SMC
+#define IPPROTO_SMC 256
 #endif
 
 static int failures = 0;
@@ -45,7 +58,20 @@ struct options {
     const char *suid_probe;
     long nproc;
     int router_port;
+    // Made on the host by the test: stream.sock, dgram.sock, seqpacket.sock and worker.sock (mode 0600, owned by
+    // the worker's UID) in host_socket_dir; a listening abstract socket; a 0600 file of the worker's UID.
+    const char *host_socket_dir;
+    const char *abstract_name;
+    const char *worker_file;
+    // privileged, userns or unprivileged: what the launcher ran as, for the probes whose refusal differs.
+    const char *mode;
+    // Nothing answers the router's ports (airlock run --no-router): the router controls are skipped.
+    int no_router;
 };
+
+static int is_unprivileged(const struct options *o) {
+    return o->mode != NULL && strcmp(o->mode, "unprivileged") == 0;
+}
 
 static const char *errno_text(int err) {
     const char *name = strerrorname_np(err);
@@ -56,6 +82,12 @@ static void line(const char *name, const char *expected, const char *got) {
     int ok = strcmp(expected, got) == 0;
     if (!ok) failures++;
     printf("ESCAPE name=%s expected=%s got=%s %s\n", name, expected, got, ok ? "ok" : "FAIL");
+    fflush(stdout);
+}
+
+static void control(const char *name, int ok, const char *detail) {
+    if (!ok) failures++;
+    printf("CONTROL name=%s %s detail=%s\n", name, ok ? "ok" : "FAIL", detail);
     fflush(stdout);
 }
 
@@ -122,18 +154,112 @@ static int tcp_bind(int port) {
     return rc;
 }
 
+// connect() (stream, seqpacket) or sendto() (datagram) to a pathname or abstract Unix socket.
+static int unix_reach(int type, const char *path, int abstract) {
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t length = strlen(path);
+    if (length + 2 > sizeof(a.sun_path)) length = sizeof(a.sun_path) - 2;
+    memcpy(a.sun_path + (abstract ? 1 : 0), path, length);
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length + 1);
+    int rc = type == SOCK_DGRAM ? (int)sendto(fd, "x", 1, 0, (struct sockaddr *)&a, size)
+                                : connect(fd, (struct sockaddr *)&a, size);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+static int listen_unbound(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc = listen(fd, 1);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+static void host_view(const struct options *o) {
+    int unprivileged = is_unprivileged(o);
+    // Without a mount namespace the host's socket files stay reachable (Landlock cannot mediate connect() on them
+    // before ABI 8); the launcher lists that among what the mode does not apply.
+    if (o->host_socket_dir != NULL && !unprivileged) {
+        static const struct {
+            const char *name, *file;
+            int type;
+        } sockets[] = {
+            {"host_unix_stream_socket", "stream.sock", SOCK_STREAM},
+            {"host_unix_dgram_socket", "dgram.sock", SOCK_DGRAM},
+            {"host_unix_seqpacket_socket", "seqpacket.sock", SOCK_SEQPACKET},
+            {"host_unix_socket_of_worker_uid", "worker.sock", SOCK_STREAM},
+        };
+        for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++) {
+            char path[256];
+            snprintf(path, sizeof(path), "%s/%s", o->host_socket_dir, sockets[i].file);
+            // Outside the view the path does not exist.
+            TRY(sockets[i].name, ENOENT, unix_reach(sockets[i].type, path, 0));
+        }
+        int watcher = inotify_init1(IN_CLOEXEC);
+        TRY("inotify_host_dir", ENOENT,
+            watcher < 0 ? -1 : inotify_add_watch(watcher, o->host_socket_dir, IN_ALL_EVENTS));
+        if (watcher >= 0) close(watcher);
+    }
+    // Another network namespace has its own abstract names; without one, Landlock's scope refuses (ABI 6).
+    if (o->abstract_name != NULL)
+        TRY("host_abstract_unix_socket", unprivileged ? EPERM : ECONNREFUSED, unix_reach(SOCK_STREAM, o->abstract_name, 1));
+    if (o->worker_file != NULL) TRY("host_file_of_worker_uid", unprivileged ? EACCES : ENOENT, open(o->worker_file, O_RDONLY));
+    if (unprivileged) {
+        TRY("listen_autobind_host_port", EPERM, listen_unbound());
+        return;
+    }
+    static const char *const absent[] = {"/sys/class/net", "/home", "/root", "/var/lib", "/srv", "/mnt", "/media",
+                                         "/etc/shadow", "/run/dbus", "/run/systemd", "/run/user"};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "view_has_no%s", absent[i]);
+        for (char *c = name; *c != 0; c++) if (*c == '/' || *c == '.') *c = '_';
+        TRY(name, ENOENT, open(absent[i], O_RDONLY));
+    }
+    char got[64] = "unreadable";
+    DIR *run = opendir("/run");
+    if (run != NULL) {
+        int entries = 0;
+        for (struct dirent *e; (e = readdir(run)) != NULL;)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) entries++;
+        closedir(run);
+        snprintf(got, sizeof(got), entries == 0 ? "empty" : "entries%d", entries);
+    }
+    line("run_is_empty", "empty", got);
+    // /etc/passwd names root, the worker and nobody only: no host account is visible.
+    FILE *passwd = fopen("/etc/passwd", "r");
+    int accounts = 0, host_accounts = 0;
+    char entry[512];
+    while (passwd != NULL && fgets(entry, sizeof(entry), passwd) != NULL) {
+        accounts++;
+        if (strncmp(entry, "root:", 5) != 0 && strncmp(entry, "airlock:", 8) != 0 && strncmp(entry, "nobody:", 7) != 0)
+            host_accounts++;
+    }
+    if (passwd != NULL) fclose(passwd);
+    snprintf(got, sizeof(got), accounts == 0 ? "unreadable" : host_accounts == 0 ? "curated" : "host%d", host_accounts);
+    line("passwd_is_curated", "curated", got);
+}
+
 static long ptrace_attach(int pid) {
     return syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, pid, 0, 0);
 }
 
 static void network(const struct options *o) {
     TRY("tcp4_external_https", EACCES, tcp_connect(AF_INET, "1.1.1.1", 443));
-    TRY("tcp4_external_router_port", ENETUNREACH, tcp_connect(AF_INET, "1.1.1.1", o->router_port));
+    // Without a network namespace the router's port is one Landlock allows, on the host's real network.
+    if (!is_unprivileged(o)) TRY("tcp4_external_router_port", ENETUNREACH, tcp_connect(AF_INET, "1.1.1.1", o->router_port));
     TRY("tcp4_metadata_service", EACCES, tcp_connect(AF_INET, "169.254.169.254", 80));
     TRY("tcp4_loopback_ssh", EACCES, tcp_connect(AF_INET, "127.0.0.1", 22));
     TRY("tcp4_loopback_other_port", EACCES, tcp_connect(AF_INET, "127.0.0.1", 8080));
     TRY("tcp6_external_https", EACCES, tcp_connect(AF_INET6, "2606:4700:4700::1111", 443));
-    TRY("tcp6_external_router_port", ENETUNREACH, tcp_connect(AF_INET6, "2606:4700:4700::1111", o->router_port));
+    if (!is_unprivileged(o))
+        TRY("tcp6_external_router_port", ENETUNREACH, tcp_connect(AF_INET6, "2606:4700:4700::1111", o->router_port));
     TRY("tcp6_loopback_other_port", EACCES, tcp_connect(AF_INET6, "::1", 22));
     TRY("tcp_bind_listener", EACCES, tcp_bind(9999));
     TRY("udp4_socket", EPERM, socket(AF_INET, SOCK_DGRAM, 0));
@@ -148,6 +274,14 @@ static void network(const struct options *o) {
     TRY("af_alg_socket", EPERM, socket(AF_ALG, SOCK_SEQPACKET, 0));
     TRY("socket_type_high_bits", EPERM, syscall(SYS_socket, 0x100000002L, SOCK_STREAM, 0));
     TRY("io_uring_setup", EPERM, syscall(SYS_io_uring_setup, 8, calloc(1, 256)));
+    // Inet stream sockets of another protocol escape Landlock's TCP rules: only 0 and IPPROTO_TCP are allowed.
+    TRY("mptcp4_socket", EPERM, socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP));
+    TRY("mptcp6_socket", EPERM, socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP));
+    TRY("sctp_stream_socket", EPERM, socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+    TRY("sctp6_stream_socket", EPERM, socket(AF_INET6, SOCK_STREAM, IPPROTO_SCTP));
+    TRY("smc_inet_socket", EPERM, socket(AF_INET, SOCK_STREAM, IPPROTO_SMC));
+    TRY("smc_family_socket", EPERM, socket(AF_SMC, SOCK_STREAM, 0));
+    TRY("inet_socketpair", EPERM, syscall(SYS_socketpair, AF_INET, SOCK_STREAM, 0, (int[2]){-1, -1}));
 }
 
 static void processes(const struct options *o) {
@@ -178,9 +312,14 @@ static long try_capset_sys_admin(void) {
     return syscall(SYS_capset, &h, d);
 }
 
+static int is_userns(const struct options *o) {
+    return o->mode != NULL && strcmp(o->mode, "user-namespace") == 0;
+}
+
 static void privileges(const struct options *o) {
-    TRY("setuid_root", EPERM, setuid(0));
-    TRY("setresgid_root", EPERM, setresgid(0, 0, 0));
+    // Inside a user namespace that maps only the worker's id, 0 is no id at all.
+    TRY("setuid_root", is_userns(o) ? EINVAL : EPERM, setuid(0));
+    TRY("setresgid_root", is_userns(o) ? EINVAL : EPERM, setresgid(0, 0, 0));
     TRY("capset_sys_admin", EPERM, try_capset_sys_admin());
     TRY("ambient_raise", EPERM, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0));
     TRY("securebits_unlock", EPERM, prctl(PR_SET_SECUREBITS, 0, 0, 0, 0));
@@ -241,8 +380,10 @@ static void filesystem(const struct options *o) {
     TRY("write_etc", EROFS, open("/etc/airlock-escape", O_CREAT | O_WRONLY, 0644));
     TRY("write_usr_bin", EROFS, open("/usr/bin/airlock-escape", O_CREAT | O_WRONLY, 0755));
     TRY("write_var_tmp", EROFS, open("/var/tmp/airlock-escape", O_CREAT | O_WRONLY, 0644));
-    TRY("append_etc_passwd", EACCES, open("/etc/passwd", O_WRONLY | O_APPEND));
-    TRY("mkdir_outside", EROFS, mkdir("/opt/airlock-escape", 0755));
+    // In a user namespace the launcher's files on the view's tmpfs belong to the worker's (only) id: the read-only
+    // mount is what refuses.
+    TRY("append_etc_passwd", is_userns(o) ? EROFS : EACCES, open("/etc/passwd", O_WRONLY | O_APPEND));
+    TRY("mkdir_outside", ENOENT, mkdir("/opt/airlock-escape", 0755));  // no /opt in the view
     if (o->hidden_file != NULL) TRY("read_router_credential", EACCES, open(o->hidden_file, O_RDONLY));
     if (o->hidden_dir != NULL) {
         TRY("list_receipt_dir", EACCES, open(o->hidden_dir, O_RDONLY | O_DIRECTORY));
@@ -264,7 +405,8 @@ static void filesystem(const struct options *o) {
     int fd = open("moved-out", O_CREAT | O_WRONLY, 0644);
     close(fd);
     TRY("rename_out_of_workdir", EXDEV, rename("moved-out", "/var/tmp/moved-out"));
-    TRY("hardlink_shadow", EXDEV, link("/etc/shadow", "shadow-link"));
+    TRY("hardlink_shadow", ENOENT, link("/etc/shadow", "shadow-link"));  // the curated /etc has no shadow
+    TRY("hardlink_etc_file", EXDEV, link("/etc/hosts", "hosts-link"));
     TRY("raw_disk_vda", ENOENT, open("/dev/vda", O_RDONLY));
     TRY("raw_disk_sda", ENOENT, open("/dev/sda", O_RDONLY));
     TRY("dev_mem", ENOENT, open("/dev/mem", O_RDONLY));
@@ -276,6 +418,21 @@ static void filesystem(const struct options *o) {
     if (stat("/proc/sysrq-trigger", &st) == 0) TRY("sysrq_trigger", EACCES, open("/proc/sysrq-trigger", O_WRONLY));
     TRY("proc_kmsg", EACCES, open("/proc/kmsg", O_RDONLY));
     TRY("proc_sys_write", EACCES, open("/proc/sys/kernel/hostname", O_WRONLY));
+}
+
+// Without a mount namespace the host's /tmp and /dev/shm are the host's: Landlock lets the worker write only its
+// workdir and the private directory it gets as TMPDIR.
+static void unprivileged_filesystem(void) {
+    TRY("write_host_tmp", EACCES, open("/tmp/airlock-escape-host-tmp", O_CREAT | O_WRONLY, 0644));
+    TRY("write_host_dev_shm", EACCES, open("/dev/shm/airlock-escape-host-shm", O_CREAT | O_WRONLY, 0644));
+    TRY("symlink_in_host_tmp", EACCES, symlink("/etc/shadow", "/tmp/airlock-escape-shadow-link"));
+    TRY("write_etc", EACCES, open("/etc/airlock-escape", O_CREAT | O_WRONLY, 0644));
+    const char *tmpdir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/control.txt", tmpdir != NULL ? tmpdir : "/nonexistent");
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    control("private_tmpdir_write", tmpdir != NULL && fd >= 0, tmpdir != NULL ? tmpdir : "TMPDIR_unset");
+    if (fd >= 0) close(fd);
 }
 
 static void ia32_syscall(void) {
@@ -327,12 +484,6 @@ static int run(const char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void control(const char *name, int ok, const char *detail) {
-    if (!ok) failures++;
-    printf("CONTROL name=%s %s detail=%s\n", name, ok ? "ok" : "FAIL", detail);
-    fflush(stdout);
-}
-
 static void positive_controls(const struct options *o) {
     const char *pipeline[] = {"/bin/sh", "-c", "echo hello | tr a-z A-Z | grep -q HELLO", NULL};
     control("shell_pipeline", run(pipeline) == 0, "sh | tr | grep");
@@ -343,13 +494,19 @@ static void positive_controls(const struct options *o) {
     int ok = fd >= 0 && write(fd, "airlock", 7) == 7 && pread(fd, buf, 7, 0) == 7 && strcmp(buf, "airlock") == 0;
     if (fd >= 0) close(fd);
     control("workdir_write_read", ok, "control.txt");
-    fd = open("/tmp/control.txt", O_CREAT | O_TRUNC | O_RDWR, 0644);
-    control("tmp_write", fd >= 0 && write(fd, "x", 1) == 1, "/tmp/control.txt");
-    if (fd >= 0) close(fd);
+    if (!is_unprivileged(o)) {
+        fd = open("/tmp/control.txt", O_CREAT | O_TRUNC | O_RDWR, 0644);
+        control("tmp_write", fd >= 0 && write(fd, "x", 1) == 1, "/tmp/control.txt");
+        if (fd >= 0) close(fd);
+    }
     const char *git[] = {"/bin/sh", "-c", "git init -q repo && cd repo && echo a > a && git add a && "
                          "git -c user.email=a@b -c user.name=a commit -qm init && git log --oneline | grep -q init", NULL};
     if (access("/usr/bin/git", X_OK) == 0) control("git_local", run(git) == 0, "git init/add/commit/log");
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    control("tcp_socket_explicit_protocol", s >= 0, s >= 0 ? "IPPROTO_TCP" : errno_text(errno));
+    if (s >= 0) close(s);
+    if (o->no_router) return;
+    s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->router_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     char response[256] = {0};
@@ -372,6 +529,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--print-euid") == 0) return geteuid() == 0 ? 0 : 1;
+        if (strcmp(argv[i], "--no-router") == 0) {
+            o.no_router = 1;
+            continue;
+        }
         if (next == NULL) break;
         if (strcmp(argv[i], "--router-pid") == 0) o.router_pid = atoi(next), i++;
         else if (strcmp(argv[i], "--hidden-file") == 0) o.hidden_file = next, i++;
@@ -380,13 +541,22 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--suid-probe") == 0) o.suid_probe = next, i++;
         else if (strcmp(argv[i], "--nproc") == 0) o.nproc = atol(next), i++;
         else if (strcmp(argv[i], "--router-port") == 0) o.router_port = atoi(next), i++;
+        else if (strcmp(argv[i], "--host-socket-dir") == 0) o.host_socket_dir = next, i++;
+        else if (strcmp(argv[i], "--abstract-name") == 0) o.abstract_name = next, i++;
+        else if (strcmp(argv[i], "--worker-file") == 0) o.worker_file = next, i++;
+        else if (strcmp(argv[i], "--mode") == 0) o.mode = next, i++;
     }
     if (o.router_pid <= 0) o.router_pid = 999999;
     positive_controls(&o);
     network(&o);
+    host_view(&o);
     processes(&o);
     privileges(&o);
-    filesystem(&o);
+    if (is_unprivileged(&o)) {
+        unprivileged_filesystem();
+    } else {
+        filesystem(&o);
+    }
     expect_signal("ia32_int80_syscall", SIGSYS, ia32_syscall);
     expect_signal("x32_syscall", SIGSYS, x32_syscall);
     fork_bomb(&o);

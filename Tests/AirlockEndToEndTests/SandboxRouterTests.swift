@@ -39,7 +39,7 @@ struct SandboxRouterTests {
             sandboxes:
               - name: worker
                 tenant: team
-                uids: [1000]
+                uids: [480000]
                 models: ["gpt-test"]
                 egress: {allow: ["allowed.test:*"], allow_addresses: [127.0.0.1]}
             upstreams:
@@ -53,15 +53,17 @@ struct SandboxRouterTests {
             RouterProcessTests.Stack(directory: directory, config: directory + "/airlock.yaml", mock: mock)
         )
         mkdir(directory + "/work", 0o755)
-        chown(directory + "/work", 1000, 1000)
+        chown(directory + "/work", 480_000, 480_000)
         return Stack(directory: directory, router: router, mock: mock)
     }
 
-    static func run(_ stack: Stack, control: String? = nil, _ script: String) async throws -> (Int32, String, String) {
+    static func run(_ stack: Stack, control: String? = nil, policy: String? = nil, _ script: String) async throws
+        -> (Int32, String, String)
+    {
         let process = try AirlockProcess(
-            [
-                "run", "--sandbox", "worker", "--control", control ?? stack.directory + "/control.sock",
-                "--uid", "1000", "--gid", "1000", "--workdir", stack.directory + "/work", "--", "/bin/sh", "-c", script,
+            (policy.map { ["run", "--policy", $0] } ?? ["run"]) + [
+                "--sandbox", "worker", "--control", control ?? stack.directory + "/control.sock",
+                "--uid", "480000", "--gid", "480000", "--workdir", stack.directory + "/work", "--", "/bin/sh", "-c", script,
             ],
             captureOutput: true
         )
@@ -93,6 +95,59 @@ struct SandboxRouterTests {
         #expect(seen.filter { $0.path == "/v1/chat/completions" }.count == 1)
         stack.router.signal(SIGTERM)
         #expect(try await stack.router.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
+    /// The agent virtual environment `make test` and `make demo` install (scripts/install-agent-venv.sh): Debian's
+    /// Python with the official SDKs, where the sandbox's view can show it.
+    static let agentVenv = ProcessInfo.processInfo.environment["AGENT_VENV"] ?? "/opt/airlock-demo/venv"
+    static let packageRoot = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let hasAgentVenv = FileManager.default.isExecutableFile(atPath: agentVenv + "/bin/python")
+
+    @Test("programs an agent runs work in the allowlisted view: a C compiler, git, pip into the workdir, Python with the official SDK through the router",
+          .enabled(if: canRun && hasAgentVenv, "needs root and the agent virtual environment (make test installs it with scripts/install-agent-venv.sh)"))
+    func agentPrograms() async throws {
+        let stack = try await Self.start()
+        let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
+        let policy = stack.directory + "/sandbox.json"
+        try TempDirectory.write(policy, """
+            {"readonlyPaths": ["\(venvRoot)"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
+            """, mode: 0o644)
+        let python = Self.agentVenv + "/bin/python"
+        let (status, out, err) = try await Self.run(stack, policy: policy, """
+            set -e
+            printf 'int main(void) { return 42; }\n' > hello.c && cc -o hello hello.c
+            ./hello || echo "cc=$?"
+            git init -q repo && cd repo && echo a > a && git add a && git -c user.email=a@b -c user.name=a commit -qm init
+            echo "git=$(git log --oneline | wc -l)" && cd ..
+            \(python) -c '
+            import base64, hashlib, zipfile
+            def digest(data): return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip(chr(61))
+            files = {"mini/__init__.py": b"VALUE = 42\\n",
+                     "mini-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: mini\\nVersion: 1.0\\n",
+                     "mini-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: airlock-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+            record = "".join("%s,sha256=%s,%d\\n" % (name, digest(data), len(data)) for name, data in files.items())
+            with zipfile.ZipFile("mini-1.0-py3-none-any.whl", "w") as wheel:
+                for name, data in files.items(): wheel.writestr(name, data)
+                wheel.writestr("mini-1.0.dist-info/RECORD", record + "mini-1.0.dist-info/RECORD,,\\n")
+            '
+            \(python) -m pip install -q --no-index --disable-pip-version-check --target site mini-1.0-py3-none-any.whl
+            PYTHONPATH=site \(python) -c 'import mini; print("pip=%d" % mini.VALUE)'
+            \(python) -c '
+            import anthropic, openai
+            reply = openai.OpenAI().chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+            print("openai=" + reply.choices[0].finish_reason)
+            '
+            """)
+        #expect(status == 0, "\(out)\n\(err)")
+        #expect(out.contains("cc=42"), "\(out)\n\(err)")
+        #expect(out.contains("git=1"), "\(out)\n\(err)")
+        #expect(out.contains("pip=42"), "\(out)\n\(err)")
+        #expect(out.contains("openai=stop"), "\(out)\n\(err)")
+        #expect(stack.mock.recordedRequests().filter { $0.path == "/v1/chat/completions" }.count == 1)
+        stack.router.signal(SIGTERM)
+        _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()
     }
 

@@ -99,7 +99,7 @@ struct JSONReaderTests {
 
     @Test func policyNullsMeanWhatTheyMeantBefore() throws {
         let policy = try SandboxPolicy.decode(Array(#"{"uid": null, "seccompProfile": null, "limits": {"processes": null}}"#.utf8))
-        #expect(policy.uid == 1000)
+        #expect(policy.uid == SandboxPolicy.workerIDs.lowerBound)
         #expect(policy.seccompProfile == nil)
         #expect(policy.limits.processes == nil)
         #expect(policy.limits.openFiles == 1024)

@@ -108,6 +108,6 @@ struct LaunchTests {
         }
         #expect(status.contains("NoNewPrivs:\t1"))
         #expect(status.contains("Seccomp:\t2"))
-        #expect(try String(contentsOfFile: "\(workdir)/uid", encoding: .utf8) == "1000\n")
+        #expect(try String(contentsOfFile: "\(workdir)/uid", encoding: .utf8) == "\(TestSupport.workerUID)\n")
     }
 }

@@ -5,7 +5,9 @@ import Testing
 
 enum TestSupport {
     static let isRoot = geteuid() == 0
-    static let rootReason: Comment = "needs root: the sandbox creates namespaces, mounts and switches to uid 1000"
+    static let rootReason: Comment = "needs root: the sandbox creates namespaces, mounts and switches to the worker's uid"
+    /// The policy's default worker identity, from the range Airlock reserves.
+    static let workerUID = SandboxPolicy.workerIDs.lowerBound
 
     static var packageRoot: String {
         URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -26,7 +28,7 @@ enum TestSupport {
     }
 
     /// A fresh directory owned by the worker identity.
-    static func makeDirectory(under base: String = "/tmp", owner: UInt32 = 1000) throws -> String {
+    static func makeDirectory(under base: String = "/tmp", owner: UInt32 = TestSupport.workerUID) throws -> String {
         let path = "\(base)/airlock-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         chown(path, owner, owner)

@@ -29,13 +29,24 @@ public struct SandboxExplanation: Sendable {
         lines.append("namespaces and mounts:")
         if isolation.hasMountNamespace {
             lines.append("  new mount, pid, net, ipc, uts (and cgroup) namespaces")
-            lines.append("  /            host root, read-only, nosuid, nodev (recursive)")
+            lines.append("  /            empty tmpfs, read-only: only the entries below exist (no /sys, /home, /root, /var, /srv, /mnt, /media)")
+            for entry in launcher.view.entries {
+                switch entry {
+                case .bind(let path): lines.append("  \(path)  host's, read-only, nosuid, nodev (recursive)")
+                case .symlink(let path, let target): lines.append("  \(path) -> \(target)")
+                case .file(let path, _): lines.append("  \(path)  written by the launcher")
+                }
+            }
+            lines.append("  /run         empty tmpfs, read-only")
             lines.append("  \(launcher.workdir)  read-write (workdir)")
             for path in policy.readwritePaths { lines.append("  \(path)  read-write") }
             lines.append("  /tmp         private tmpfs (size \(policy.tmpSize))")
             lines.append("  /dev         tmpfs: null zero full random urandom tty, pts (new instance), shm")
             lines.append("  /proc        fresh procfs for the sandbox's pid namespace")
             for path in policy.hiddenPaths { lines.append("  \(path)  hidden (empty mode-000 tmpfs, or /dev/null on nodev)") }
+        }
+        if let temporary = launcher.privateTemporary {
+            lines.append("  TMPDIR       \(temporary) (private, 0700; the host's /tmp and /dev/shm are not writable)")
         }
         for skipped in isolation.skipped { lines.append("  not applied: \(skipped)") }
         lines.append("")

@@ -20,9 +20,13 @@ public struct LandlockPlan: Sendable {
     /// The running kernel's Landlock ABI.
     public static var kernelABI: Int { Int(airlock_landlock_abi()) }
 
-    /// Read-only everywhere the policy allows, read-write only in the workdir, /tmp and extra read-write paths;
-    /// TCP connect only to the router's ports; no binding; abstract Unix sockets and signals scoped to the sandbox.
-    public init(policy: SandboxPolicy, workdir: String, abi: Int = LandlockPlan.kernelABI) {
+    /// Read-only on the view's allowlist (`readable`), read-write only in the workdir, the private temporary
+    /// directories (`temporary`: /tmp and /dev/shm in the view, or the launcher's own directory without a mount
+    /// namespace) and extra read-write paths; TCP connect only to the router's ports; no binding; abstract Unix
+    /// sockets and signals scoped to the sandbox.
+    public init(policy: SandboxPolicy, readable: [String], workdir: String, temporary: [String],
+                abi: Int = LandlockPlan.kernelABI)
+    {
         self.abi = abi
         handledFilesystem = LandlockAccess.handledFilesystem(abi: abi)
         handledNetwork = LandlockAccess.handledNetwork(abi: abi)
@@ -31,9 +35,9 @@ public struct LandlockPlan: Sendable {
         // /dev holds only the nodes the launcher bound there; writing /dev/null and terminal ioctls must work.
         let devices = LandlockAccess.readOnly | LandlockAccess.writeFile | LandlockAccess.truncate
             | LandlockAccess.ioctlDev
-        pathRules = policy.readonlyPaths.map { PathRule(path: $0, access: LandlockAccess.readOnly) }
+        pathRules = readable.map { PathRule(path: $0, access: LandlockAccess.readOnly) }
             + [PathRule(path: "/dev", access: devices)]
-            + ([workdir, "/tmp", "/dev/shm"] + policy.readwritePaths).map { PathRule(path: $0, access: writable) }
+            + ([workdir] + temporary + policy.readwritePaths).map { PathRule(path: $0, access: writable) }
         connectPorts = policy.routerPorts
         missing = []
         if abi < 1 { missing.append("Landlock (kernel without CONFIG_SECURITY_LANDLOCK or not in lsm=)") }

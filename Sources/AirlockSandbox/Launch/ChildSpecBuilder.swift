@@ -23,6 +23,21 @@ struct ChildSpecBuilder {
         spec.outer_gid = getgid()
         spec.flags = launcher.isolation.flags
 
+        let view = launcher.view.entries.map { entry -> airlock_view_entry in
+            switch entry {
+            case .bind(let path):
+                return airlock_view_entry(path: UnsafePointer(arena.string(path)), source: UnsafePointer(arena.string(path)),
+                                          kind: Int32(AIRLOCK_VIEW_BIND.rawValue))
+            case .symlink(let path, let target):
+                return airlock_view_entry(path: UnsafePointer(arena.string(path)), source: UnsafePointer(arena.string(target)),
+                                          kind: Int32(AIRLOCK_VIEW_SYMLINK.rawValue))
+            case .file(let path, let contents):
+                return airlock_view_entry(path: UnsafePointer(arena.string(path)), source: UnsafePointer(arena.string(contents)),
+                                          kind: Int32(AIRLOCK_VIEW_FILE.rawValue))
+            }
+        }
+        spec.view = UnsafePointer(arena.array(view))
+        spec.view_count = Int32(view.count)
         let hidden = policy.hiddenPaths.map { UnsafePointer(arena.string($0)) as UnsafePointer<CChar>? }
         spec.hidden_paths = UnsafePointer(arena.array(hidden))
         spec.hidden_count = Int32(hidden.count)

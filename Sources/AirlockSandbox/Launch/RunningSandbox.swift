@@ -13,9 +13,12 @@ public final class RunningSandbox: Sendable {
     public let listeners: [SandboxListener]
     private let controlFD: Int32
     private let reportFD: Int32
+    /// The worker's private temporary directory (modes without a mount namespace), removed after it exits.
+    private let temporary: String?
 
-    init(process: airlock_sandbox_process, listeners: [SandboxListener]) {
+    init(process: airlock_sandbox_process, listeners: [SandboxListener], temporary: String? = nil) {
         pid = process.pid
+        self.temporary = temporary
         controlFD = process.control_fd
         reportFD = process.report_fd
         self.listeners = listeners
@@ -34,6 +37,30 @@ public final class RunningSandbox: Sendable {
         close(controlFD)
         close(reportFD)
         listeners.forEach { close($0.fd) }
+        temporary.map(Self.removeTree)
         return rc == 0 ? SandboxExit(waitStatus: status) : .signaled(SIGKILL)
+    }
+
+    /// Removes a directory tree without following symbolic links: every level is opened with O_NOFOLLOW relative to
+    /// its parent, so a link the worker left (or swapped in) is removed, never followed.
+    static func removeTree(_ path: String) {
+        removeEntry(parent: AT_FDCWD, name: path)
+    }
+
+    private static func removeEntry(parent: Int32, name: String) {
+        if unlinkat(parent, name, 0) == 0 { return }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            if fd >= 0 { close(fd) }
+            return
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let child = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if child != "." && child != ".." { names.append(child) }
+        }
+        for child in names { removeEntry(parent: dirfd(dir), name: child) }
+        closedir(dir)
+        unlinkat(parent, name, AT_REMOVEDIR)
     }
 }

@@ -17,8 +17,13 @@ public struct SandboxLauncher: Sendable {
         public var seccompCache: SeccompCache?
         /// Test seam: make this child stage fail with this errno.
         public var injectedFailure: (stage: airlock_stage, errno: Int32)?
+        /// A weaker mode than the launcher would pick (`--isolation`); refused as root.
+        public var isolation: IsolationPlan.Mode?
 
-        public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil, seccompCache: SeccompCache? = nil) {
+        public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil, seccompCache: SeccompCache? = nil,
+                    isolation: IsolationPlan.Mode? = nil)
+        {
+            self.isolation = isolation
             self.uid = uid
             self.gid = gid
             self.workdir = workdir
@@ -31,6 +36,10 @@ public struct SandboxLauncher: Sendable {
     public let landlock: LandlockPlan
     public let seccomp: SeccompProgram?
     public let workdir: String
+    /// The worker's filesystem (with a mount namespace), and what Landlock lets it read in every mode.
+    public let view: RootView
+    /// Without a mount namespace: the private directory the worker gets as TMPDIR instead of the host's /tmp.
+    public let privateTemporary: String?
     /// Why a cached seccomp program was not used, when one was refused.
     public let seccompCacheProblem: String?
     let options: Options
@@ -39,22 +48,31 @@ public struct SandboxLauncher: Sendable {
     public init(policy: SandboxPolicy, options: Options = Options()) throws {
         self.policy = policy
         self.options = options
-        isolation = try IsolationPlan.make(policy: policy, uid: options.uid, gid: options.gid)
+        isolation = try IsolationPlan.make(policy: policy, uid: options.uid, gid: options.gid, requested: options.isolation)
         workdir = try Self.canonicalWorkdir(options.workdir ?? policy.workdir)
-        landlock = LandlockPlan(policy: policy, workdir: workdir)
+        view = try RootView(policy: policy, uid: isolation.uid, gid: isolation.gid, home: workdir)
+        privateTemporary = isolation.hasMountNamespace ? nil : Self.privateTemporaryPath()
+        // With a mount namespace the view is the allowlist, so the worker may read all of it (and list "/" and the
+        // curated /etc); without one Landlock alone holds reads to the same allowlist on the host's tree.
+        landlock = LandlockPlan(policy: policy, readable: isolation.hasMountNamespace ? ["/"] : view.readablePaths,
+                                workdir: workdir,
+                                temporary: privateTemporary.map { [$0] } ?? ["/tmp", "/dev/shm"])
         if policy.landlock == .required, let missing = landlock.missing.first(where: Self.isEssential) {
             throw SandboxLaunchError(code: .landlockUnavailable,
                                      message: "\(missing); the policy says landlock: required (use best-effort to run anyway)")
         }
         if let path = policy.seccompProfile {
-            (seccomp, seccompCacheProblem) = try Self.seccompProgram(profile: path, cache: options.seccompCache)
+            // Without a network namespace listen() would auto-bind a port on the host's addresses (Landlock
+            // mediates bind(), not the implicit bind of listen()), so the syscall is refused outright.
+            let refused = isolation.hasNetworkNamespace ? [] : ["listen"]
+            (seccomp, seccompCacheProblem) = try Self.seccompProgram(profile: path, cache: options.seccompCache, refused: refused)
         } else {
             (seccomp, seccompCacheProblem) = (nil, nil)
         }
     }
 
     /// The profile's program from the cache when a trustworthy entry exists, else compiled (and then stored).
-    private static func seccompProgram(profile path: String, cache: SeccompCache?) throws
+    private static func seccompProgram(profile path: String, cache: SeccompCache?, refused: [String]) throws
         -> (SeccompProgram, String?)
     {
         let bytes = try readFile(path)
@@ -62,7 +80,7 @@ public struct SandboxLauncher: Sendable {
         var key: [UInt8] = []
         var problem: String?
         if let cache {
-            key = SeccompCache.key(profile: bytes, target: target)
+            key = SeccompCache.key(profile: bytes, target: target, refused: refused)
             switch cache.load(key: key) {
             case .hit(let program): return (program, nil)
             case .miss: break
@@ -71,7 +89,7 @@ public struct SandboxLauncher: Sendable {
         }
         let program: SeccompProgram
         do {
-            program = try SeccompCompiler(target: target).compile(try OCISeccompProfile.decode(bytes))
+            program = try SeccompCompiler(target: target).compile(try OCISeccompProfile.decode(bytes).removing(refused))
         } catch {
             throw PolicyFileError(path: path, message: error.description)
         }
@@ -100,8 +118,17 @@ public struct SandboxLauncher: Sendable {
             path: try WorkerCommand.resolve(program),
             arguments: command,
             environment: WorkerCommand.environment(policy: policy, workdir: workdir, sandbox: name,
-                                                   inherited: Self.callerEnvironment()))
-        let process = try spawn(worker)
+                                                   inherited: Self.callerEnvironment(), temporary: privateTemporary))
+        if let temporary = privateTemporary, mkdir(temporary, 0o700) != 0 {
+            throw SandboxLaunchError(code: .spawnFailed, message: "cannot create the worker's private temporary directory \(temporary): \(SystemError(errno)); set TMPDIR to a writable directory")
+        }
+        let process: airlock_sandbox_process
+        do {
+            process = try spawn(worker)
+        } catch {
+            privateTemporary.map(RunningSandbox.removeTree)
+            throw error
+        }
         let listeners: [SandboxListener]
         do {
             listeners = try receiveListeners(process)
@@ -115,7 +142,7 @@ public struct SandboxLauncher: Sendable {
             throw abort(process, SandboxLaunchError(code: .routerUnreachable,
                                                     message: "router not reachable: \(error); the worker was not started"))
         }
-        let running = RunningSandbox(process: process, listeners: listeners)
+        let running = RunningSandbox(process: process, listeners: listeners, temporary: privateTemporary)
         do {
             try valueOrErrno { airlock_sandbox_release(process.control_fd) }
             try awaitExec(process)
@@ -162,6 +189,7 @@ public struct SandboxLauncher: Sendable {
         kill(process.pid, SIGKILL)
         var status: Int32 = 0
         airlock_sandbox_wait(process.pid, process.control_fd, &status)
+        privateTemporary.map(RunningSandbox.removeTree)
         close(process.control_fd)
         close(process.report_fd)
         return error
@@ -172,6 +200,8 @@ public struct SandboxLauncher: Sendable {
         switch UInt32(report.stage) {
         case AIRLOCK_STAGE_MOUNT_HIDE.rawValue where index < policy.hiddenPaths.count:
             return policy.hiddenPaths[index]
+        case AIRLOCK_STAGE_MOUNT_VIEW.rawValue where index >= 0 && index < view.entries.count:
+            return view.entries[index].path
         case AIRLOCK_STAGE_MOUNT_READWRITE.rawValue where index < policy.readwritePaths.count:
             return policy.readwritePaths[index]
         case AIRLOCK_STAGE_MOUNT_WORKDIR.rawValue, AIRLOCK_STAGE_CHDIR.rawValue:
@@ -196,6 +226,14 @@ public struct SandboxLauncher: Sendable {
         }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// A directory only this worker writes, for modes without a private /tmp: named here (under the caller's TMPDIR,
+    /// or /tmp), created 0700 by `start` and removed when the worker has exited; handed to the worker as TMPDIR and
+    /// the only temporary place Landlock lets it write.
+    private static func privateTemporaryPath() -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+        return "\(base)/airlock-worker-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
     }
 
     private static func callerEnvironment() -> [String: String] {

@@ -13,11 +13,13 @@ struct WorkerCommand: Sendable {
     static let searchPath = "/usr/local/bin:/usr/bin:/bin"
 
     /// The caller's environment is never inherited: it may hold the operator's credentials.
-    static func environment(policy: SandboxPolicy, workdir: String, sandbox: String, inherited: [String: String])
-        -> [String]
+    /// `temporary` is the worker's private directory in modes without a private /tmp.
+    static func environment(policy: SandboxPolicy, workdir: String, sandbox: String, inherited: [String: String],
+                            temporary: String? = nil) -> [String]
     {
         var env: [String: String] = [
             "PATH": searchPath, "HOME": workdir, "LANG": "C.UTF-8", "AIRLOCK_SANDBOX": sandbox,
+            "TMPDIR": temporary ?? "/tmp",
         ]
         if let term = inherited["TERM"] { env["TERM"] = term }
         if let api = policy.routerPorts.first {

@@ -1,6 +1,6 @@
 extension SandboxPolicy {
     static let keys = [
-        "workdir", "uid", "gid", "readonlyPaths", "readwritePaths", "hiddenPaths", "limits", "landlock",
+        "workdir", "uid", "gid", "hostAccount", "readonlyPaths", "readwritePaths", "allowSocketPaths", "hiddenPaths", "limits", "landlock",
         "seccompProfile", "routerPorts", "environment", "tmpSize",
     ]
 
@@ -17,8 +17,10 @@ extension SandboxPolicy {
         if let v = c.optional("workdir") { workdir = try v.string() }
         if let v = c.optional("uid") { uid = try v.integer(UInt32.self) }
         if let v = c.optional("gid") { gid = try v.integer(UInt32.self) }
+        if let v = c.optional("hostAccount") { hostAccount = try v.string() }
         if let v = c.optional("readonlyPaths") { readonlyPaths = try v.strings() }
         if let v = c.optional("readwritePaths") { readwritePaths = try v.strings() }
+        if let v = c.optional("allowSocketPaths") { allowSocketPaths = try v.strings() }
         if let v = c.optional("hiddenPaths") { hiddenPaths = try v.strings() }
         if let v = c.optional("limits") { limits = try ResourceLimits(v) }
         if let v = c.optional("landlock") {

@@ -41,4 +41,24 @@ public struct OCISeccompProfile: Sendable, Equatable {
         public var arches: [String]?
         public var minKernel: String?
     }
+
+    /// The profile with `names` taken out of every rule, so they fall to the default action (rules left naming
+    /// nothing are dropped).
+    public func removing(_ names: [String]) -> OCISeccompProfile {
+        guard !names.isEmpty else { return self }
+        var copy = self
+        copy.syscalls = syscalls?.compactMap { rule in
+            var rule = rule
+            if let list = rule.names {
+                rule.names = list.filter { !names.contains($0) }
+                if rule.names!.isEmpty && rule.name == nil { return nil }
+            }
+            if let name = rule.name, names.contains(name) {
+                rule.name = nil
+                if rule.names?.isEmpty ?? true { return nil }
+            }
+            return rule
+        }
+        return copy
+    }
 }

@@ -40,7 +40,8 @@ public struct SeccompCache: Sendable {
 
     /// What a compiled program depends on: the profile's bytes, the machine and kernel the compiler evaluated
     /// Docker's conditions against, libseccomp, and this build of airlock.
-    public static func key(profile: [UInt8], target: SeccompCompiler.Target = .init()) -> [UInt8] {
+    /// `refused`: syscalls the launcher takes out of the profile's allow rules for this mode.
+    public static func key(profile: [UInt8], target: SeccompCompiler.Target = .init(), refused: [String] = []) -> [UInt8] {
         var material = Array("airlock seccomp cache \(formatVersion)\n".utf8)
         let fields = [
             "airlock \(AirlockVersion.current) build \(AirlockVersion.buildID)",
@@ -48,7 +49,7 @@ public struct SeccompCache: Sendable {
             "arch \(seccomp_arch_native()) \(target.goArchitecture)",
             "kernel \(target.kernelRelease)",
             "capabilities \(target.capabilities.sorted().joined(separator: ","))",
-        ]
+        ] + (refused.isEmpty ? [] : ["refused \(refused.joined(separator: ","))"])
         for field in fields { material += Array(field.utf8) + [0x0A] }
         material += profile
         return sha256(material)

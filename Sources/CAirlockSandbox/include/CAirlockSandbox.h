@@ -15,6 +15,7 @@ enum airlock_stage {
     AIRLOCK_STAGE_OPEN_TREE,
     AIRLOCK_STAGE_MOUNT_ROOT_READONLY,
     AIRLOCK_STAGE_MOUNT_ROOT_ATTACH,
+    AIRLOCK_STAGE_MOUNT_VIEW,
     AIRLOCK_STAGE_MOUNT_HIDE,
     AIRLOCK_STAGE_MOUNT_TMP,
     AIRLOCK_STAGE_MOUNT_WORKDIR,
@@ -65,6 +66,19 @@ struct airlock_rlimit {
     uint64_t value;
 };
 
+/// One entry of the worker's root view (see RootView.swift), made in order on an empty tmpfs.
+enum airlock_view_kind {
+    AIRLOCK_VIEW_BIND = 0,     ///< read-only recursive bind of `source` (a host path) at `path`
+    AIRLOCK_VIEW_SYMLINK = 1,  ///< symbolic link at `path` pointing to `source`
+    AIRLOCK_VIEW_FILE = 2,     ///< file at `path` (mode 0644) holding the string `source`
+};
+
+struct airlock_view_entry {
+    const char *path;
+    const char *source;
+    int kind;
+};
+
 struct airlock_landlock_path_rule {
     const char *path;
     uint64_t access;
@@ -82,6 +96,8 @@ struct airlock_sandbox_spec {
     uint32_t outer_gid;
     uint32_t flags;
 
+    const struct airlock_view_entry *view;
+    int view_count;
     const char *const *hidden_paths;
     int hidden_count;
     const char *const *readwrite_paths;
