@@ -20,6 +20,8 @@ public struct RunArguments: Sendable, Equatable {
 
     public static let usage = """
         OVERVIEW: Run a command in the sandbox; exits with the worker's status (128+N when killed by signal N).
+        When standard input, output or error is a terminal, the worker gets a pseudo-terminal of its own, relayed
+        both ways; the terminal is in raw mode while the worker runs and restored afterwards.
 
         USAGE: airlock run [<options>] -- <command> ...
 

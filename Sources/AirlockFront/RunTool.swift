@@ -27,7 +27,7 @@ public enum RunTool {
             let launcher = try SandboxLauncher(
                 policy: policy,
                 options: .init(uid: options.uid, gid: options.gid, workdir: options.workdir,
-                               seccompCache: seccompCache(options),
+                               seccompCache: seccompCache(options), terminal: true,
                                isolation: options.isolation == "unprivileged" ? .unprivileged
                                    : options.isolation == "user-namespace" ? .userNamespace : nil))
             for warning in launcher.warnings { printError("airlock: \(warning)") }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -37,4 +38,10 @@ void airlock_confine(const struct airlock_sandbox_spec *spec, int report_fd) {
     err = airlock_injected(spec, AIRLOCK_STAGE_SETSID);
     if (err == 0 && setsid() < 0) err = errno;
     if (err != 0) airlock_fail(report_fd, AIRLOCK_STAGE_SETSID, err, 0);
+    // The session's controlling terminal is the worker's own pty (never the operator's), so Ctrl-C relayed as a
+    // byte becomes its SIGINT and /dev/tty is that pty.
+    if (spec->terminal_fd >= 0) {
+        int fd = (spec->terminal_mask & 1) ? 0 : (spec->terminal_mask & 2) ? 1 : 2;
+        if (ioctl(fd, TIOCSCTTY, 0) != 0) airlock_fail(report_fd, AIRLOCK_STAGE_SETSID, errno, 1);
+    }
 }

@@ -117,6 +117,12 @@ __attribute__((noreturn)) static void supervisor_main(const struct airlock_sandb
                                                       int control_fd) {
     if (reset_signals() != 0) airlock_fail(report_fd, AIRLOCK_STAGE_SIGNALS, errno, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The worker's own pseudo-terminal replaces the standard descriptors that were the operator's terminal.
+    if (spec->terminal_fd >= 0) {
+        for (int fd = 0; fd < 3; fd++) {
+            if ((spec->terminal_mask & (1 << fd)) && dup2(spec->terminal_fd, fd) < 0) _exit(126);
+        }
+    }
     // Nothing the parent had open may reach the worker, nor stay open in the supervisor.
     close_inherited(report_fd, control_fd);
     if (spec->flags & AIRLOCK_SPEC_USERNS) write_id_maps(spec, report_fd);

@@ -9,10 +9,14 @@ import CAirlockSandbox
 struct ChildSpecBuilder {
     var launcher: SandboxLauncher
     var worker: WorkerCommand
+    /// The worker's pseudo-terminal slave and which standard descriptors it replaces (`airlock_sandbox_spec`).
+    var terminal: (fd: Int32, mask: Int32)?
 
     func build(in arena: CStringArena) -> airlock_sandbox_spec {
         let policy = launcher.policy
         var spec = airlock_sandbox_spec()
+        spec.terminal_fd = terminal?.fd ?? -1
+        spec.terminal_mask = terminal?.mask ?? 0
         spec.exec_path = UnsafePointer(arena.string(worker.path))
         spec.argv = UnsafePointer(arena.stringArray(worker.arguments))
         spec.envp = UnsafePointer(arena.stringArray(worker.environment))

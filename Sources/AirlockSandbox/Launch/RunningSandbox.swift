@@ -15,10 +15,16 @@ public final class RunningSandbox: Sendable {
     private let reportFD: Int32
     /// The worker's private temporary directory (modes without a mount namespace), removed after it exits.
     private let temporary: String?
+    /// Whether this process relays the worker's pseudo-terminal (stopped, and the operator's terminal restored,
+    /// once the worker has exited).
+    private let relaysTerminal: Bool
 
-    init(process: airlock_sandbox_process, listeners: [SandboxListener], temporary: String? = nil) {
+    init(process: airlock_sandbox_process, listeners: [SandboxListener], temporary: String? = nil,
+         relaysTerminal: Bool = false)
+    {
         pid = process.pid
         self.temporary = temporary
+        self.relaysTerminal = relaysTerminal
         controlFD = process.control_fd
         reportFD = process.report_fd
         self.listeners = listeners
@@ -37,6 +43,7 @@ public final class RunningSandbox: Sendable {
         close(controlFD)
         close(reportFD)
         listeners.forEach { close($0.fd) }
+        if relaysTerminal { airlock_pty_relay_stop() }
         temporary.map(Self.removeTree)
         return rc == 0 ? SandboxExit(waitStatus: status) : .signaled(SIGKILL)
     }

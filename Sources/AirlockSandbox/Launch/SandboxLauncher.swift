@@ -19,11 +19,15 @@ public struct SandboxLauncher: Sendable {
         public var injectedFailure: (stage: airlock_stage, errno: Int32)?
         /// A weaker mode than the launcher would pick (`--isolation`); refused as root.
         public var isolation: IsolationPlan.Mode?
+        /// When a standard descriptor is a terminal, give the worker a pseudo-terminal of its own and relay it
+        /// (`airlock run` does; one such sandbox per process).
+        public var terminal = false
 
         public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil, seccompCache: SeccompCache? = nil,
-                    isolation: IsolationPlan.Mode? = nil)
+                    terminal: Bool = false, isolation: IsolationPlan.Mode? = nil)
         {
             self.isolation = isolation
+            self.terminal = terminal
             self.uid = uid
             self.gid = gid
             self.workdir = workdir
@@ -122,12 +126,26 @@ public struct SandboxLauncher: Sendable {
         if let temporary = privateTemporary, mkdir(temporary, 0o700) != 0 {
             throw SandboxLaunchError(code: .spawnFailed, message: "cannot create the worker's private temporary directory \(temporary): \(SystemError(errno)); set TMPDIR to a writable directory")
         }
+        let terminal = try openTerminal()
         let process: airlock_sandbox_process
         do {
-            process = try spawn(worker)
+            process = try spawn(worker, terminal: terminal.map { ($0.slave, $0.mask) })
         } catch {
             privateTemporary.map(RunningSandbox.removeTree)
+            if let terminal {
+                close(terminal.slave)
+                close(terminal.master)
+            }
             throw error
+        }
+        if let terminal {
+            close(terminal.slave)
+            let input: Int32 = isatty(0) != 0 ? 0 : -1
+            let output: Int32 = isatty(1) != 0 ? 1 : isatty(2) != 0 ? 2 : -1
+            let rc = airlock_pty_relay_start(terminal.master, input, output)
+            if rc != 0 {
+                throw abort(process, SandboxLaunchError(code: .spawnFailed, message: "relaying the worker's terminal: \(SystemError(-rc).name)"))
+            }
         }
         let listeners: [SandboxListener]
         do {
@@ -142,7 +160,8 @@ public struct SandboxLauncher: Sendable {
             throw abort(process, SandboxLaunchError(code: .routerUnreachable,
                                                     message: "router not reachable: \(error); the worker was not started"))
         }
-        let running = RunningSandbox(process: process, listeners: listeners, temporary: privateTemporary)
+        let running = RunningSandbox(process: process, listeners: listeners, temporary: privateTemporary,
+                                     relaysTerminal: terminal != nil)
         do {
             try valueOrErrno { airlock_sandbox_release(process.control_fd) }
             try awaitExec(process)
@@ -153,9 +172,22 @@ public struct SandboxLauncher: Sendable {
         return running
     }
 
-    private func spawn(_ worker: WorkerCommand) throws -> airlock_sandbox_process {
+    /// A pseudo-terminal for the worker when `options.terminal` is set and a standard descriptor is a terminal.
+    private func openTerminal() throws -> (master: Int32, slave: Int32, mask: Int32)? {
+        guard options.terminal else { return nil }
+        let ttys = (0..<3).filter { isatty(Int32($0)) != 0 }
+        guard let first = ttys.first else { return nil }
+        var master: Int32 = -1, slave: Int32 = -1
+        let rc = airlock_pty_open(Int32(first), &master, &slave)
+        guard rc == 0 else {
+            throw SandboxLaunchError(code: .spawnFailed, message: "opening a pseudo-terminal for the worker: \(SystemError(-rc).name); run with standard input, output and error redirected away from the terminal")
+        }
+        return (master, slave, ttys.reduce(0) { $0 | (1 << Int32($1)) })
+    }
+
+    private func spawn(_ worker: WorkerCommand, terminal: (Int32, Int32)? = nil) throws -> airlock_sandbox_process {
         let arena = CStringArena()
-        var spec = ChildSpecBuilder(launcher: self, worker: worker).build(in: arena)
+        var spec = ChildSpecBuilder(launcher: self, worker: worker, terminal: terminal).build(in: arena)
         var process = airlock_sandbox_process()
         let rc = withExtendedLifetime(arena) { airlock_sandbox_spawn(&spec, &process) }
         guard rc == 0 else {
@@ -189,6 +221,7 @@ public struct SandboxLauncher: Sendable {
         kill(process.pid, SIGKILL)
         var status: Int32 = 0
         airlock_sandbox_wait(process.pid, process.control_fd, &status)
+        if options.terminal { airlock_pty_relay_stop() }
         privateTemporary.map(RunningSandbox.removeTree)
         close(process.control_fd)
         close(process.report_fd)

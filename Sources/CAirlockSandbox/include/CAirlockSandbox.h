@@ -123,6 +123,10 @@ struct airlock_sandbox_spec {
     unsigned short seccomp_filter_len;
     unsigned int seccomp_flags;
 
+    /// A pseudo-terminal slave the worker gets in place of each standard descriptor whose bit is set in
+    /// `terminal_mask` (bit 0: stdin), and as its controlling terminal; -1: none.
+    int terminal_fd;
+    int terminal_mask;
     /// Test seam: make this stage fail with this errno instead of running it.
     int inject_stage;
     int inject_errno;
@@ -179,6 +183,13 @@ void airlock_forward_signals(pid_t supervisor);
 /// The running executable's GNU build-id (at most `cap` bytes); returns its length, 0 if it has none.
 int airlock_build_id(uint8_t *out, size_t cap);
 
+/// Opens a pseudo-terminal pair with `operator_fd`'s settings and window size. Returns 0 or -errno.
+int airlock_pty_open(int operator_fd, int *master, int *slave);
+/// Relays `input_fd` (the operator's terminal, put in raw mode until stop; -1: none) to `master` and `master` to
+/// `output_fd` on a thread, and the window size on SIGWINCH. One relay per process. Returns 0 or -errno.
+int airlock_pty_relay_start(int master, int input_fd, int output_fd);
+/// Drains what the worker wrote, stops the relay, restores the operator's terminal settings, closes `master`.
+void airlock_pty_relay_stop(void);
 /// SHA-256 (FIPS 180-4) of `length` bytes.
 void airlock_sha256(const void *data, size_t length, uint8_t digest[32]);
 

@@ -1,0 +1,110 @@
+import AirlockSandbox
+import CAirlockSandbox
+import Foundation
+import Glibc
+import Testing
+
+/// `airlock run` from an operator's terminal: the worker gets a pseudo-terminal of its own, relayed both ways, and
+/// nothing it does to its terminal (settings, size, exclusive mode) reaches the operator's.
+@Suite(.serialized)
+struct TerminalTests {
+    /// A pseudo-terminal standing in for the operator's: the test holds the master, `airlock run` gets the slave.
+    struct OperatorTerminal {
+        let master: Int32
+        let slave: Int32
+
+        init() throws {
+            var master: Int32 = -1, slave: Int32 = -1
+            guard airlock_pty_open(-1, &master, &slave) == 0 else { throw POSIXError(.EIO) }
+            self.master = master
+            self.slave = slave
+            var size = winsize(ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0)
+            _ = ioctl(slave, UInt(TIOCSWINSZ), &size)
+        }
+
+        var settings: termios {
+            var value = termios()
+            tcgetattr(slave, &value)
+            return value
+        }
+
+        var size: winsize {
+            var value = winsize()
+            _ = ioctl(slave, UInt(TIOCGWINSZ), &value)
+            return value
+        }
+
+        var exclusive: Int32 {
+            var value: Int32 = 0
+            _ = ioctl(slave, UInt(0x8004_5440) /* TIOCGEXCL */, &value)
+            return value
+        }
+
+        func write(_ text: String) {
+            _ = text.withCString { Glibc.write(master, $0, strlen($0)) }
+        }
+
+        /// Everything the master side receives until `done` is true and nothing more arrives for 200 ms.
+        func readAll(until done: () -> Bool, seconds: Double = 30) -> String {
+            var bytes: [UInt8] = []
+            let deadline = Date().addingTimeInterval(seconds)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while Date() < deadline {
+                var poller = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+                if poll(&poller, 1, 200) > 0 {
+                    let n = read(master, &buffer, buffer.count)
+                    if n > 0 { bytes += buffer.prefix(n) }
+                    continue
+                }
+                if done() { break }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test("the worker's stty, window size and TIOCEXCL change only its own pty; input and output are relayed",
+          .enabled(if: TestSupport.isRoot, TestSupport.rootReason))
+    func ownTerminal() throws {
+        let terminal = try OperatorTerminal()
+        defer {
+            close(terminal.master)
+            close(terminal.slave)
+        }
+        let before = terminal.settings
+        let workdir = try TestSupport.makeDirectory(under: "/var/tmp")
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(TestSupport.productsDirectory)/airlock")
+        process.arguments = [
+            "run", "--no-router", "--workdir", workdir, "--", "/bin/sh", "-c",
+            "echo SIZE $(stty size); stty -echo -icanon cols 7 rows 3; "
+                + "python3 -c 'import fcntl, sys, termios; fcntl.ioctl(0, termios.TIOCEXCL); print(\"TTY\", sys.stdin.isatty())'; "
+                + "echo READY; read line; echo GOT:$line",
+        ]
+        let handle = FileHandle(fileDescriptor: terminal.slave, closeOnDealloc: false)
+        process.standardInput = handle
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        var sent = false
+        let output = terminal.readAll(until: {
+            if !sent {
+                // The worker turned its echo off: what the operator types is not shown twice.
+                sent = true
+                usleep(300_000)
+                terminal.write("hello\n")
+            }
+            return !process.isRunning
+        })
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("SIZE 24 80"), "the worker starts with the operator's size: \(output)")
+        #expect(output.contains("TTY True"), "\(output)")
+        #expect(output.contains("GOT:hello"), "input reaches the worker: \(output)")
+        let after = terminal.settings
+        #expect(after.c_lflag == before.c_lflag, "the operator's local modes changed (echo, icanon)")
+        #expect(after.c_iflag == before.c_iflag && after.c_oflag == before.c_oflag && after.c_cflag == before.c_cflag)
+        #expect(terminal.size.ws_row == 24 && terminal.size.ws_col == 80, "the operator's window size changed")
+        #expect(terminal.exclusive == 0, "the operator's terminal was left in exclusive mode")
+    }
+}
