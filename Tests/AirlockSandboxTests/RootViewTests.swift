@@ -31,6 +31,19 @@ struct RootViewTests {
         #expect(writable.hasPrefix("readwritePaths: \"\(path)\""), "\(writable)")
     }
 
+    @Test("a workdir that is or contains a socket directory is refused before anything starts",
+          arguments: ["/", "/tmp", "/run", "/var", "/dev/shm"])
+    func workdirExposingSockets(workdir: String) throws {
+        var policy = SandboxPolicy()
+        policy.workdir = workdir
+        do {
+            _ = try SandboxLauncher(policy: policy)
+            Issue.record("accepted workdir \(workdir)")
+        } catch let error as SandboxLaunchError {
+            #expect(error.message.hasPrefix("workdir: \"\(workdir)\" would show the host's"), "\(error.message)")
+        }
+    }
+
     @Test("a socket directory named in allowSocketPaths, and a directory of one's own inside /tmp, are accepted")
     func namedOnPurpose() throws {
         #expect(refusal { $0.readonlyPaths = ["/run"]; $0.allowSocketPaths = ["/run"] } == nil)

@@ -54,6 +54,8 @@ public struct SandboxLauncher: Sendable {
         self.options = options
         isolation = try IsolationPlan.make(policy: policy, uid: options.uid, gid: options.gid, requested: options.isolation)
         workdir = try Self.canonicalWorkdir(options.workdir ?? policy.workdir)
+        // The workdir is bound read-write: "/", /tmp or /run as the workdir would show the host's sockets.
+        try RootView.check(workdir, key: "workdir", policy: policy, mustExist: false)
         view = try RootView(policy: policy, uid: isolation.uid, gid: isolation.gid, home: workdir)
         privateTemporary = isolation.hasMountNamespace ? nil : Self.privateTemporaryPath()
         // With a mount namespace the view is the allowlist, so the worker may read all of it (and list "/" and the
