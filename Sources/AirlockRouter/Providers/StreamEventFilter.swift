@@ -10,7 +10,9 @@
 ///   or drops them (the agent sees a cut stream) when it cannot be.
 ///
 /// Events are found by their blank-line terminator across arbitrary read boundaries. An event larger than
-/// `maxEvent` is passed on as it stands, unexamined, so memory stays bounded.
+/// `maxEvent` is passed on as it stands, unexamined, so memory stays bounded; what an upstream sends after the
+/// final event is held only up to `maxEvent` in all, and the rest is dropped (an SDK stops reading at the final
+/// event anyway).
 struct StreamEventFilter: Sendable {
     let endpoint: Endpoint
     /// Remove the usage chunk and the `"usage":null` members (chat completions, when only the router asked).
@@ -33,7 +35,7 @@ struct StreamEventFilter: Sendable {
     /// Takes the next bytes of the stream; appends to `out` what may go to the agent now.
     mutating func feed(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         if holding {
-            held.append(contentsOf: bytes)
+            hold(bytes)
             return
         }
         pending.append(contentsOf: bytes)
@@ -48,7 +50,7 @@ struct StreamEventFilter: Sendable {
             process(pending[consumed..<scanned], into: &out)
             consumed = scanned
             if holding {
-                held.append(contentsOf: pending[consumed...])
+                pending[consumed...].withUnsafeBytes { hold($0) }
                 pending = []
                 scanned = 0
                 lineStart = 0
@@ -78,9 +80,15 @@ struct StreamEventFilter: Sendable {
         process(rest[...], into: &out)
     }
 
+    /// Keeps bytes that come after the final event, up to `maxEvent` held in all.
+    private mutating func hold(_ bytes: UnsafeRawBufferPointer) {
+        let room = max(0, Self.maxEvent - held.count)
+        held.append(contentsOf: bytes.prefix(room))
+    }
+
     private mutating func process(_ event: ArraySlice<UInt8>, into out: inout [UInt8]) {
         if holding {
-            held.append(contentsOf: event)
+            event.withUnsafeBytes { hold($0) }
             return
         }
         // The event's name and its data (a single `data:` line is all the providers send; with several lines
@@ -106,7 +114,7 @@ struct StreamEventFilter: Sendable {
         let payload = data.map { event[$0] } ?? []
         if isFinal(name: name, payload: payload) {
             holding = true
-            held.append(contentsOf: event)
+            event.withUnsafeBytes { hold($0) }
             return
         }
         // Only a chunk that names usage can need a change; the rest pass without being parsed.

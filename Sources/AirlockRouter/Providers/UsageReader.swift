@@ -149,10 +149,17 @@ struct UsageReader: Sendable {
 /// with newlines), across arbitrary chunk boundaries. Lines are bounded; an over-long line is skipped.
 struct SSELineBuffer: Sendable {
     static let maxLine = 4 << 20
+    /// The data of one event, all its lines together: an event past this is dropped whole (never parsed), so an
+    /// upstream that never sends the blank line cannot grow the buffer.
+    static let maxEvent = 4 << 20
     private var line: [UInt8] = []
     private var skipping = false
     private var data: [UInt8] = []
     private var hasData = false
+    private var droppingEvent = false
+
+    /// What is buffered now: the current line and the current event's data.
+    var bufferedBytes: Int { line.count + data.count }
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: ([UInt8]) -> Void) {
         for byte in bytes {
@@ -174,14 +181,21 @@ struct SSELineBuffer: Sendable {
     private mutating func handleLine(onEvent: ([UInt8]) -> Void) {
         if line.last == 0x0D { line.removeLast() }
         if line.isEmpty {
-            if hasData { onEvent(data) }
+            if hasData && !droppingEvent { onEvent(data) }
             data.removeAll(keepingCapacity: true)
             hasData = false
+            droppingEvent = false
             return
         }
+        guard !droppingEvent else { return }
         guard line.starts(with: "data:".utf8) else { return }
         var payload = line.dropFirst(5)
         if payload.first == 0x20 { payload = payload.dropFirst() }
+        if data.count + payload.count + 1 > Self.maxEvent {
+            droppingEvent = true
+            data = []
+            return
+        }
         if hasData { data.append(0x0A) }
         data.append(contentsOf: payload)
         hasData = true

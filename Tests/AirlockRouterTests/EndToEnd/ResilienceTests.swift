@@ -214,13 +214,16 @@ struct ResilienceTests {
     @Test("an agent that disconnects mid-stream cancels the upstream call")
     func disconnectCancels() async throws {
         try await withHarness { h in
-            h.mock.addFault(MockFault(count: 1, chunkDelayMs: 300))
+            // Eight chunks a second apart: the stream is still running when the agent leaves, however loaded the
+            // machine is.
+            h.mock.addFault(MockFault(count: 1, chunkDelayMs: 1_000))
             let socket = try RawSocket(port: h.routerPort)
             let body = Harness.chat(stream: true)
             socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(await eventually(seconds: 20) { h.mock.requestCount == 1 })
             try await Task.sleep(for: .milliseconds(400))
             shutdown(socket.fd, Int32(SHUT_RDWR))
-            let cancelled = await eventually { h.mock.recordedRequests().first?.cancelled == true }
+            let cancelled = await eventually(seconds: 20) { h.mock.recordedRequests().first?.cancelled == true }
             #expect(cancelled)
         }
     }

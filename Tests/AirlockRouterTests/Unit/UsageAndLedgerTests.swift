@@ -302,4 +302,37 @@ struct StreamEventFilterTests {
         #expect(rOut == "event: response.output_text.delta\ndata: {}\n\n")
         #expect(rHeld == "event: response.completed\ndata: {}")
     }
+
+    @Test("an upstream that keeps sending after the final event cannot grow what the router holds past one event's bound")
+    func heldIsBounded() {
+        var filter = StreamEventFilter(endpoint: .chatCompletions, dropInjectedUsage: false)
+        var out: [UInt8] = []
+        Array("data: [DONE]\n\n".utf8).withUnsafeBytes { filter.feed($0, into: &out) }
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 << 10)
+        for _ in 0..<(64 << 20) / chunk.count {  // 64 MiB after [DONE]
+            chunk.withUnsafeBytes { filter.feed($0, into: &out) }
+        }
+        filter.finish(into: &out)
+        #expect(filter.held.count <= StreamEventFilter.maxEvent)
+        #expect(filter.held.starts(with: Array("data: [DONE]\n\n".utf8)))
+        #expect(out.isEmpty)
+    }
+}
+
+@Suite("SSE line buffer")
+struct SSELineBufferTests {
+    @Test("an event whose data lines never end is dropped at the bound, and the events after it are read")
+    func unterminatedEventIsBounded() {
+        var buffer = SSELineBuffer()
+        var events: [[UInt8]] = []
+        let line = Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "y"), count: 1 << 20) + [0x0A]
+        for _ in 0..<64 {  // 64 MiB of data lines in one event, no blank line
+            line.withUnsafeBytes { buffer.feed($0) { events.append($0) } }
+            #expect(buffer.bufferedBytes <= SSELineBuffer.maxEvent + SSELineBuffer.maxLine)
+        }
+        Array("\ndata: {\"usage\":{\"prompt_tokens\":1}}\n\n".utf8).withUnsafeBytes { buffer.feed($0) { events.append($0) } }
+        // Compared as short text: a failure must not print megabytes.
+        #expect(events.map { $0.count > 100 ? "(\($0.count) bytes)" : String(decoding: $0, as: UTF8.self) }
+                    == ["{\"usage\":{\"prompt_tokens\":1}}"])
+    }
 }
