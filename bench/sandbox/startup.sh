@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Startup: `airlock run -- /bin/true` vs bubblewrap, alternating, median of N runs each (release build, as root):
 #   RUNS=21 bench/sandbox/startup.sh
+# bubblewrap gets a comparable isolation set: the same allowlisted root view (every entry `airlock policy explain`
+# prints: /usr, the merged-usr links, the curated /etc), an empty /run, a private /tmp, /dev, /proc, the workdir
+# read-write, all namespaces, a new session and no capabilities. It has no Landlock and no seccomp filter here.
 # airlock runs with --no-router: handing the listeners to a router is not part of the comparison (bubblewrap has
 # nothing like it). Its seccomp program comes from the cache, which the warm-up run fills; the third row compiles
 # the profile on every launch instead (--no-seccomp-cache), to show what the cache saves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (namespaces, a workdir owned by UID 1000); run it as root, or SKIP_SANDBOX=1 for make bench" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (namespaces, a workdir owned by the worker UID 480000); run it as root, or SKIP_SANDBOX=1 for make bench" >&2; exit 1; }
+command -v bwrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 RUNS="${RUNS:-25}"
 # AIRLOCK_STATIC_BIN: an already built --static-swift-stdlib release binary to use instead of building one.
 AIRLOCK="${AIRLOCK_STATIC_BIN:-}"
@@ -15,15 +19,27 @@ if [ -z "$AIRLOCK" ]; then
   AIRLOCK="$PWD/.build-static/release/airlock"
 fi
 WORKDIR="$(mktemp -d /tmp/airlock-bench-XXXX)"
-chown 1000:1000 "$WORKDIR"
+chown 480000:480000 "$WORKDIR"
 trap 'rm -rf "$WORKDIR"' EXIT
 python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" <<'PY'
 import statistics, subprocess, sys, time
 runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 launch = [airlock, "run", "--no-router", "--workdir", workdir]
+# The view airlock builds, entry by entry, given to bubblewrap the same way.
+explain = subprocess.run([airlock, "policy", "explain", "--workdir", workdir], capture_output=True, text=True,
+                         check=True, cwd=workdir).stdout
+view = []
+for line in explain.splitlines():
+    fields = line.split()
+    if len(fields) >= 3 and fields[1] == "->" and fields[0].startswith("/"):
+        view += ["--symlink", fields[2], fields[0]]
+    elif len(fields) >= 2 and fields[0].startswith("/") and (fields[1] == "host's," or line.endswith("written by the launcher")):
+        view += ["--ro-bind", fields[0], fields[0]]
+assert "--ro-bind" in view and "/usr" in view, explain
 commands = {
     "airlock": launch + ["--", "/bin/true"],
-    "bwrap": ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+    "bwrap": ["bwrap", *view, "--tmpfs", "/run", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
+              "--bind", workdir, workdir, "--chdir", workdir, "--remount-ro", "/", "--unshare-all",
               "--die-with-parent", "--new-session", "--cap-drop", "ALL", "/bin/true"],
     "airlock, profile compiled": launch + ["--no-seccomp-cache", "--", "/bin/true"],
 }
