@@ -136,6 +136,37 @@ struct EgressProxyTests {
         }
     }
 
+    @Test(
+        "the proxy never connects to the router's own listeners or upstreams, whatever the allowlist says (a port the kernel picked, a configuration that skipped validation)",
+        arguments: ["mock.test:ROUTER", "mock.test:EGRESS", "mock.test:UPSTREAM", "127.0.0.1:UPSTREAM", "[::ffff:127.0.0.1]:UPSTREAM", "0.0.0.0:ROUTER", "localhost:UPSTREAM"]
+    )
+    func routerEndpoints(authority: String) async throws {
+        try await Self.withEgress { h, origin in
+            let proxy = Self.egressPort(h)
+            let ports = ["ROUTER": h.routerPort, "EGRESS": proxy, "UPSTREAM": h.mock.port]
+            var target = authority
+            for (name, port) in ports { target = target.replacingOccurrences(of: name, with: "\(port)") }
+            // Allow exactly that target and every spelling of loopback, as a careless policy might.
+            var config = h.router.holder.current.config
+            config.sandboxes[0].egress.allow += [target, "mock.test:\(origin.port)"]
+            config.sandboxes[0].egress.allowAddresses += ["0.0.0.0", "::ffff:127.0.0.1", "::1"]
+            let reloaded = await h.router.reload(LoadedConfig(config: config, path: "test.yaml", source: Array("careless".utf8)))
+            #expect(reloaded != .refused(""), "\(reloaded)")
+            let text = try await Self.connect(proxy, target)
+            #expect(text.hasPrefix("HTTP/1.1 403"), "\(text)")
+            #expect(text.contains("x-airlock-reason: router_endpoint"), "\(text)")
+            #expect(h.mock.requestCount == 0)
+            // The origin on its own port is still reachable.
+            let originPort = origin.port
+            let fine = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT mock.test:\(originPort) HTTP/1.1\r\nhost: x\r\n\r\n")
+                return socket.readSome()
+            }
+            #expect(fine.hasPrefix("HTTP/1.1 200"), "\(fine)")
+        }
+    }
+
     @Test("plain-HTTP forwarding reaches an allowed origin and adds no credential")
     func forward() async throws {
         try await Self.withEgress { h, origin in
