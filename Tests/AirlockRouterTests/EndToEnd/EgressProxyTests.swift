@@ -291,11 +291,16 @@ struct EgressProxyTests {
             let port = origin.port
             var open: [RawSocket] = []
             for _ in 0..<2 {
-                let socket = try RawSocket(port: proxy)
-                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                // Each tunnel is established (and counted) before the next: a fixed pause was too short on a loaded
+                // machine, and the third tunnel then opened first.
+                let (socket, answer) = try await offPool {
+                    let socket = try RawSocket(port: proxy)
+                    socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                    return (socket, socket.readSome())
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
                 open.append(socket)
             }
-            try await Task.sleep(for: .milliseconds(300))
             let third = try await Self.connect(proxy, "mock.test:\(port)")
             #expect(third.hasPrefix("HTTP/1.1 429"))
             #expect(third.contains("too_many_tunnels"))
