@@ -52,8 +52,16 @@ except openai.PermissionDeniedError as error:
     report("forbidden model refused", True, f"PermissionDeniedError {error.status_code}")
 
 # 5. Egress through the router's proxy: the allowlisted mirror works, anything else is refused.
-with urllib.request.urlopen("http://mirror.demo.test:9901/__mock/health", timeout=10) as response:
-    report("egress to the allowlisted mirror", response.status == 200, "200 through the egress proxy")
+with urllib.request.urlopen("http://mirror.demo.test:9902/simple/", timeout=10) as response:
+    index = response.read().decode()
+    report("egress to the allowlisted mirror", response.status == 200 and "airlock-demo-package" in index,
+           f"{response.status} through the egress proxy, a package index")
+# The same name on another port (the mock upstream, which shows what it was sent) is not on the allowlist.
+try:
+    urllib.request.urlopen("http://mirror.demo.test:9901/__mock/requests", timeout=10)
+    report("the upstream's port refused under the mirror's name", False, "was allowed")
+except urllib.error.HTTPError as error:
+    report("the upstream's port refused under the mirror's name", error.code == 403, f"{error.code}: {error.read().decode().strip()}")
 try:
     urllib.request.urlopen("http://example.com/", timeout=10)
     report("egress to a host not on the allowlist refused", False, "was allowed")

@@ -10,12 +10,12 @@ config=policies/demo.yaml
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
-  for pid in ${router_pid:-} ${mock_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in ${router_pid:-} ${mock_pid:-} ${mirror_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
-for port in 8443 9901; do
+for port in 8443 9901 9902; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: 127.0.0.1:$port is already in use; stop what listens there (an earlier demo?) and retry." >&2
     exit 1
@@ -40,6 +40,11 @@ bold "Starting the mock upstream on 127.0.0.1:9901 (it requires the provider key
   2>"$work/mock.log" &
 mock_pid=$!
 for _ in $(seq 100); do [ -s "$work/mock.port" ] && break; sleep 0.05; done
+
+bold "Starting the package mirror on 127.0.0.1:9902 (static index pages only; the sandbox may reach this port alone)"
+"$python" -m http.server 9902 --bind 127.0.0.1 --directory demo/mirror 2>"$work/mirror.log" >&2 &
+mirror_pid=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/9902) 2>/dev/null && break; sleep 0.05; done
 
 bold "Starting the router on 127.0.0.1:8443 and $work/router.sock"
 # The router reads the keys and binds as root, then drops every thread to `nobody` before serving.
@@ -80,4 +85,4 @@ bold "The receipts themselves (no prompt or completion text, only digests)"
 "$bin" receipts export "$work/receipts" --from 2 --to 6
 
 echo
-echo "Demo complete. Logs: $work/router.log, $work/mock.log"
+echo "Demo complete. Logs: $work/router.log, $work/mock.log, $work/mirror.log"

@@ -145,6 +145,7 @@ public final class Router: Service, Sendable {
             for listener in config.router.listeners {
                 channels.append(try await factory.bind(listener))
             }
+            holder.current.egress.setListening(Self.boundEndpoints(config.router.listeners, channels))
             if let control = config.router.control {
                 controlServer = try ControlServer(path: control.path, operators: Set(control.operatorUIDs), logger: logger) {
                     request, descriptors in
@@ -220,6 +221,16 @@ public final class Router: Service, Sendable {
             case .unixDomainSocket?: return channel.localAddress?.pathname ?? "unix"
             case nil: return "unknown"
             }
+        }
+    }
+
+    /// The TCP listeners as bound, for the egress proxy to keep away from.
+    static func boundEndpoints(_ listeners: [ListenerConfig], _ channels: [any Channel]) -> [RouterEndpoint] {
+        zip(listeners, channels).enumerated().compactMap { index, pair in
+            guard let local = pair.1.localAddress, let port = local.port, let host = local.ipAddress,
+                let address = IPAddress.parse(host)
+            else { return nil }
+            return .listener(pair.0, index: index, address: address, port: port)
         }
     }
 

@@ -18,6 +18,8 @@ struct SandboxRouterTests {
         let directory: String
         let router: AirlockProcess
         let mock: MockUpstreamServer
+        /// What the sandbox may reach through the egress proxy, on its own port: never the upstream's.
+        let origin: MockUpstreamServer
     }
 
     static func start() async throws -> Stack {
@@ -26,6 +28,7 @@ struct SandboxRouterTests {
         let key = "sk-sandbox-\(UInt64.random(in: 0...UInt64.max))"
         try TempDirectory.write(directory + "/provider.key", key, mode: 0o600)
         let mock = try await MockUpstreamServer.start(MockUpstreamConfiguration(requiredKey: key))
+        let origin = try await MockUpstreamServer.start(MockUpstreamConfiguration())
         let config = """
             version: 1
             router:
@@ -41,7 +44,7 @@ struct SandboxRouterTests {
                 tenant: team
                 uids: [480000]
                 models: ["gpt-test"]
-                egress: {allow: ["allowed.test:*"], allow_addresses: [127.0.0.1]}
+                egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}
             upstreams:
               - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:\(mock.port)", credential: {file: \(directory)/provider.key}}
             models:
@@ -54,7 +57,7 @@ struct SandboxRouterTests {
         )
         mkdir(directory + "/work", 0o755)
         chown(directory + "/work", 480_000, 480_000)
-        return Stack(directory: directory, router: router, mock: mock)
+        return Stack(directory: directory, router: router, mock: mock, origin: origin)
     }
 
     static func run(_ stack: Stack, control: String? = nil, policy: String? = nil, _ script: String) async throws
@@ -75,11 +78,13 @@ struct SandboxRouterTests {
     func throughTheRouter() async throws {
         let stack = try await Self.start()
         let mockPort = stack.mock.port
+        let originPort = stack.origin.port
         let (status, out, err) = try await Self.run(stack, """
             echo "models=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8443/v1/models)"
             echo "chat=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d '{"model":"gpt-test","messages":[{"role":"user","content":"x"}]}' http://127.0.0.1:8443/v1/chat/completions)"
-            echo "allowed=$(curl -s -o /dev/null -w '%{http_code}' http://allowed.test:\(mockPort)/__mock/health)"
-            echo "denied=$(curl -s -o /dev/null -w '%{http_code}' http://denied.test:\(mockPort)/__mock/health)"
+            echo "allowed=$(curl -s -o /dev/null -w '%{http_code}' http://allowed.test:\(originPort)/__mock/health)"
+            echo "denied=$(curl -s -o /dev/null -w '%{http_code}' http://denied.test:\(originPort)/__mock/health)"
+            echo "upstream=$(curl -s -o /dev/null -w '%{http_code}' http://allowed.test:\(mockPort)/__mock/requests)"
             env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY curl -s -m 3 -o /dev/null http://127.0.0.1:\(mockPort)/__mock/health; echo "direct_exit=$?"
             env -u http_proxy -u HTTP_PROXY curl -s -m 3 -o /dev/null http://1.1.1.1/; echo "outside_exit=$?"
             """)
@@ -88,6 +93,8 @@ struct SandboxRouterTests {
         #expect(out.contains("chat=200"))
         #expect(out.contains("allowed=200"))
         #expect(out.contains("denied=403"))
+        // The upstream's port is not the allowlisted one: its recorded requests (with the key) stay out of reach.
+        #expect(out.contains("upstream=403"))
         // curl exit 7: could not connect (the worker's network namespace has only lo; Landlock limits ports).
         #expect(out.contains("direct_exit=7"))
         #expect(out.contains("outside_exit=7"))
@@ -96,6 +103,7 @@ struct SandboxRouterTests {
         stack.router.signal(SIGTERM)
         #expect(try await stack.router.waitForExit() == 0)
         try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
     }
 
     /// The agent virtual environment `make test` and `make demo` install (scripts/install-agent-venv.sh): Debian's
@@ -149,6 +157,7 @@ struct SandboxRouterTests {
         stack.router.signal(SIGTERM)
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
     }
 
     @Test("if the router is not reachable the launcher stops with a clear error and never starts the worker", .enabled(if: canRun, "needs root (namespaces, UID switch)"))
@@ -162,6 +171,7 @@ struct SandboxRouterTests {
         stack.router.signal(SIGTERM)
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
     }
 
     @Test("the worker's exit status comes back through airlock run", .enabled(if: canRun, "needs root (namespaces, UID switch)"))
@@ -172,6 +182,7 @@ struct SandboxRouterTests {
         stack.router.signal(SIGTERM)
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
     }
 }
 

@@ -180,6 +180,7 @@ extension AirlockConfig {
             for (j, entry) in sandbox.egress.allowAddresses.enumerated() where IPAddress.parse(entry) == nil {
                 add("\(path).egress.allow_addresses[\(j)]", "\"\(entry)\" is not an IP address", "List addresses, e.g. 10.0.0.5 or fd00::5.")
             }
+            validateExposure(of: sandbox.egress, at: "\(path).egress", add)
             check(sandbox.egress.maxTunnels, in: 1...10_000, "\(path).egress.max_tunnels", add)
             check(sandbox.egress.idleTimeout, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.idle_timeout", add)
             check(sandbox.egress.maxLifetime, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.max_lifetime", add)
@@ -199,6 +200,36 @@ extension AirlockConfig {
             if let month = tenant.tokensPerMonth {
                 check(month, in: 1...Int(Int64.max / 4), "tenants[\(i)].tokens_per_month", add)
             }
+        }
+    }
+
+    /// An allowlist that reaches what the router listens on or forwards to opens the router up to the sandbox.
+    private func validateExposure(of egress: EgressPolicy, at path: String, _ add: (String, String, String) -> Void) {
+        let exposures = egress.exposures(of: routerEndpoints, resolve: router.egress.resolve)
+        for index in Set(exposures.map(\.entry)).sorted() {
+            let reached = exposures.filter { $0.entry == index }
+            var routes: [String] = []
+            for exposure in reached where !routes.contains(exposure.route) { routes.append(exposure.route) }
+            let reaches = routes.map { route in
+                reached.filter { $0.route == route }.map(\.endpoint.description).joined(separator: "; ") + " (\(route))"
+            }
+            var hint = "Through the egress proxy the sandbox would connect as the router itself."
+            let byAddress = reached.filter { $0.route != EgressExposure.namesUpstream }
+            if !byAddress.isEmpty {
+                let ports = Set(byAddress.compactMap(\.endpoint.port)).sorted().map(String.init)
+                let avoid =
+                    ports.isEmpty
+                    ? "the port the kernel picks for a `:0` listener"
+                    : "port\(ports.count == 1 ? "" : "s") \(ports.joined(separator: ", "))"
+                hint += " Name the port the sandbox needs exactly (host:PORT, not host:*), keep it off \(avoid), and list"
+                hint += " in allow_addresses only addresses of services meant for the sandbox."
+            }
+            let named = Set(reached.filter { $0.route == EgressExposure.namesUpstream }.compactMap(\.endpoint.hostName))
+            if !named.isEmpty {
+                hint += " Agents use an upstream through the router's model API; narrow the entry so it does not match"
+                hint += " \(named.sorted().joined(separator: ", "))."
+            }
+            add("\(path).allow[\(index)]", "\"\(egress.allow[index])\" reaches " + reaches.joined(separator: "; "), hint)
         }
     }
 

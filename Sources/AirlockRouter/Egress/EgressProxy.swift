@@ -49,10 +49,16 @@ final class EgressProxy: Sendable {
     private let open: Locked<[String: Int]>
     private let logger: Logger
     private let metrics: RouterMetrics
+    /// The router's upstreams in this configuration, and its bound TCP listeners (set once bound, shared across
+    /// reloads): the proxy never connects to them, whatever the allowlist says.
+    private let upstreams: [RouterEndpoint]
+    private let listening: Locked<[RouterEndpoint]>
 
     init(config: AirlockConfig, receipts: any ReceiptSink, metrics: RouterMetrics, logger: Logger, previous: EgressProxy? = nil) {
         self.metrics = metrics
         self.open = previous?.open ?? Locked([:])
+        self.listening = previous?.listening ?? Locked([])
+        self.upstreams = config.upstreamEndpoints
         var rules: [String: EgressRules] = [:]
         var policies: [String: EgressPolicy] = [:]
         for sandbox in config.sandboxes {
@@ -66,6 +72,23 @@ final class EgressProxy: Sendable {
         self.connectTimeout = .nanoseconds(config.router.egress.connectTimeout.nanoseconds)
         self.headTimeout = .nanoseconds(config.router.limits.headerTimeout.nanoseconds)
         self.logger = logger
+    }
+
+    /// Records where the router's listeners are bound, ports chosen by the kernel included.
+    func setListening(_ endpoints: [RouterEndpoint]) {
+        listening.withLock { $0 = endpoints }
+    }
+
+    /// The router endpoint a tunnel to `target` at these addresses would reach, if any.
+    func routerEndpoint(_ target: EgressTarget, at addresses: [IPAddress]) -> (RouterEndpoint, IPAddress?)? {
+        let endpoints = listening.withLock { $0 } + upstreams
+        for endpoint in endpoints {
+            if case .name(let name) = target.host, endpoint.isNamed(name, port: target.port) { return (endpoint, nil) }
+            if let address = addresses.first(where: { endpoint.isReached(by: $0, port: target.port) }) {
+                return (endpoint, address)
+            }
+        }
+        return nil
     }
 
     func idleTimeout(_ sandbox: String) -> TimeAmount {
@@ -109,6 +132,11 @@ final class EgressProxy: Sendable {
             if case .denied(let reason, let message) = rules.check(address) {
                 return await refuse(403, reason, message, address: address)
             }
+        }
+        // Defence in depth behind `airlock policy check`: a port the kernel picked, or a DNS answer, can still land
+        // on the router's own listeners or upstreams.
+        if let (endpoint, address) = routerEndpoint(head.target, at: addresses) {
+            return await refuse(403, "router_endpoint", "\(head.target) is \(endpoint); the egress proxy never connects to the router's own listeners or upstreams", address: address)
         }
         let admitted = open.withLock { counts -> Bool in
             guard counts[sandbox.name, default: 0] < policy.maxTunnels else { return false }

@@ -26,7 +26,7 @@ struct EgressProxyTests {
         let port: Int
         let certificate: String
 
-        init(directory: String) throws {
+        init(directory: String, port: Int) throws {
             certificate = directory + "/cert.pem"
             let make = Process()
             make.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -38,7 +38,7 @@ struct EgressProxyTests {
             make.standardError = FileHandle.nullDevice
             try make.run()
             make.waitUntilExit()
-            port = Loopback.freePort()
+            self.port = port
             process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
             process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", directory + "/key.pem", "-www", "-quiet"]
             process.standardOutput = FileHandle.nullDevice
@@ -49,15 +49,39 @@ struct EgressProxyTests {
         deinit { process.terminate() }
     }
 
-    static func configure(_ c: inout AirlockConfig, _ dir: String) {
+    /// Where tunnels go: `allowed.test` a TLS server, `mock.test` an origin of its own on `origin` (never the
+    /// router's upstream `h.mock`, which the proxy refuses to reach), each allowed on its exact port only.
+    static func configure(_ c: inout AirlockConfig, _ dir: String, origin: Int, tls: Int = 1) {
         c.router.listeners.append(ListenerConfig(kind: .tcp(host: "127.0.0.1", port: 0), role: .egress))
         c.router.egress = EgressSettings(resolve: ["allowed.test": "127.0.0.1", "private.test": "10.1.2.3", "mock.test": "127.0.0.1"])
         c.sandboxes[0].egress = EgressPolicy(
-            allow: ["allowed.test:*", "private.test:*", "mock.test:*", "denied.allowed.test:*", "169.254.169.254:80", "also-denied.test:*"],
+            allow: ["allowed.test:\(tls)", "private.test:*", "mock.test:\(origin)", "169.254.169.254:80", "also-denied.test:*"],
             deny: ["also-denied.test:*"],
             allowAddresses: ["127.0.0.1"],
             maxTunnels: 2
         )
+    }
+
+    /// A router with an egress listener, and the origin its sandbox may tunnel to. The origin requires a key the
+    /// proxy never has, so a 401 from it shows the proxy added no credential.
+    static func withEgress(
+        tls: Int = 1,
+        configure more: @escaping (inout AirlockConfig, String) -> Void = { _, _ in },
+        _ body: (Harness, MockUpstreamServer) async throws -> Void
+    ) async throws {
+        let origin = try await MockUpstreamServer.start(MockUpstreamConfiguration(requiredKey: "sk-origin-\(UInt64.random(in: 0...UInt64.max))"))
+        do {
+            try await withHarness(configure: { c, dir in
+                configure(&c, dir, origin: origin.port, tls: tls)
+                more(&c, dir)
+            }) { h in
+                try await body(h, origin)
+            }
+        } catch {
+            try? await origin.shutdown()
+            throw error
+        }
+        try await origin.shutdown()
     }
 
     static func egressPort(_ h: Harness) -> Int {
@@ -74,8 +98,9 @@ struct EgressProxyTests {
 
     @Test("CONNECT to an allowlisted host reaches a real TLS server (certificate verified end to end)", .enabled(if: hasTools, "needs openssl and curl"))
     func tunnel() async throws {
-        try await withHarness(configure: Self.configure) { h in
-            let server = try TLSServer(directory: h.directory)
+        let tlsPort = Loopback.freePort()
+        try await Self.withEgress(tls: tlsPort) { h, _ in
+            let server = try TLSServer(directory: h.directory, port: tlsPort)
             let proxy = Self.egressPort(h)
             let port = server.port
             let certificate = server.certificate
@@ -104,18 +129,49 @@ struct EgressProxyTests {
         ("[::ffff:169.254.169.254]:80", "not_allowlisted"),
     ])
     func refusals(authority: String, reason: String) async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, _ in
             let text = try await Self.connect(Self.egressPort(h), authority)
             #expect(text.hasPrefix("HTTP/1.1 403"))
             #expect(text.contains("x-airlock-reason: \(reason)"))
         }
     }
 
+    @Test(
+        "the proxy never connects to the router's own listeners or upstreams, whatever the allowlist says (a port the kernel picked, a configuration that skipped validation)",
+        arguments: ["mock.test:ROUTER", "mock.test:EGRESS", "mock.test:UPSTREAM", "127.0.0.1:UPSTREAM", "[::ffff:127.0.0.1]:UPSTREAM", "0.0.0.0:ROUTER", "localhost:UPSTREAM"]
+    )
+    func routerEndpoints(authority: String) async throws {
+        try await Self.withEgress { h, origin in
+            let proxy = Self.egressPort(h)
+            let ports = ["ROUTER": h.routerPort, "EGRESS": proxy, "UPSTREAM": h.mock.port]
+            var target = authority
+            for (name, port) in ports { target = target.replacingOccurrences(of: name, with: "\(port)") }
+            // Allow exactly that target and every spelling of loopback, as a careless policy might.
+            var config = h.router.holder.current.config
+            config.sandboxes[0].egress.allow += [target, "mock.test:\(origin.port)"]
+            config.sandboxes[0].egress.allowAddresses += ["0.0.0.0", "::ffff:127.0.0.1", "::1"]
+            let reloaded = await h.router.reload(LoadedConfig(config: config, path: "test.yaml", source: Array("careless".utf8)))
+            #expect(reloaded != .refused(""), "\(reloaded)")
+            let text = try await Self.connect(proxy, target)
+            #expect(text.hasPrefix("HTTP/1.1 403"), "\(text)")
+            #expect(text.contains("x-airlock-reason: router_endpoint"), "\(text)")
+            #expect(h.mock.requestCount == 0)
+            // The origin on its own port is still reachable.
+            let originPort = origin.port
+            let fine = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT mock.test:\(originPort) HTTP/1.1\r\nhost: x\r\n\r\n")
+                return socket.readSome()
+            }
+            #expect(fine.hasPrefix("HTTP/1.1 200"), "\(fine)")
+        }
+    }
+
     @Test("plain-HTTP forwarding reaches an allowed origin and adds no credential")
     func forward() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             let text = try await offPool {
                 let socket = try RawSocket(port: proxy)
                 socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\nhost: mock.test:\(port)\r\nproxy-authorization: Basic abc\r\n\r\n")
@@ -123,7 +179,7 @@ struct EgressProxyTests {
             }
             // The mock requires the provider key; the proxy never adds it, so the origin answers 401.
             #expect(text.hasPrefix("HTTP/1.1 401"))
-            let seen = try #require(h.mock.recordedRequests().last)
+            let seen = try #require(origin.recordedRequests().last)
             #expect(seen.path == "/v1/models")
             #expect(seen.header("authorization") == nil && seen.header("proxy-authorization") == nil)
         }
@@ -134,39 +190,39 @@ struct EgressProxyTests {
         arguments: ["host: evil.example\r\n", "", "HoSt: 169.254.169.254\r\n"]
     )
     func forwardedHost(agentHost: String) async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             _ = try await offPool {
                 let socket = try RawSocket(port: proxy)
                 socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\n\(agentHost)\r\n")
                 return socket.readAll().text
             }
-            let seen = try #require(h.mock.recordedRequests().last)
+            let seen = try #require(origin.recordedRequests().last)
             #expect(seen.header("host") == "mock.test:\(port)")
         }
     }
 
     @Test("two Host headers in a forwarded request are refused with 400 and nothing reaches the origin")
     func twoHosts() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             let text = try await offPool {
                 let socket = try RawSocket(port: proxy)
                 socket.send("GET http://mock.test:\(port)/v1/models HTTP/1.1\r\nhost: mock.test\r\nhost: evil.example\r\n\r\n")
                 return socket.readAll().text
             }
             #expect(text.hasPrefix("HTTP/1.1 400"))
-            #expect(h.mock.requestCount == 0)
+            #expect(origin.requestCount == 0)
         }
     }
 
     @Test("a head over the proxy's limit is refused with 431 however it arrives, in one write included")
     func oversizedHead() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             let text = try await offPool {
                 let socket = try RawSocket(port: proxy)
                 let padding = "x-pad: " + String(repeating: "a", count: 20_000) + "\r\n"
@@ -174,15 +230,15 @@ struct EgressProxyTests {
                 return socket.readAll().text
             }
             #expect(text.hasPrefix("HTTP/1.1 431"), "\(text.prefix(80))")
-            #expect(h.mock.requestCount == 0)
+            #expect(origin.requestCount == 0)
         }
     }
 
     @Test("a tunnel the agent half-closes frees its slot at once (pip closes its side first), and still gets the origin's answer")
     func halfClosedTunnelFreesSlot() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             // Two tunnels (the cap) whose agents sent a request and then their FIN.
             var answers: [String] = []
             let open = Mutex<[RawSocket]>([])
@@ -214,7 +270,7 @@ struct EgressProxyTests {
 
     @Test("the inference listener never proxies, and the egress listener never serves the model API")
     func separation() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, _ in
             let inference = try await Self.connect(h.routerPort, "allowed.test:443")
             #expect(!inference.hasPrefix("HTTP/1.1 200"))
             let body = Harness.chat()
@@ -230,16 +286,21 @@ struct EgressProxyTests {
 
     @Test("concurrent tunnels are capped per sandbox")
     func tunnelLimit() async throws {
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, origin in
             let proxy = Self.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             var open: [RawSocket] = []
             for _ in 0..<2 {
-                let socket = try RawSocket(port: proxy)
-                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                // Each tunnel is established (and counted) before the next: a fixed pause was too short on a loaded
+                // machine, and the third tunnel then opened first.
+                let (socket, answer) = try await offPool {
+                    let socket = try RawSocket(port: proxy)
+                    socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\n")
+                    return (socket, socket.readSome())
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
                 open.append(socket)
             }
-            try await Task.sleep(for: .milliseconds(300))
             let third = try await Self.connect(proxy, "mock.test:\(port)")
             #expect(third.hasPrefix("HTTP/1.1 429"))
             #expect(third.contains("too_many_tunnels"))
@@ -260,11 +321,12 @@ struct EgressProxyTests {
         let directory = TempDirectory.make()
         let signer = try CheckpointSigner.generate(name: "airlock.test/egress")
         try signer.write(toPrefix: directory + "/signing")
+        let origin = try await MockUpstreamServer.start(MockUpstreamConfiguration())
+        let port = origin.port
         let h = try await Harness.start(directory: directory, receipts: nil) { c, dir in
-            Self.configure(&c, dir)
+            Self.configure(&c, dir, origin: port)
             c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/egress", signingKeys: [dir + "/signing.key"])
         }
-        let port = h.mock.port
         let proxy = Self.egressPort(h)
         _ = try await offPool {
             let socket = try RawSocket(port: proxy)
@@ -274,6 +336,7 @@ struct EgressProxyTests {
         _ = try await Self.connect(proxy, "nowhere.test:443")
         try await Task.sleep(for: .milliseconds(200))
         await h.stop()
+        try await origin.shutdown()
         var egress: [ReceiptEntry] = []
         try LogReader(directory: directory + "/receipts").forEach { entry in
             if entry.kind == "egress" { egress.append(entry) }
@@ -300,7 +363,7 @@ struct EgressProxyTests {
             unsetenv("HTTP_PROXY")
             unsetenv("ALL_PROXY")
         }
-        try await withHarness(configure: Self.configure) { h in
+        try await Self.withEgress { h, _ in
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 200)
             #expect(h.mock.requestCount == 1)
@@ -312,16 +375,15 @@ struct EgressProxyTests {
 struct EgressTimeLimitTests {
     @Test("an idle tunnel is closed after idle_timeout; a busy one after max_lifetime", arguments: [("idle", 1), ("lifetime", 2)])
     func limits(kind: String, seconds: Int64) async throws {
-        try await withHarness(configure: { c, dir in
-            EgressProxyTests.configure(&c, dir)
+        try await EgressProxyTests.withEgress(configure: { c, _ in
             if kind == "idle" {
                 c.sandboxes[0].egress.idleTimeout = .seconds(seconds)
             } else {
                 c.sandboxes[0].egress.maxLifetime = .seconds(seconds)
             }
-        }) { h in
+        }) { h, origin in
             let proxy = EgressProxyTests.egressPort(h)
-            let port = h.mock.port
+            let port = origin.port
             let start = ContinuousClock.now
             let (text, closed) = try await offPool {
                 let socket = try RawSocket(port: proxy, timeoutSeconds: 10)
