@@ -260,4 +260,22 @@ struct TamperTests {
         #expect(failure.reason == .segmentGap)
         #expect(failure.index == segments[1].firstIndex)
     }
+
+    @Test("the last segment renamed to a name that is not a segment's is reported, never silently skipped",
+          arguments: ["receipts-12.seg", "receipts-000000000000000000x1.seg", "receipts-00000000000000000012.seg.bak"])
+    func renamedSegment(name: String) async throws {
+        let directory = makeTemporaryDirectory("tamper")
+        defer { removeDirectory(directory) }
+        let log = try await ReceiptLog.open(testConfiguration(directory, segmentBytes: 4096))
+        for number in 0..<60 { _ = try await log.append(sampleReceipt(number)) }
+        try await log.close()
+        let segments = try SegmentName.list(in: directory)
+        try #require(segments.count >= 3)
+        // The checkpoints would call the log truncated; the verifier names the file that is not a segment.
+        try FileManager.default.moveItem(atPath: directory + "/" + segments.last!.fileName, toPath: directory + "/" + name)
+        let failure = try #require(try Self.verify(directory).failure)
+        #expect(failure.reason == .segmentGap)
+        #expect(failure.message.contains(name), "\(failure.message)")
+        #expect(failure.message.contains("receipts-<20 digits>.seg"))
+    }
 }

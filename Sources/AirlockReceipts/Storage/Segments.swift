@@ -26,6 +26,11 @@ struct SegmentName: Comparable, Sendable {
 
     static func < (lhs: SegmentName, rhs: SegmentName) -> Bool { lhs.firstIndex < rhs.firstIndex }
 
+    /// A file name with the segment prefix or suffix that does not parse as a segment's.
+    static func looksLikeSegment(_ fileName: String) -> Bool {
+        (fileName.hasPrefix(prefix) || fileName.hasSuffix(suffix)) && SegmentName(fileName: fileName) == nil
+    }
+
     /// The segments in `directory`, in index order.
     static func list(in directory: String) throws(ReceiptLogError) -> [SegmentName] {
         try FileSystem.list(directory).compactMap { SegmentName(fileName: $0) }.sorted()

@@ -223,6 +223,17 @@ public struct Auditor: Sendable {
         if let failure = scan.check(size: 0, against: expected, directory: directory) { return failure }
         scan.schedule(expected)
         let buffer = ReadBuffer(capacity: Self.readChunkBytes)
+        // A file named like a segment but not exactly one (renamed, or left by a tool) would be skipped, and the
+        // records in it with it: it is reported instead.
+        if let stray = try FileSystem.list(directory).sorted().first(where: SegmentName.looksLikeSegment) {
+            return VerificationFailure(
+                reason: .segmentGap,
+                index: nil,
+                checkpointSize: nil,
+                path: directory + "/" + stray,
+                message: "\(stray) is named like a segment but is not one (segments are receipts-<20 digits>.seg): a segment was renamed or a file was left in the log directory; restore its name or move it out"
+            )
+        }
         let segments = try SegmentName.list(in: directory)
         report.segments = segments.count
         for (position, segment) in segments.enumerated() {
