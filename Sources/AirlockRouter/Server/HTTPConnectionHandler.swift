@@ -130,6 +130,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case (.end, .receiving(let head, let body)):
             deadline = .distantFuture
             state = .processing
+            context.triggerUserOutboundEvent(FirstByteDetector.RequestRead(), promise: nil)
             let request = InboundRequest(
                 head: head,
                 body: body,
@@ -158,8 +159,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // and that request's own state and deadline must not be overwritten afterwards.
             state = .idle
             task = nil
-            context.triggerUserOutboundEvent(FirstByteDetector.RequestDone(), promise: nil)
+            // Idle until told otherwise: RequestDone reports at once (FirstByte) if the next head already began.
             arm(context: context, limits.idleTimeout)
+            context.triggerUserOutboundEvent(FirstByteDetector.RequestDone(), promise: nil)
             let written = promise ?? context.eventLoop.makePromise()
             lastEnd = written.futureResult
             context.write(data, promise: written)

@@ -102,6 +102,29 @@ struct ConnectionTests {
         }
     }
 
+    @Test("a partial head sent behind a request in flight is cut off at header_timeout after the answer, not idle_timeout")
+    func partialPipelinedHead() async throws {
+        try await withHarness(configure: { c, _ in
+            c.router.limits.headerTimeout = .milliseconds(500)
+            c.router.limits.idleTimeout = .seconds(60)
+        }) { h in
+            h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 1_000))
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 70)
+            let body = Harness.chat()
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(await eventually(seconds: 20) { h.mock.requestCount == 1 })
+            // While the first request waits for its upstream, the next head starts and never ends.
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+            let start = ContinuousClock.now
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text)")
+            #expect(closed)
+            // The answer takes about a second, then header_timeout (500 ms) cuts the partial head; idle_timeout is
+            // 60 s. The margin absorbs a starved machine.
+            #expect(ContinuousClock.now - start < .seconds(30))
+        }
+    }
+
     @Test(
         "CONNECT and methods the router does not serve are refused at once with a framed 405, and the connection closed",
         arguments: [
