@@ -20,9 +20,10 @@ if [ -z "$AIRLOCK" ]; then
 fi
 WORKDIR="$(mktemp -d /tmp/airlock-bench-XXXX)"
 chown 480000:480000 "$WORKDIR"
+chmod 755 "$WORKDIR"  # bubblewrap enters it as root without CAP_DAC_OVERRIDE
 trap 'rm -rf "$WORKDIR"' EXIT
 python3 - "$RUNS" "$AIRLOCK" "$WORKDIR" <<'PY'
-import statistics, subprocess, sys, time
+import os, statistics, subprocess, sys, time
 runs, airlock, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 launch = [airlock, "run", "--no-router", "--workdir", workdir]
 # The view airlock builds, entry by entry, given to bubblewrap the same way.
@@ -33,8 +34,10 @@ for line in explain.splitlines():
     fields = line.split()
     if len(fields) >= 3 and fields[1] == "->" and fields[0].startswith("/"):
         view += ["--symlink", fields[2], fields[0]]
-    elif len(fields) >= 2 and fields[0].startswith("/") and (fields[1] == "host's," or line.endswith("written by the launcher")):
+    elif len(fields) >= 2 and fields[0].startswith("/") and fields[1] == "host's,":
         view += ["--ro-bind", fields[0], fields[0]]
+    elif line.endswith("written by the launcher") and os.path.exists(fields[0]):
+        view += ["--ro-bind", fields[0], fields[0]]  # the host's file, where airlock writes its own
 assert "--ro-bind" in view and "/usr" in view, explain
 commands = {
     "airlock": launch + ["--", "/bin/true"],
