@@ -21,12 +21,17 @@ struct EgressProxyTests {
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
 
     /// An `openssl s_server` on loopback with a fresh self-signed certificate for `allowed.test`.
+    /// `openssl s_server` on a port the kernel picks (`-accept 127.0.0.1:0`), read back from the `ACCEPT` line it
+    /// prints: a port chosen beforehand could be taken by another test's listener between the choice and the bind.
     final class TLSServer: @unchecked Sendable {
         let process = Process()
         let port: Int
         let certificate: String
+        let directory: String
 
-        init(directory: String, port: Int) throws {
+        init() throws {
+            var template = Array("/tmp/airlock-tls-XXXXXX".utf8CString)
+            directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
             certificate = directory + "/cert.pem"
             let make = Process()
             make.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -38,15 +43,34 @@ struct EgressProxyTests {
             make.standardError = FileHandle.nullDevice
             try make.run()
             make.waitUntilExit()
-            self.port = port
+            let out = directory + "/s_server.out"
+            FileManager.default.createFile(atPath: out, contents: nil)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate, "-key", directory + "/key.pem", "-www", "-quiet"]
-            process.standardOutput = FileHandle.nullDevice
+            process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", directory + "/key.pem", "-www"]
+            process.standardOutput = FileHandle(forWritingAtPath: out)
             process.standardError = FileHandle.nullDevice
             try process.run()
+            var found: Int?
+            for _ in 0..<500 where found == nil && process.isRunning {
+                let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT ") }), let p = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                    found = p
+                } else {
+                    usleep(10_000)
+                }
+            }
+            guard let found else {
+                process.terminate()
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
+            port = found
         }
 
-        deinit { process.terminate() }
+        deinit {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// Where tunnels go: `allowed.test` a TLS server, `mock.test` an origin of its own on `origin` (never the
@@ -98,9 +122,8 @@ struct EgressProxyTests {
 
     @Test("CONNECT to an allowlisted host reaches a real TLS server (certificate verified end to end)", .enabled(if: hasTools, "needs openssl and curl"))
     func tunnel() async throws {
-        let tlsPort = Loopback.freePort()
-        try await Self.withEgress(tls: tlsPort) { h, _ in
-            let server = try TLSServer(directory: h.directory, port: tlsPort)
+        let server = try TLSServer()
+        try await Self.withEgress(tls: server.port) { h, _ in
             let proxy = Self.egressPort(h)
             let port = server.port
             let certificate = server.certificate
