@@ -39,7 +39,7 @@ public final class Router: Service, Sendable {
         let configPath: String
         let serverChannels: [any Channel]
         let tracker: ConnectionTracker
-        let budgets: BudgetLedger
+        let budgets: any TokenLedger
         let receipts: any ReceiptSink
         let ownedLog: ReceiptLogSink?
         let clients: UpstreamHTTPClient

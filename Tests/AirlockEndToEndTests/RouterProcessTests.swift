@@ -75,8 +75,12 @@ struct RouterProcessTests {
         return (router, Int(first.split(separator: ":").last ?? "") ?? 0)
     }
 
+    static func chatBody(stream: Bool = false) -> String {
+        #"{"model":"gpt-test","stream":\#(stream),"messages":[{"role":"user","content":"a b c d"}]}"#
+    }
+
     static func chat(_ port: Int, stream: Bool = false) async throws -> String {
-        let body = #"{"model":"gpt-test","stream":\#(stream),"messages":[{"role":"user","content":"a b c d"}]}"#
+        let body = chatBody(stream: stream)
         return try await offPool {
             let socket = try RawSocket(port: port, timeoutSeconds: 10)
             socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
@@ -103,7 +107,9 @@ struct RouterProcessTests {
 
     @Test("budget usage survives SIGKILL and restart")
     func budgetSurvivesKill() async throws {
-        let stack = try await Self.stack(routerPort: 0, dayBudget: 35)
+        // The worst case of a request (its bytes, 1,024, the 4,096 output tokens inserted) fits after 28 tokens
+        // but not after 42: the third request is served only if the first two's 28 survived.
+        let stack = try await Self.stack(routerPort: 0, dayBudget: Self.chatBody().utf8.count + 1_024 + 4_096 + 41)
         let (first, port) = try await Self.startRouterWithPort(stack)
         for _ in 0..<2 {
             #expect(try await Self.chat(port).hasPrefix("HTTP/1.1 200"))  // 4 + 10 tokens each
@@ -117,6 +123,40 @@ struct RouterProcessTests {
         #expect(refused.contains("budget_exceeded"))
         second.signal(SIGTERM)
         #expect(try await second.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
+    @Test("SIGKILL mid-stream: the open reservation is charged at start-up, the settled request once, nothing twice")
+    func reservationSurvivesKill() async throws {
+        let stack = try await Self.stack(routerPort: 0)
+        let (first, port) = try await Self.startRouterWithPort(stack)
+        let settled = try await offPool {
+            let body = #"{"model":"gpt-test","max_completion_tokens":20,"messages":[{"role":"user","content":"a b c d"}]}"#
+            let socket = try RawSocket(port: port, timeoutSeconds: 10)
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            return socket.readAll().text
+        }
+        #expect(settled.hasPrefix("HTTP/1.1 200"))  // 4 + 10 tokens
+        let stream = #"{"model":"gpt-test","stream":true,"max_completion_tokens":20,"messages":[{"role":"user","content":"a b c d"}]}"#
+        let socket = try RawSocket(port: port, timeoutSeconds: 10)
+        let seen = try await offPool {
+            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(stream.utf8.count)\r\n\r\n\(stream)")
+            return socket.readUntil("data:")
+        }
+        #expect(seen.contains("data:"))
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        // The stream's worst case: its body's bytes, 1,024 for what providers add, 20 output tokens.
+        let reservation = stream.utf8.count + 1_024 + 20
+        let journal = stack.directory + "/state/budget.journal"
+        for _ in 0..<2 {
+            let (router, _) = try await Self.startRouterWithPort(stack)
+            let text = try String(contentsOfFile: journal, encoding: .utf8)
+            #expect(text.split(separator: "\n").count == 1, "\(text)")
+            #expect(text.hasSuffix(",\"tenant\":\"team\",\"tokens\":\(14 + reservation)}\n"), "\(text)")
+            router.signal(SIGTERM)
+            #expect(try await router.waitForExit() == 0)
+        }
         try await stack.mock.shutdown()
     }
 

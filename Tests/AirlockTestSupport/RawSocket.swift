@@ -39,6 +39,17 @@ public final class RawSocket: @unchecked Sendable {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
     }
 
+    /// Reads until what arrived contains `marker`, the peer closes or the timeout passes; returns what arrived.
+    public func readUntil(_ marker: String) -> String {
+        var seen = ""
+        while !seen.contains(marker) {
+            let more = readSome()
+            if more.isEmpty { break }
+            seen += more
+        }
+        return seen
+    }
+
     /// Reads until the peer closes or `timeout` passes; returns what arrived and whether the peer closed.
     public func readAll() -> (text: String, closed: Bool) {
         var out: [UInt8] = []

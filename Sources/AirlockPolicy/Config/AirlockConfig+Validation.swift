@@ -187,6 +187,10 @@ extension AirlockConfig {
             if let maxTokens = sandbox.maxTokens {
                 check(maxTokens.cap, in: 1...10_000_000, "\(path).max_tokens.cap", add)
             }
+            check(sandbox.budget.defaultOutputTokens, in: 1...10_000_000, "\(path).budget.default_output_tokens", add)
+            if let allowance = sandbox.budget.unboundedInputAllowance {
+                check(allowance, in: 1...100_000_000, "\(path).budget.unbounded_input_allowance", add)
+            }
         }
         var tenantSeen = Set<String>()
         for (i, tenant) in tenants.enumerated() {

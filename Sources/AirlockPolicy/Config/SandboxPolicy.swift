@@ -21,6 +21,8 @@ public struct SandboxPolicy: Decodable, Sendable {
     public var anthropicBetas: [String]?
     /// Most choices (`n`) one request may ask for.
     public var maxChoices: Int
+    /// How this sandbox's requests are reserved against its tenant's token budgets.
+    public var budget: SandboxBudget
 
     enum CodingKeys: String, CodingKey {
         case name, tenant, uids, gids, models, rate, egress
@@ -29,6 +31,7 @@ public struct SandboxPolicy: Decodable, Sendable {
         case providerTools = "provider_tools"
         case anthropicBetas = "anthropic_betas"
         case maxChoices = "max_choices"
+        case budget
     }
 
     /// Betas that change how the provider treats the request itself, and make it reach nothing and run nothing
@@ -55,6 +58,7 @@ public struct SandboxPolicy: Decodable, Sendable {
         providerTools = try c.decodeIfPresent([String].self, forKey: .providerTools) ?? []
         anthropicBetas = try c.decodeIfPresent([String].self, forKey: .anthropicBetas)
         maxChoices = try c.decodeIfPresent(Int.self, forKey: .maxChoices) ?? 1
+        budget = try c.decodeIfPresent(SandboxBudget.self, forKey: .budget) ?? SandboxBudget()
     }
 
     public init(
@@ -69,8 +73,10 @@ public struct SandboxPolicy: Decodable, Sendable {
         egress: EgressPolicy = EgressPolicy(),
         providerTools: [String] = [],
         anthropicBetas: [String]? = nil,
-        maxChoices: Int = 1
+        maxChoices: Int = 1,
+        budget: SandboxBudget = SandboxBudget()
     ) {
+        self.budget = budget
         self.egress = egress
         self.providerTools = providerTools
         self.anthropicBetas = anthropicBetas
@@ -117,6 +123,37 @@ public struct MaxTokensPolicy: Decodable, Sendable, Equatable {
     public init(cap: Int, onExceed: OnExceed = .reject) {
         self.cap = cap
         self.onExceed = onExceed
+    }
+}
+
+/// How a request of a sandbox whose tenant has a budget is reserved: its worst case is held before it goes
+/// upstream (the body's bytes bound the prompt, since no token is shorter than one byte; plus the output cap for
+/// every choice), and settled to the provider's usage afterwards.
+public struct SandboxBudget: Decodable, Sendable, Equatable {
+    /// The output limit the router inserts when neither the body nor `max_tokens.cap` sets one, so that the worst
+    /// case is bounded.
+    public var defaultOutputTokens: Int
+    /// Tokens reserved for each piece of prompt the body names but does not hold (an image or file by URL or id,
+    /// `previous_response_id`, `conversation`, a stored `prompt`, a provider-side tool's results). nil: such
+    /// requests are refused (400 `unbounded_input`), since nothing bounds what they cost.
+    public var unboundedInputAllowance: Int?
+
+    public static let defaultOutput = 4096
+
+    enum CodingKeys: String, CodingKey {
+        case defaultOutputTokens = "default_output_tokens"
+        case unboundedInputAllowance = "unbounded_input_allowance"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        defaultOutputTokens = try c.decodeIfPresent(Int.self, forKey: .defaultOutputTokens) ?? Self.defaultOutput
+        unboundedInputAllowance = try c.decodeIfPresent(Int.self, forKey: .unboundedInputAllowance)
+    }
+
+    public init(defaultOutputTokens: Int = SandboxBudget.defaultOutput, unboundedInputAllowance: Int? = nil) {
+        self.defaultOutputTokens = defaultOutputTokens
+        self.unboundedInputAllowance = unboundedInputAllowance
     }
 }
 

@@ -66,9 +66,10 @@ struct UsageReader: Sendable {
         guard !streaming, !wholeOverflow else { return }
         let scanner = JSONScanner(whole)
         guard let root = try? scanner.validateDocument(), root.kind == .object,
-            let usageSpan = scanner.value(of: root, key: "usage")
+            let usageSpan = scanner.value(of: root, key: "usage"), usageSpan.kind != .null
         else { return }
-        record(Self.read(usageSpan, in: scanner, endpoint: endpoint))
+        // A usage that is not an object (a string, a number) is no reading at all, not a reading of zero.
+        record(usageSpan.kind == .object ? Self.read(usageSpan, in: scanner, endpoint: endpoint) : nil)
     }
 
     /// Keeps a reading, or marks the usage invalid once any reading was.

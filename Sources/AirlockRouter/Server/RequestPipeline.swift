@@ -106,19 +106,45 @@ final class RequestPipeline: Sendable {
             }
             rewrite.maxTokensCap = cap.cap
         }
-        let nowSeconds = WallClock.nanoseconds() / 1_000_000_000
-        if case .exceeded(let period, let retry) = runtime.budgets.check(tenant: sandbox.tenant, now: nowSeconds) {
-            return await denial.refuse(
-                RouterError(status: 429, reason: "budget_exceeded", message: "Tenant \"\(sandbox.tenant)\" has spent its token budget for this \(period.rawValue) (UTC).", retryAfterSeconds: retry),
-                logger: logger
+        var worstCase = 0
+        if runtime.budgets.hasBudget(tenant: sandbox.tenant) && endpoint != .countTokens {
+            let features = shape.features
+            let unbounded = UnboundedInputs(shape)
+            // A provider-side tool's results (search hits, fetched pages, MCP answers) join the prompt unseen.
+            let providerSide = features.providerTools.count + (features.mcpServers ? 1 : 0) + (features.webSearchOptions ? 1 : 0)
+            let pieces = unbounded.count + providerSide
+            if pieces > 0 && policy.budget.unboundedInputAllowance == nil {
+                let field = unbounded.first.map { "\"\($0)\"" } ?? "A provider-side tool"
+                return await denial.refuse(
+                    .badRequest(
+                        "unbounded_input",
+                        "\(field) adds prompt the request body does not hold, so its cost cannot be bounded against tenant \"\(sandbox.tenant)\"'s budget; "
+                            + "sandbox \"\(sandbox.name)\" has no budget.unbounded_input_allowance."
+                    ),
+                    logger: logger
+                )
+            }
+            let output = BudgetHold.outputCap(shape, rewrite: &rewrite, defaultOutput: policy.budget.defaultOutputTokens)
+            worstCase = BudgetHold.worstCase(
+                bodyBytes: request.body.readableBytes,
+                unbounded: pieces,
+                allowance: policy.budget.unboundedInputAllowance ?? 0,
+                outputCap: output,
+                choices: features.choices
             )
         }
         if let refusal = runtime.limiters.acquireSlot(sandbox: sandbox.name) {
             return await denial.refuse(refusal, logger: logger)
         }
         defer { runtime.limiters.releaseSlot(sandbox: sandbox.name) }
+        var hold: BudgetHold
+        do {
+            hold = try BudgetHold.reserve(runtime.budgets, tenant: sandbox.tenant, worstCase: worstCase, now: WallClock.nanoseconds() / 1_000_000_000)
+        } catch {
+            return await denial.refuse(error, logger: logger)
+        }
 
-        return await forward(
+        let status = await forward(
             request: request,
             endpoint: endpoint,
             shape: shape,
@@ -127,9 +153,21 @@ final class RequestPipeline: Sendable {
             sandbox: sandbox,
             trace: trace,
             denial: denial,
+            hold: &hold,
             logger: logger,
             runtime: runtime
         )
+        // Whatever ended the request, its hold is released: to nothing if no attempt reached the provider.
+        settle(&hold, usage: nil, logger: logger)
+        return status
+    }
+
+    private func settle(_ hold: inout BudgetHold, usage: Int?, logger: Logger) {
+        do {
+            try hold.settle(usage: usage, now: WallClock.nanoseconds() / 1_000_000_000)
+        } catch {
+            logger.error("budget journal write failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The status recorded for a request whose agent left before its answer was complete (nginx's 499).
@@ -144,6 +182,7 @@ final class RequestPipeline: Sendable {
         sandbox: SandboxIdentity,
         trace: TraceHop,
         denial: Denial,
+        hold: inout BudgetHold,
         logger: Logger,
         runtime: RouterRuntime
     ) async -> Int {
@@ -189,6 +228,7 @@ final class RequestPipeline: Sendable {
             attempted = try await runtime.caller.call(
                 .init(endpoint: endpoint, shape: shape, rewrite: rewrite, headers: headers, eventLoop: denial.sink.channel.eventLoop),
                 targets: route.targets,
+                budget: &hold,
                 logger: logger
             )
         } catch let error as RouterError {
@@ -271,12 +311,11 @@ final class RequestPipeline: Sendable {
         if let usage = usageReader.usage {
             completion.tokensIn = Int64(usage.input)
             completion.tokensOut = Int64(usage.output)
-            do {
-                try runtime.budgets.charge(tenant: sandbox.tenant, tokens: usage.total, now: WallClock.nanoseconds() / 1_000_000_000)
-            } catch {
-                logger.error("budget journal write failed", metadata: ["error": "\(error)"])
-            }
         }
+        // Usage counts only for an answer that came whole: a stream cut by the agent or the upstream, or usage that
+        // is missing or impossible, is charged the reservation (the provider bills what it generated).
+        hold.spent = BudgetHold.mayHaveGenerated(status: status)
+        settle(&hold, usage: outcome == "ok" ? usageReader.usage?.total : nil, logger: logger)
         completion.decision = outcome
         completion.reason = reason
         completion.responseHMAC = responseDigest?.finalize()

@@ -20,7 +20,7 @@ final class RouterRuntime: Sendable {
     let modelNames: [String]
     let upstreams: [String: Upstream]
     let limiters: Limiters
-    let budgets: BudgetLedger
+    let budgets: any TokenLedger
     let receipts: any ReceiptSink
     let caller: UpstreamCaller
     let contentTypes: Set<String>
@@ -31,7 +31,7 @@ final class RouterRuntime: Sendable {
     init(
         config: AirlockConfig,
         credentials: [String: Credential],
-        budgets: BudgetLedger,
+        budgets: any TokenLedger,
         receipts: any ReceiptSink,
         clients: UpstreamHTTPClient,
         metrics: RouterMetrics,

@@ -30,10 +30,13 @@ struct UpstreamCaller: Sendable {
     }
 
     /// Calls the route's targets in order. Throws `RouterError` when no upstream could produce a response
-    /// (502 unreachable, 503 all breakers open), or `CancellationError` when the agent went away.
+    /// (502 unreachable, 503 all breakers open, 429 when another attempt would not fit the tenant's budget), or
+    /// `CancellationError` when the agent went away. Each attempt runs under `budget`'s reservation: one that
+    /// reached the provider and may have generated is charged in full before the next is made.
     func call(
         _ request: Request,
         targets: [(Upstream, String)],
+        budget: inout BudgetHold,
         logger: Logger
     ) async throws -> Attempted {
         var attempts = 0
@@ -54,6 +57,7 @@ struct UpstreamCaller: Sendable {
             var attempt = 0
             while true {
                 attempt += 1
+                try budget.renew(now: WallClock.nanoseconds() / 1_000_000_000)
                 let permission = upstream.acquire()
                 if case .refused(let retryAfter) = permission {
                     metrics.upstreamAttempt(upstream: upstream.name, outcome: "breaker_open")
@@ -69,6 +73,7 @@ struct UpstreamCaller: Sendable {
                     break
                 }
                 attempts += 1
+                budget.spent = true
                 var outbound = UpstreamRequest(target: target, headers: request.headers, body: body)
                 upstream.provider.decorate(&outbound.headers, inbound: request.headers)
                 let nextDelay: Duration?
@@ -101,6 +106,7 @@ struct UpstreamCaller: Sendable {
                     }
                     // This response is dropped for a retry or a failover.
                     exchange.discard()
+                    budget.spent = BudgetHold.mayHaveGenerated(status: status)
                     metrics.upstreamAttempt(upstream: upstream.name, outcome: "retried")
                     nextDelay = delay
                     lastError = RouterError(
@@ -118,6 +124,7 @@ struct UpstreamCaller: Sendable {
                         throw CancellationError()
                     }
                     upstream.recordFailure()
+                    budget.spent = (error as? UpstreamTransportError)?.reachedProvider ?? true
                     logger.info(
                         "upstream attempt failed",
                         metadata: ["upstream.name": "\(upstream.name)", "error": "\(Self.describe(error))", "attempt": "\(attempt)"]

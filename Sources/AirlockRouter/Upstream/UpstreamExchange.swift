@@ -15,6 +15,15 @@ enum UpstreamTransportError: Error, Equatable, CustomStringConvertible {
     case protocolError(String)
     case cancelled
 
+    /// Whether the request may have reached the provider (and so may have been generated for): everything but a
+    /// failure to connect.
+    var reachedProvider: Bool {
+        switch self {
+        case .connectTimeout, .connectFailed, .tlsFailed: return false
+        default: return true
+        }
+    }
+
     var description: String {
         switch self {
         case .connectTimeout: return "connect timed out"

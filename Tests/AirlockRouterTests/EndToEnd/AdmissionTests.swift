@@ -136,11 +136,15 @@ struct AdmissionTests {
         }
     }
 
-    @Test("tenant budget: counted from usage (streaming included), 429 budget_exceeded once spent")
+    /// The worst case of `Harness.chat()`, with the output limit the router inserts.
+    static let chatWorstCase = BudgetReservationTests.worstCase(Harness.chat(), output: SandboxBudget.defaultOutput)
+
+    @Test("tenant budget: counted from usage (streaming included), 429 budget_exceeded once the worst case no longer fits")
     func budget() async throws {
-        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 15 }) { h in
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = Self.chatWorstCase + 19 }) { h in
             #expect(try await h.request("/v1/chat/completions", body: Harness.chat(stream: true)).status == 200)  // 10 tokens
             #expect(try await h.request("/v1/chat/completions", body: Harness.chat()).status == 200)  // 20 tokens
+            #expect(h.mock.recordedRequests()[1].body.contains("\"max_completion_tokens\":\(SandboxBudget.defaultOutput)"))
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 429)
             #expect(r.body.contains("\"code\":\"budget_exceeded\""))
@@ -152,7 +156,8 @@ struct AdmissionTests {
     @Test("budgets persist across a router restart on the same state directory")
     func budgetRestart() async throws {
         let directory = TempDirectory.make()
-        let configure: (inout AirlockConfig, String) throws -> Void = { c, _ in c.tenants[0].tokensPerDay = 25 }
+        // Room for the worst case after 20 tokens but not after 30: the 20 must survive the restart.
+        let configure: (inout AirlockConfig, String) throws -> Void = { c, _ in c.tenants[0].tokensPerDay = Self.chatWorstCase + 29 }
         let first = try await Harness.start(directory: directory, configure: configure)
         for _ in 0..<2 {
             #expect(try await first.request("/v1/chat/completions", body: Harness.chat()).status == 200)

@@ -18,15 +18,17 @@ import Testing
 /// Retry, breaker and failover against the mock's fault knobs: retries happen when they should, and only then.
 @Suite("Upstream resilience end to end", .timeLimit(.minutes(1)))
 struct ResilienceTests {
-    @Test("429/502/503/504 are retried and the agent sees the success; usage is counted once", arguments: [429, 502, 503, 504])
+    @Test("429/502/503/504 are retried and the agent sees the success; usage is counted once, each 502/504 the worst case", arguments: [429, 502, 503, 504])
     func retried(status: Int) async throws {
-        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1_000_000 }) { h in
             h.mock.addFault(MockFault(count: 2, status: status, retryAfter: "0"))
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 200)
             #expect(h.mock.requestCount == 3)
             let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
-            #expect(remaining.day == 990)  // 4 prompt + 6 completion tokens, once
+            // 4 prompt + 6 completion tokens, once; two gateway errors the worst case each.
+            let refused = status == 502 || status == 504 ? 2 * BudgetReservationTests.worstCase(Harness.chat(), output: SandboxBudget.defaultOutput) : 0
+            #expect(remaining.day == 1_000_000 - 10 - refused)
         }
     }
 

@@ -52,7 +52,7 @@ struct RoutesTests {
         arguments: ["", #","stream_options":{"include_usage":false}"#, #","stream_options":{}"#]
     )
     func chatStream(options: String) async throws {
-        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1_000_000 }) { h in
             let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true, extra: options))
             #expect(r.status == 200)
             #expect(r.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
@@ -66,7 +66,7 @@ struct RoutesTests {
             }
             #expect(h.mock.recordedRequests()[0].body.contains("\"include_usage\":true"))
             let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
-            #expect(remaining.day == 990)  // still charged from the chunk the agent did not see
+            #expect(remaining.day == 999_990)  // still charged from the chunk the agent did not see
         }
     }
 
@@ -174,7 +174,7 @@ struct RoutesTests {
 
     @Test("POST /v1/messages/count_tokens is forwarded for allowed Anthropic models, with the router's key, and charges nothing")
     func countTokens() async throws {
-        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1000 }) { h in
+        try await withHarness(configure: { c, _ in c.tenants[0].tokensPerDay = 1_000_000 }) { h in
             let headers = [("content-type", "application/json"), ("anthropic-version", "2023-06-01")]
             let body = #"{"model":"claude-test","messages":[{"role":"user","content":"one two three"}]}"#
             let r = try await h.request("/v1/messages/count_tokens", body: body, headers: headers)
@@ -188,7 +188,7 @@ struct RoutesTests {
             #expect(forbidden.status == 400)
             #expect(forbidden.body.contains("served through the openai API"))
             let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
-            #expect(remaining.day == 1000)
+            #expect(remaining.day == 1_000_000)
         }
     }
 

@@ -161,6 +161,60 @@ struct BudgetLedgerTests {
         }
     }
 
+    @Test("reservations hold against day and month at once; settlement replaces the hold, once")
+    func reserveAndSettle() throws {
+        let dir = Self.tempDir()
+        let ledger = try BudgetLedger(directory: dir, tenants: [TenantPolicy(name: "t", tokensPerDay: 100, tokensPerMonth: 150)], now: noon)
+        guard case .reserved(let first) = try ledger.reserve(tenant: "t", tokens: 60, now: noon) else {
+            Issue.record("60 of 100 should fit")
+            return
+        }
+        #expect(ledger.remaining(tenant: "t", now: noon).day == 40)
+        #expect(try ledger.reserve(tenant: "t", tokens: 41, now: noon) == .exceeded(.day, retryAfterSeconds: 43_200))
+        try ledger.settle(first, tokens: 10, now: noon)
+        try ledger.settle(first, tokens: 10, now: noon)
+        #expect(ledger.remaining(tenant: "t", now: noon).day == 90)
+        // Yesterday's 100 leave 40 of the month: a reservation that fits the day but not the month is refused.
+        try ledger.charge(tenant: "t", tokens: 100, now: noon - 86_400)
+        guard case .exceeded(.month, _) = try ledger.reserve(tenant: "t", tokens: 41, now: noon) else {
+            Issue.record("41 should not fit the 40 left of the month")
+            return
+        }
+        // A tenant without budgets holds nothing and is charged what it is settled to.
+        guard case .reserved(let free) = try ledger.reserve(tenant: "free", tokens: 1_000, now: noon) else {
+            Issue.record("a tenant without budgets is never refused")
+            return
+        }
+        #expect(!free.holds)
+        try ledger.settle(free, tokens: 7, now: noon)
+        let journal = try #require(try DurableFile.read(dir + "/budget.journal")).split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        #expect(journal.count == 4)
+        #expect(journal[0].hasPrefix(#"{"reserve":""#) && journal[0].hasSuffix(#"","day":"2026-11-21","tenant":"t","tokens":60}"#))
+        #expect(journal[1].hasPrefix(#"{"settle":""#) && journal[1].hasSuffix(#"","day":"2026-11-21","tenant":"t","tokens":10}"#))
+        #expect(journal[3] == #"{"day":"2026-11-21","tenant":"free","tokens":7}"#)
+    }
+
+    @Test("replay: a reservation counts its settlement once, a repeated settlement nothing, an open one in full")
+    func replaySettlesOnce() throws {
+        let dir = Self.tempDir()
+        let path = dir + "/budget.journal"
+        let journal = """
+            {"reserve":"r1","day":"2026-11-21","tenant":"t","tokens":500}
+            {"settle":"r1","day":"2026-11-21","tenant":"t","tokens":30}
+            {"settle":"r1","day":"2026-11-21","tenant":"t","tokens":30}
+            {"reserve":"r2","day":"2026-11-21","tenant":"t","tokens":200}
+            {"day":"2026-11-21","tenant":"t","tokens":7}
+
+            """
+        try TempDirectory.write(path, journal, mode: 0o600)
+        let tenants = [TenantPolicy(name: "t", tokensPerDay: 1000)]
+        let ledger = try BudgetLedger(directory: dir, tenants: tenants, now: noon)
+        // 30 settled, 200 left open by a router that died (the request may have generated), 7 charged.
+        #expect(ledger.remaining(tenant: "t", now: noon).day == 763)
+        let reopened = try BudgetLedger(directory: dir, tenants: tenants, now: noon)
+        #expect(reopened.remaining(tenant: "t", now: noon).day == 763)
+    }
+
     @Test("UTC calendar arithmetic", arguments: [
         (Int64(0), "1970-01-01"), (951_782_400, "2000-02-29"), (1_795_262_400, "2026-11-21"), (4_102_444_799, "2099-12-31"),
     ])
