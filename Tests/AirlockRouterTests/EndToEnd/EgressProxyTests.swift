@@ -60,14 +60,15 @@ struct EgressProxyTests {
                 }
             }
             guard let found else {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
                 throw POSIXError(.EADDRNOTAVAIL)
             }
             port = found
         }
 
         deinit {
-            process.terminate()
+            // SIGKILL: the test process may block SIGTERM (signal-forwarding tests), and children inherit the mask.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             try? FileManager.default.removeItem(atPath: directory)
         }
