@@ -24,52 +24,94 @@ extension Int {
     }
 }
 
-/// Reads usage from a response body, streamed (SSE) or whole, by the API shape of the endpoint.
+/// Reads usage from a response body, streamed (SSE) or whole, by the API shape of the endpoint. Both are read as
+/// they pass, in constant memory: the usage member is found wherever it is (`JSONMemberStream`), in a whole body or
+/// in an event of any size (the Responses API's final event carries the whole response), never by keeping a prefix.
 struct UsageReader: Sendable {
     let endpoint: Endpoint
     private(set) var usage: Usage?
     /// The upstream reported a usage value outside `0...Usage.maxPerRequest` (or not an integer where a count
     /// belongs): `usage` is then the most one request can cost.
     private(set) var invalid = false
-    private var sse = SSELineBuffer()
-    private var whole: [UInt8] = []
-    private var wholeOverflow = false
     private let streaming: Bool
+    /// The members where this endpoint's usage is, first found first taken: in a whole body, or in each event.
+    private let paths: [[String]]
+    private var members: [JSONMemberStream]
+    private var events = SSEDataStream()
 
-    private static let usageKey = Array("\"usage\"".utf8)
-
-    /// Bodies larger than this are not kept for usage parsing (the usage is then unknown).
-    static let maxWholeBody = 8 << 20
+    /// The most a usage object may take: far beyond any real one, so a value past it is no reading.
+    static let maxUsageValue = 64 << 10
 
     init(endpoint: Endpoint, streaming: Bool) {
         self.endpoint = endpoint
         self.streaming = streaming
+        switch (endpoint, streaming) {
+        case (.responses, true): paths = [["response", "usage"]]
+        // message_start carries the input tokens in message.usage; each message_delta cumulative output in usage.
+        case (.messages, true): paths = [["message", "usage"], ["usage"]]
+        default: paths = [["usage"]]
+        }
+        members = paths.map { JSONMemberStream(path: $0, maxValue: Self.maxUsageValue) }
     }
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) {
-        if streaming {
-            var events: [[UInt8]] = []
-            sse.feed(bytes) { events.append($0) }
-            for data in events { readEvent(data) }
-        } else if !wholeOverflow {
-            if whole.count + bytes.count > Self.maxWholeBody {
-                wholeOverflow = true
-                whole = []
-            } else {
-                whole.append(contentsOf: bytes)
+        guard streaming else {
+            for i in members.indices { members[i].feed(bytes) }
+            return
+        }
+        var stream = events
+        stream.feed(bytes) { part in
+            switch part {
+            case .data(let chunk):
+                for i in members.indices { members[i].feed(chunk) }
+            case .end:
+                readEvent()
             }
         }
+        events = stream
     }
 
     /// Call at the end of the body.
     mutating func finish() {
-        guard !streaming, !wholeOverflow else { return }
-        let scanner = JSONScanner(whole)
-        guard let root = try? scanner.validateDocument(), root.kind == .object,
-            let usageSpan = scanner.value(of: root, key: "usage"), usageSpan.kind != .null
-        else { return }
+        guard !streaming else { return }
+        // A body that did not end as a document, or names usage twice, has no usage to read.
+        guard case .found(let bytes) = members[0].outcome else { return }
+        readValue(bytes, whole: true)
+    }
+
+    /// Reads the usage the event that just ended carried, and starts over for the next one.
+    private mutating func readEvent() {
+        let outcomes = members.map(\.outcome)
+        members = paths.map { JSONMemberStream(path: $0, maxValue: Self.maxUsageValue) }
+        for outcome in outcomes {
+            if case .found(let bytes) = outcome {
+                readValue(bytes, whole: false)
+                return
+            }
+        }
+    }
+
+    private mutating func readValue(_ bytes: [UInt8], whole: Bool) {
+        let scanner = JSONScanner(bytes)
+        guard let span = try? scanner.validateDocument(), span.kind != .null else { return }
         // A usage that is not an object (a string, a number) is no reading at all, not a reading of zero.
-        record(usageSpan.kind == .object ? Self.read(usageSpan, in: scanner, endpoint: endpoint) : nil)
+        guard span.kind == .object else {
+            if whole { record(nil) }
+            return
+        }
+        if endpoint == .messages && streaming {
+            guard !invalid else { return }
+            guard let read = Self.read(span, in: scanner, endpoint: endpoint) else {
+                record(nil)
+                return
+            }
+            var current = usage ?? Usage()
+            current.input = max(current.input, read.input)
+            current.output = max(current.output, read.output)
+            usage = current
+        } else {
+            record(Self.read(span, in: scanner, endpoint: endpoint))
+        }
     }
 
     /// Keeps a reading, or marks the usage invalid once any reading was.
@@ -81,38 +123,6 @@ struct UsageReader: Sendable {
             return
         }
         usage = read
-    }
-
-    private mutating func readEvent(_ data: [UInt8]) {
-        // Most events carry no usage: only those that name it are parsed.
-        guard data.first == UInt8(ascii: "{"), StreamEventFilter.contains(data[...], Self.usageKey) else { return }
-        let scanner = JSONScanner(data)
-        guard let root = try? scanner.validateDocument(), root.kind == .object else { return }
-        switch endpoint {
-        case .chatCompletions:
-            if let span = scanner.value(of: root, key: "usage"), span.kind == .object {
-                record(Self.read(span, in: scanner, endpoint: endpoint))
-            }
-        case .responses:
-            if let span = scanner.value(at: ["response", "usage"], in: root), span.kind == .object {
-                record(Self.read(span, in: scanner, endpoint: endpoint))
-            }
-        case .messages:
-            // message_start carries input tokens; each message_delta carries cumulative output tokens.
-            let span = scanner.value(at: ["message", "usage"], in: root) ?? scanner.value(of: root, key: "usage")
-            if let span, span.kind == .object, !invalid {
-                guard let read = Self.read(span, in: scanner, endpoint: endpoint) else {
-                    record(nil)
-                    return
-                }
-                var current = usage ?? Usage()
-                current.input = max(current.input, read.input)
-                current.output = max(current.output, read.output)
-                usage = current
-            }
-        case .embeddings, .countTokens, .models, .model:
-            break
-        }
     }
 
     /// The usage in `span`, or nil when a count is out of `0...Usage.maxPerRequest`, is not an integer, or the
@@ -146,59 +156,60 @@ struct UsageReader: Sendable {
     }
 }
 
-/// Splits a server-sent-events byte stream into the `data` payload of each event (multi-line data joined
-/// with newlines), across arbitrary chunk boundaries. Lines are bounded; an over-long line is skipped.
-struct SSELineBuffer: Sendable {
-    static let maxLine = 4 << 20
-    /// The data of one event, all its lines together: an event past this is dropped whole (never parsed), so an
-    /// upstream that never sends the blank line cannot grow the buffer.
-    static let maxEvent = 4 << 20
-    private var line: [UInt8] = []
-    private var skipping = false
-    private var data: [UInt8] = []
-    private var hasData = false
-    private var droppingEvent = false
-
-    /// What is buffered now: the current line and the current event's data.
-    var bufferedBytes: Int { line.count + data.count }
-
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, onEvent: ([UInt8]) -> Void) {
-        for byte in bytes {
-            if byte == 0x0A {
-                if !skipping { handleLine(onEvent: onEvent) }
-                line.removeAll(keepingCapacity: true)
-                skipping = false
-            } else if !skipping {
-                if line.count >= Self.maxLine {
-                    skipping = true
-                    line.removeAll()
-                } else {
-                    line.append(byte)
-                }
-            }
-        }
+/// Splits a server-sent-events byte stream into each event's `data` (its lines joined by a newline), handed on as
+/// it arrives, and each event's end, across arbitrary chunk boundaries. It holds nothing but a field name, so an
+/// event of any size passes in constant memory. Lines end with LF; a CR before it is whitespace to JSON.
+struct SSEDataStream: Sendable {
+    enum Part {
+        case data(UnsafeRawBufferPointer)
+        case end
     }
 
-    private mutating func handleLine(onEvent: ([UInt8]) -> Void) {
-        if line.last == 0x0D { line.removeLast() }
-        if line.isEmpty {
-            if hasData && !droppingEvent { onEvent(data) }
-            data.removeAll(keepingCapacity: true)
-            hasData = false
-            droppingEvent = false
-            return
+    private enum State { case lineStart, field, valueStart, value, skip }
+    private var state = State.lineStart
+    private var field: [UInt8] = []
+    private var eventHasData = false
+    private static let dataField = Array("data".utf8)
+    private static let newline: [UInt8] = [0x0A]
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ onPart: (Part) -> Void) {
+        var runStart = -1
+        for (i, byte) in bytes.enumerated() {
+            switch state {
+            case .lineStart:
+                if byte == 0x0A {
+                    if eventHasData { onPart(.end) }
+                    eventHasData = false
+                } else if byte != 0x0D {
+                    field.removeAll(keepingCapacity: true)
+                    field.append(byte)
+                    state = byte == UInt8(ascii: ":") ? .skip : .field
+                }
+            case .field:
+                if byte == UInt8(ascii: ":") || byte == 0x0A {
+                    if field == Self.dataField {
+                        if eventHasData { Self.newline.withUnsafeBytes { onPart(.data($0)) } }
+                        eventHasData = true
+                    }
+                    state = byte == 0x0A ? .lineStart : (field == Self.dataField ? .valueStart : .skip)
+                } else if byte != 0x0D {
+                    if field.count < Self.dataField.count + 1 { field.append(byte) } else { state = .skip }
+                }
+            case .valueStart, .value:
+                if byte == 0x0A {
+                    if runStart >= 0 { onPart(.data(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i]))) }
+                    runStart = -1
+                    state = .lineStart
+                } else if state == .valueStart {
+                    state = .value
+                    if byte != 0x20 { runStart = i }
+                } else if runStart < 0 {
+                    runStart = i
+                }
+            case .skip:
+                if byte == 0x0A { state = .lineStart }
+            }
         }
-        guard !droppingEvent else { return }
-        guard line.starts(with: "data:".utf8) else { return }
-        var payload = line.dropFirst(5)
-        if payload.first == 0x20 { payload = payload.dropFirst() }
-        if data.count + payload.count + 1 > Self.maxEvent {
-            droppingEvent = true
-            data = []
-            return
-        }
-        if hasData { data.append(0x0A) }
-        data.append(contentsOf: payload)
-        hasData = true
+        if runStart >= 0 { onPart(.data(UnsafeRawBufferPointer(rebasing: bytes[runStart...]))) }
     }
 }

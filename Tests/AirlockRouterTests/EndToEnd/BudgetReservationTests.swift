@@ -143,6 +143,38 @@ struct BudgetReservationTests {
         }
     }
 
+    @Test("a 15 MiB answer, whole or streamed, is settled to the usage at its end, not charged the reservation", arguments: [false, true])
+    func largeAnswer(streamed: Bool) async throws {
+        let bulk = String(repeating: #"{"token":"x","logprob":-0.1,"bytes":[120]},"#, count: 15 << 20 / 44)
+        let answer: String
+        if streamed {
+            // The Responses API's final event carries the whole response, usage last.
+            let event = #"{"type":"response.completed","response":{"status":"completed","output":["# + bulk
+                + #"{}],"usage":{"input_tokens":9,"output_tokens":31}}}"#
+            let body = "event: response.completed\ndata: \(event)\n\n"
+            answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        } else {
+            let body = #"{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"logprobs":{"content":["#
+                + bulk + #"{}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":31}}"#
+            answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let upstream = ScriptedUpstream { _ in answer }
+        defer { upstream.stop() }
+        let budget = 1_000_000
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(upstream.port)"
+            c.tenants[0].tokensPerDay = budget
+        }) { h in
+            let r = streamed
+                ? try await h.request("/v1/responses", body: #"{"model":"gpt-test","input":"x","stream":true,"max_output_tokens":50}"#)
+                : try await h.request("/v1/chat/completions", body: Self.chat)
+            #expect(r.status == 200)
+            #expect(r.body.utf8.count > 14 << 20)
+            #expect(await eventually { spent(h, budget: budget) != 0 })
+            #expect(spent(h, budget: budget) == 40)
+        }
+    }
+
     /// Serves `body` under a day budget of `budget`; returns the status.
     func serve(_ body: String, budget: Int, configure: @escaping (inout AirlockConfig) -> Void = { _ in }) async throws -> (Int, String, Int) {
         var result = (0, "", 0)

@@ -373,20 +373,119 @@ struct StreamEventFilterTests {
     }
 }
 
-@Suite("SSE line buffer")
-struct SSELineBufferTests {
-    @Test("an event whose data lines never end is dropped at the bound, and the events after it are read")
-    func unterminatedEventIsBounded() {
-        var buffer = SSELineBuffer()
-        var events: [[UInt8]] = []
-        let line = Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "y"), count: 1 << 20) + [0x0A]
-        for _ in 0..<64 {  // 64 MiB of data lines in one event, no blank line
-            line.withUnsafeBytes { buffer.feed($0) { events.append($0) } }
-            #expect(buffer.bufferedBytes <= SSELineBuffer.maxEvent + SSELineBuffer.maxLine)
+@Suite("SSE data stream")
+struct SSEDataStreamTests {
+    func parts(_ text: String, split: Int) -> [String] {
+        var stream = SSEDataStream()
+        var out: [String] = []
+        var current = ""
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let end = min(bytes.count, i + split)
+            bytes[i..<end].withUnsafeBytes {
+                stream.feed($0) { part in
+                    switch part {
+                    case .data(let chunk): current += String(decoding: chunk, as: UTF8.self)
+                    case .end:
+                        out.append(current)
+                        current = ""
+                    }
+                }
+            }
+            i = end
         }
-        Array("\ndata: {\"usage\":{\"prompt_tokens\":1}}\n\n".utf8).withUnsafeBytes { buffer.feed($0) { events.append($0) } }
-        // Compared as short text: a failure must not print megabytes.
-        #expect(events.map { $0.count > 100 ? "(\($0.count) bytes)" : String(decoding: $0, as: UTF8.self) }
-                    == ["{\"usage\":{\"prompt_tokens\":1}}"])
+        return out
+    }
+
+    @Test("each event's data, lines joined, fields and comments skipped, at every split")
+    func events() {
+        let text = ": comment\nevent: a\ndata: one\ndata:two\nid: 7\n\nretry: 5\n\ndata\n\ndatax: no\ndata:  three\r\n\r\n"
+        for split in [1, 2, 3, 5, 100] {
+            #expect(parts(text, split: split) == ["one\ntwo", "", " three\r"])
+        }
+    }
+
+    @Test("an event of 64 MiB passes in constant memory and the events after it are read")
+    func hugeEvent() {
+        var stream = SSEDataStream()
+        var bytes = 0
+        var ends = 0
+        let line = Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "y"), count: 1 << 20) + [0x0A]
+        for _ in 0..<64 {
+            line.withUnsafeBytes {
+                stream.feed($0) { part in
+                    if case .data(let chunk) = part { bytes += chunk.count } else { ends += 1 }
+                }
+            }
+        }
+        Array("\n".utf8).withUnsafeBytes { stream.feed($0) { if case .end = $0 { ends += 1 } } }
+        #expect(bytes == 64 << 20 + 63)
+        #expect(ends == 1)
+        #expect(MemoryLayout<SSEDataStream>.size < 64)
+    }
+}
+
+@Suite("Usage from responses of any size")
+struct LargeUsageTests {
+    static func read(_ endpoint: Endpoint, streaming: Bool, _ parts: [String]) -> UsageReader {
+        var reader = UsageReader(endpoint: endpoint, streaming: streaming)
+        for part in parts { Array(part.utf8).withUnsafeBytes { reader.consume($0) } }
+        reader.finish()
+        return reader
+    }
+
+    /// 15 MiB of choices (as `"n":3,"logprobs":true,"top_logprobs":20` produce), then the usage.
+    static let bulk = String(repeating: #"{"token":"x","logprob":-0.1,"bytes":[120]},"#, count: 15 << 20 / 44)
+
+    @Test("a whole body of 15 MiB: the usage after the choices is read (it was charged 0 past 8 MiB)")
+    func wholeBodyTail() {
+        let reader = Self.read(.chatCompletions, streaming: false, [
+            #"{"id":"c","choices":[{"index":0,"logprobs":{"content":["#, Self.bulk, #"{}]}}],"#,
+            #""usage":{"prompt_tokens":12,"completion_tokens":12296}}"#,
+        ])
+        #expect(reader.usage == Usage(input: 12, output: 12_296))
+    }
+
+    @Test("the Responses API's final event carrying a 15 MiB response: its usage is read")
+    func hugeFinalEvent() {
+        let reader = Self.read(.responses, streaming: true, [
+            "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"output\":[",
+            Self.bulk, "{}],\"tools\":[],\"usage\":{\"input_tokens\":5,\"output_tokens\":7000}}}\n\n",
+        ])
+        #expect(reader.usage == Usage(input: 5, output: 7_000))
+    }
+
+    @Test("usage is found by member, not by text: in strings, nested objects and escaped names", arguments: [
+        (#"{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":1}","usage":{"prompt_tokens":2}}}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#, Usage(input: 3, output: 4)),
+        (#"{"\u0075sage":{"prompt_tokens":5,"completion_tokens":6}}"#, Usage(input: 5, output: 6)),
+        (#"{"usage" : {"prompt_tokens":7} , "x":[{"usage":{"prompt_tokens":8}}]}"#, Usage(input: 7, output: 0)),
+        (#"[{"usage":{"prompt_tokens":1}}]"#, nil),
+        (#"{"usage":null}"#, nil),
+    ])
+    func byMember(body: String, expected: Usage?) {
+        for split in [1, 7, 4096] {
+            #expect(UsageReaderTests().read(.chatCompletions, streaming: false, body, split: split) == expected, "\(body) split \(split)")
+        }
+    }
+
+    @Test("a body that names usage twice, does not end, or ends twice has no usage to read", arguments: [
+        #"{"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}}"#,
+        #"{"\u0075sage":{"prompt_tokens":1},"usage":{"prompt_tokens":2}}"#,
+        #"{"usage":{"prompt_tokens":1}"#,
+        #"{"usage":{"prompt_tokens":1}}}"#,
+        #"{"usage":{"prompt_tokens":1}} {}"#,
+        #"{"usage":{"prompt_tokens":1},"x":"open}"#,
+    ])
+    func ambiguous(body: String) {
+        #expect(Self.read(.chatCompletions, streaming: false, [body]).usage == nil)
+    }
+
+    @Test("a usage value past 64 KiB is no reading")
+    func oversizedValue() {
+        let reader = Self.read(.chatCompletions, streaming: false, [
+            #"{"usage":{"prompt_tokens":1,"pad":""#, String(repeating: "p", count: 70_000), #""}}"#,
+        ])
+        #expect(reader.usage == nil)
     }
 }
