@@ -65,6 +65,12 @@ final class Limiters: Sendable {
     }
 
     /// Reserves an in-flight slot; nil when the global or the sandbox cap is reached (503).
+    /// Takes a slot of `sandbox` for one request, or says why not.
+    func leaseSlot(sandbox: String) -> Result<SlotLease, RouterError> {
+        if let refusal = acquireSlot(sandbox: sandbox) { return .failure(refusal) }
+        return .success(SlotLease(limiters: self, sandbox: sandbox))
+    }
+
     func acquireSlot(sandbox: String) -> RouterError? {
         let cap = sandboxMaxConcurrent[sandbox] ?? maxConcurrent
         return inFlight.withLock { state in
@@ -94,5 +100,24 @@ final class Limiters: Sendable {
     private static func rateLimited(_ wait: Duration, scope: String) -> RouterError {
         let seconds = max(1, Int64((Double(wait.nanoseconds) / 1e9).rounded(.up)))
         return RouterError(status: 429, reason: "rate_limited", message: "Rate limit of \(scope) reached; retry after \(seconds) s.", retryAfterSeconds: seconds)
+    }
+}
+
+/// One request's concurrency slot, given back exactly once: just before the agent can see the request's answer
+/// complete (so an agent that sends its next request the moment it has one is never refused for the slot of the
+/// one before), or however else the request ends.
+final class SlotLease: Sendable {
+    private let limiters: Limiters
+    private let sandbox: String
+    private let released = Atomic<Bool>(false)
+
+    fileprivate init(limiters: Limiters, sandbox: String) {
+        self.limiters = limiters
+        self.sandbox = sandbox
+    }
+
+    func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        limiters.releaseSlot(sandbox: sandbox)
     }
 }

@@ -133,10 +133,12 @@ final class RequestPipeline: Sendable {
                 choices: features.choices
             )
         }
-        if let refusal = runtime.limiters.acquireSlot(sandbox: sandbox.name) {
-            return await denial.refuse(refusal, logger: logger)
+        let slot: SlotLease
+        switch runtime.limiters.leaseSlot(sandbox: sandbox.name) {
+        case .success(let lease): slot = lease
+        case .failure(let refusal): return await denial.refuse(refusal, logger: logger)
         }
-        defer { runtime.limiters.releaseSlot(sandbox: sandbox.name) }
+        defer { slot.release() }
         var hold: BudgetHold
         do {
             hold = try BudgetHold.reserve(runtime.budgets, tenant: sandbox.tenant, worstCase: worstCase, now: WallClock.nanoseconds() / 1_000_000_000)
@@ -154,6 +156,7 @@ final class RequestPipeline: Sendable {
             trace: trace,
             denial: denial,
             hold: &hold,
+            slot: slot,
             logger: logger,
             runtime: runtime
         )
@@ -183,6 +186,7 @@ final class RequestPipeline: Sendable {
         trace: TraceHop,
         denial: Denial,
         hold: inout BudgetHold,
+        slot: SlotLease,
         logger: Logger,
         runtime: RouterRuntime
     ) async -> Int {
@@ -207,6 +211,7 @@ final class RequestPipeline: Sendable {
             requestIndex = try await receipts.append(intent)
         } catch {
             logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
+            slot.release()
             await denial.sink.error(.receiptLogUnavailable, family: endpoint.family, common: denial.common)
             return 503
         }
@@ -237,6 +242,7 @@ final class RequestPipeline: Sendable {
             completion.status = Int64(error.status)
             completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
             await appendCompletion(completion, logger: logger, runtime: runtime)
+            slot.release()
             await denial.sink.error(error, family: endpoint.family, common: denial.common)
             return error.status
         } catch {
@@ -321,6 +327,9 @@ final class RequestPipeline: Sendable {
         completion.responseHMAC = responseDigest?.finalize()
         completion.latencyMicroseconds = Int64((DispatchTimeNanos.now() - started) / 1000)
         let recorded = await appendCompletion(completion, logger: logger, runtime: runtime)
+        // A non-streamed answer is flushed with its end, and a stream's end is held: either way the agent cannot
+        // have a complete answer before this.
+        slot.release()
         if outcome == "ok" && recorded {
             // Only now may the agent learn the answer is complete: the final event, then the terminator.
             if let held {

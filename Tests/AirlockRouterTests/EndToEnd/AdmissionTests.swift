@@ -136,6 +136,32 @@ struct AdmissionTests {
         }
     }
 
+    @Test("an agent that sends its next request the moment it has an answer is never refused for the slot of the last")
+    func backToBack() async throws {
+        try await withHarness(configure: { c, _ in
+            c.sandboxes[0].maxConcurrent = 1
+            // A budget: settling the reservation and the completion receipt both come after the upstream's end.
+            c.tenants[0].tokensPerDay = 100_000_000
+        }) { h in
+            // A new connection each time, as an SDK without a pool (or with `connection: close`) makes them.
+            let port = h.routerPort
+            let refused: [String] = try await offPool {
+                var refused: [String] = []
+                for i in 0..<30 {
+                    let body = Harness.chat(stream: i % 2 == 0)
+                    let socket = try RawSocket(port: port, timeoutSeconds: 10)
+                    socket.send(
+                        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+                    )
+                    let text = socket.readAll().text
+                    if !text.hasPrefix("HTTP/1.1 200") { refused.append("request \(i): \(text.prefix(300))") }
+                }
+                return refused
+            }
+            #expect(refused.isEmpty, "\(refused)")
+        }
+    }
+
     /// The worst case of `Harness.chat()`, with the output limit the router inserts.
     static let chatWorstCase = BudgetReservationTests.worstCase(Harness.chat(), output: SandboxBudget.defaultOutput)
 

@@ -90,7 +90,8 @@ struct BudgetReservationTests {
     func hangTwice(budget: Int) async throws -> (Harness.Response, Int, Int) {
         var result: (Harness.Response, Int, Int)?
         try await withHarness(configure: { c, _ in
-            c.upstreams[0].timeouts.responseHeaders = .seconds(1)
+            // Long enough that the third, answered attempt is never cut on a loaded machine.
+            c.upstreams[0].timeouts.responseHeaders = .seconds(3)
             c.tenants[0].tokensPerDay = budget
         }) { h in
             h.mock.addFault(MockFault(count: 2, hang: true))
