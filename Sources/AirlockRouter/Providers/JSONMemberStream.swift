@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Finds one member of a JSON document by its path of member names (`["usage"]`, `["response", "usage"]`) while the
 /// document streams past, holding only that member's value (bounded) and one member name at a time. Nothing before
 /// or after it is kept, so a response of any size is read in constant memory wherever the provider put the member.
@@ -62,9 +66,36 @@ struct JSONMemberStream: Sendable {
     }
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
-            if failed { return }
-            step(byte)
+        guard let base = bytes.baseAddress else { return }
+        let count = bytes.count
+        // Where the next quote and backslash are, found once each and again only once passed: the content of
+        // strings (nearly all of a large answer) is skipped in runs, not stepped through byte by byte.
+        var nextQuote = -1
+        var nextBackslash = -1
+        func find(_ byte: UInt8, from i: Int) -> Int {
+            guard let hit = memchr(base + i, Int32(byte), count - i) else { return count }
+            return UnsafeRawPointer(hit) - base
+        }
+        var i = 0
+        while i < count && !failed {
+            if inString && !escaped && !readingName {
+                if nextQuote < i { nextQuote = find(UInt8(ascii: "\""), from: i) }
+                if nextBackslash < i { nextBackslash = find(UInt8(ascii: "\\"), from: i) }
+                let stop = min(nextQuote, nextBackslash)
+                if stop > i {
+                    if capturing {
+                        guard value.count + (stop - i) <= maxValue else {
+                            failed = true
+                            return
+                        }
+                        value.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<stop]))
+                    }
+                    i = stop
+                    continue
+                }
+            }
+            step(bytes[i])
+            i += 1
         }
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Token counts reported by an upstream.
 public struct Usage: Sendable, Equatable {
     public var input: Int
@@ -173,8 +177,21 @@ struct SSEDataStream: Sendable {
     private static let newline: [UInt8] = [0x0A]
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer, _ onPart: (Part) -> Void) {
+        guard let base = bytes.baseAddress else { return }
         var runStart = -1
-        for (i, byte) in bytes.enumerated() {
+        var i = 0
+        while i < bytes.count {
+            if state == .value {
+                // The rest of a data line goes on in one piece: find its end rather than step to it.
+                if runStart < 0 { runStart = i }
+                guard let hit = memchr(base + i, 0x0A, bytes.count - i) else {
+                    i = bytes.count
+                    break
+                }
+                i = UnsafeRawPointer(hit) - base
+            }
+            let byte = bytes[i]
+            defer { i += 1 }
             switch state {
             case .lineStart:
                 if byte == 0x0A {
