@@ -5,10 +5,19 @@ extension StrictScalar where Self: FixedWidthInteger {
         switch scalar.kind {
         case .integer where StrictNumberSyntax.isDecimalInteger(scalar.text):
             guard let value = Self(scalar.text, radix: 10) else {
+                // A narrow type's range is the setting's (a mode, a byte); a 64-bit one's is the machine's, which no
+                // setting takes: point at the key's own range rather than say "up to 9223372036854775807".
+                guard Self.bitWidth >= 64 else {
+                    throw ConfigError(
+                        .outOfRange,
+                        "integer \(scalar.text) is out of range for this setting",
+                        hint: "Use a value from \(Self.min) to \(Self.max)."
+                    )
+                }
                 throw ConfigError(
                     .outOfRange,
-                    "integer \(scalar.text) is out of range for this setting",
-                    hint: "Use a value from \(Self.min) to \(Self.max)."
+                    "integer \(scalar.text) is far beyond what this setting takes",
+                    hint: "Use a value in the range docs/configuration.md gives for this key."
                 )
             }
             self = value

@@ -8,6 +8,9 @@ struct ComposedDocument {
 
 /// Turns text into one checked YAML tree, or a ``ConfigError`` that says what is wrong with the text itself.
 enum YAMLComposer {
+    /// How deep libyaml lets a document nest (its `MAX_NESTING_LEVEL`).
+    static let maxNesting = 1000
+
     static func compose(_ text: String, file: String) throws -> ComposedDocument {
         let parser: Parser
         let root: Node?
@@ -53,6 +56,16 @@ enum YAMLComposer {
                 .dropFirst(mark.line - 1).first?.contains("\t") == true
             {
                 hint = "Indent with spaces; YAML does not allow tabs for indentation."
+            }
+            if problem.contains("nesting level") {
+                // libyaml's own words name its C API; say what the file does instead.
+                return ConfigError(
+                    .invalidYAML,
+                    "invalid YAML: the document nests deeper than the parser allows (\(Self.maxNesting) levels)",
+                    hint: "A configuration nests a few levels; look for a run of unclosed '[' or '{' here.",
+                    file: file,
+                    location: clamped(ConfigLocation(mark), to: text)
+                )
             }
             return ConfigError(
                 .invalidYAML,
