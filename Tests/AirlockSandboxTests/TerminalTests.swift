@@ -62,25 +62,45 @@ struct TerminalTests {
         }
     }
 
+    static let canRunModes = TestSupport.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
+    /// Privileged is `airlock run` as root; the other two are what a launcher that is not root gets (started as UID
+    /// 1000 with setpriv, as in the escape suite): the relay is the same in all three.
     @Test("the worker's stty, window size and TIOCEXCL change only its own pty; input and output are relayed",
-          .enabled(if: TestSupport.isRoot, TestSupport.rootReason))
-    func ownTerminal() throws {
+          .enabled(if: canRunModes, "needs root, and setpriv to start the launcher as an ordinary user"),
+          arguments: ["privileged", "user-namespace", "unprivileged"])
+    func ownTerminal(mode: String) throws {
         let terminal = try OperatorTerminal()
         defer {
             close(terminal.master)
             close(terminal.slave)
         }
         let before = terminal.settings
-        let workdir = try TestSupport.makeDirectory(under: "/var/tmp")
-        defer { try? FileManager.default.removeItem(atPath: workdir) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(TestSupport.productsDirectory)/airlock")
-        process.arguments = [
-            "run", "--no-router", "--workdir", workdir, "--", "/bin/sh", "-c",
+        let launcherUID: UInt32 = mode == "privileged" ? 0 : 1000
+        let scratch = try TestSupport.makeDirectory(under: "/var/tmp", owner: 0)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        chmod(scratch, 0o755)
+        let workdir = try TestSupport.makeDirectory(under: scratch, owner: launcherUID)
+        let policy = "\(scratch)/policy.json"
+        try #"{"seccompProfile": "\#(TestSupport.agentStrictProfile)"}"#.write(toFile: policy, atomically: false, encoding: .utf8)
+        let script =
             "echo SIZE $(stty size); stty -echo -icanon cols 7 rows 3; "
-                + "python3 -c 'import fcntl, sys, termios; fcntl.ioctl(0, termios.TIOCEXCL); print(\"TTY\", sys.stdin.isatty())'; "
-                + "echo READY; read line; echo GOT:$line",
-        ]
+            + "python3 -c 'import fcntl, sys, termios; fcntl.ioctl(0, termios.TIOCEXCL); print(\"TTY\", sys.stdin.isatty())'; "
+            + "echo READY; read line; echo GOT:$line"
+        let run = [
+            "\(TestSupport.productsDirectory)/airlock", "run", "--no-router", "--no-seccomp-cache", "--policy", policy,
+            "--workdir", workdir,
+        ] + (mode == "unprivileged" ? ["--isolation", "unprivileged"] : []) + ["--", "/bin/sh", "-c", script]
+        let process = Process()
+        if mode == "privileged" {
+            process.executableURL = URL(fileURLWithPath: run[0])
+            process.arguments = Array(run.dropFirst())
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(launcherUID)", "--regid=\(launcherUID)", "--clear-groups"] + run
+            process.environment = ["PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", "TERM": "xterm"]
+        }
+        process.currentDirectoryURL = URL(fileURLWithPath: workdir)
         let handle = FileHandle(fileDescriptor: terminal.slave, closeOnDealloc: false)
         process.standardInput = handle
         process.standardOutput = handle
@@ -97,7 +117,7 @@ struct TerminalTests {
             return !process.isRunning
         })
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(process.terminationStatus == 0, "\(mode): \(output)")
         #expect(output.contains("SIZE 24 80"), "the worker starts with the operator's size: \(output)")
         #expect(output.contains("TTY True"), "\(output)")
         #expect(output.contains("GOT:hello"), "input reaches the worker: \(output)")
