@@ -562,6 +562,10 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     let scrubber: KeyScrubber?
     private var errorBody: [UInt8] = []
     private var errorBodyTooLong = false
+    /// For a whole answer passed unchanged: its last byte so far. With a Content-Length the agent has the answer
+    /// complete once it has every byte, so the last one is written only after the completion receipt, whatever
+    /// the relay flushed before (past its threshold, or under back-pressure).
+    private var lastByte: UInt8?
 
     init(usage: UsageReader, digest: BodyHasher?, filter: StreamEventFilter?, scrubber: KeyScrubber?) {
         self.usage = usage
@@ -583,7 +587,13 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
         }
         guard filter != nil else {
             chunk.withUnsafeReadableBytes { digest?.update($0) }
-            return chunk
+            guard let last = chunk.getInteger(at: chunk.readerIndex + chunk.readableBytes - 1, as: UInt8.self) else { return chunk }
+            var out = ByteBuffer()
+            out.reserveCapacity(chunk.readableBytes)
+            if let lastByte { out.writeInteger(lastByte) }
+            out.writeImmutableBuffer(chunk.getSlice(at: chunk.readerIndex, length: chunk.readableBytes - 1)!)
+            lastByte = last
+            return out
         }
         var out: [UInt8] = []
         chunk.withUnsafeReadableBytes { filter!.feed($0, into: &out) }
@@ -605,6 +615,10 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
 
     /// The held-back end of the stream, digested now: it is the last thing the agent gets.
     func takeHeld() -> ByteBuffer? {
+        if filter == nil, scrubber == nil, let lastByte {
+            // Digested with the chunk it came in.
+            return ByteBuffer(integer: lastByte)
+        }
         guard let held = filter?.held, !held.isEmpty else { return nil }
         digest?.update(held)
         return ByteBuffer(bytes: held)

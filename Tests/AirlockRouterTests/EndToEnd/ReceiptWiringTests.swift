@@ -244,6 +244,76 @@ struct ReceiptWiringTests {
         func open() { state.withLock { $0.open = true } }
     }
 
+    /// What the agent's socket receives until the completion append has begun and `quiet` one-second reads in a
+    /// row bring nothing (the socket's timeout is 1 s), or the router closes.
+    static func readWhileGated(_ socket: RawSocket, _ gate: GatedCompletions, quiet: Int) -> [UInt8] {
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var quietAfterPending = 0
+        while ContinuousClock.now < deadline && quietAfterPending < quiet {
+            let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                text.append(contentsOf: buffer[0..<n])
+            } else if n == 0 {
+                break
+            } else if gate.pending {
+                quietAfterPending += 1
+            }
+        }
+        return text
+    }
+
+    /// Everything until the router closes (true), or 30 s.
+    static func readToClose(_ socket: RawSocket) -> ([UInt8], Bool) {
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { text.append(contentsOf: buffer[0..<n]) } else if n == 0 { return (text, true) }
+        }
+        return (text, false)
+    }
+
+    @Test("a whole answer with Content-Length (past the relay's flush threshold) is not complete for the agent before its receipt")
+    func wholeAnswerWaitsForReceipt() async throws {
+        // 200 KiB: the relay flushes past 64 KiB, so without a held byte the agent would have every byte its
+        // Content-Length promises while the completion receipt is still pending.
+        let content = String(repeating: "x", count: 200 << 10)
+        let body = #"{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"\#(content)"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#
+        let whole = Array("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+        // The last 150 KiB in one send: one read burst past the flush threshold that ends the body.
+        let upstream = ScriptedUpstream(pieces: { _ in [Array(whole.dropLast(150 << 10)), Array(whole.suffix(150 << 10))] })
+        defer { upstream.stop() }
+        let gate = GatedCompletions()
+        try await withHarness(receipts: gate, configure: { c, _ in c.upstreams[0].baseURL = "http://127.0.0.1:\(upstream.port)" }) { h in
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 1)
+            // A small receive window, read late: the router's writes back up and the relay takes its
+            // back-pressure path, which flushes at once, for the last piece too.
+            var small: Int32 = 4096
+            setsockopt(socket.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            let request = Harness.chat()
+            socket.send(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: \(request.utf8.count)\r\n\r\n\(request)"
+            )
+            func bodyBytes(_ text: [UInt8]) -> Int {
+                guard let end = text.firstRange(of: Array("\r\n\r\n".utf8)) else { return 0 }
+                return text.count - end.upperBound
+            }
+            #expect(await eventually { gate.pending })
+            let before = try await offPool { Self.readWhileGated(socket, gate, quiet: 2) }
+            #expect(gate.pending)
+            #expect(String(decoding: before.prefix(15), as: UTF8.self) == "HTTP/1.1 200 OK")
+            #expect(String(decoding: before, as: UTF8.self).contains("content-length: \(body.utf8.count)\r\n"))
+            #expect(bodyBytes(before) < body.utf8.count, "the whole body reached the agent before its receipt")
+            #expect(bodyBytes(before) >= 64 << 10, "the answer is relayed as it comes, not held whole")
+            gate.open()
+            let (rest, _) = try await offPool { Self.readToClose(socket) }
+            #expect(bodyBytes(before + rest) == body.utf8.count)
+        }
+    }
+
     @Test(
         "under sync durability the event that ends a stream for an SDK leaves only after the completion receipt is appended",
         arguments: [
@@ -263,38 +333,14 @@ struct ReceiptWiringTests {
                 "POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nanthropic-version: 2023-06-01\r\nconnection: close\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
             )
             // Read while the router is appending the completion receipt (the upstream's stream has ended).
-            let before = try await offPool { () -> String in
-                var text: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 65_536)
-                let deadline = ContinuousClock.now + .seconds(30)
-                var quietAfterPending = 0
-                while ContinuousClock.now < deadline && quietAfterPending < 3 {
-                    let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-                    if n > 0 {
-                        text.append(contentsOf: buffer[0..<n])
-                    } else if n == 0 {
-                        break
-                    } else if gate.pending {
-                        quietAfterPending += 1  // a second of silence at a time once the append has begun
-                    }
-                }
-                return String(decoding: text, as: UTF8.self)
-            }
+            let before = String(decoding: try await offPool { Self.readWhileGated(socket, gate, quiet: 3) }, as: UTF8.self)
             #expect(gate.pending)
             #expect(before.hasPrefix("HTTP/1.1 200"))
             #expect(before.contains("data: "))
             #expect(!before.contains(final), "the stream's end reached the agent before its receipt: \(before)")
             gate.open()
-            let (after, closed) = try await offPool { () -> (String, Bool) in
-                var text: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 65_536)
-                let deadline = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < deadline {
-                    let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-                    if n > 0 { text.append(contentsOf: buffer[0..<n]) } else if n == 0 { return (String(decoding: text, as: UTF8.self), true) }
-                }
-                return (String(decoding: text, as: UTF8.self), false)
-            }
+            let (afterBytes, closed) = try await offPool { Self.readToClose(socket) }
+            let after = String(decoding: afterBytes, as: UTF8.self)
             #expect(after.contains(final))
             #expect(after.hasSuffix("0\r\n\r\n"))
             #expect(closed)

@@ -13,7 +13,8 @@ final class ScriptedUpstream: Sendable {
     let port: Int
     private let listenFD: Int32
     private let state = Mutex(State())
-    private let respond: @Sendable (Int) -> [UInt8]
+    /// The answer to the n-th request, in pieces sent 300 ms apart (one piece: sent at once).
+    private let respond: @Sendable (Int) -> [[UInt8]]
 
     struct State {
         var connections = 0
@@ -23,11 +24,17 @@ final class ScriptedUpstream: Sendable {
     }
 
     /// `respond(n)` gives the raw bytes for the n-th request (0-based, across connections).
-    init(respond: @escaping @Sendable (Int) -> [UInt8]) {
+    convenience init(respond: @escaping @Sendable (Int) -> [UInt8]) {
+        self.init(pieces: { [respond($0)] })
+    }
+
+    /// `pieces(n)` gives the raw bytes for the n-th request in pieces, each its own send after a pause, so the
+    /// router reads them in separate bursts.
+    init(pieces: @escaping @Sendable (Int) -> [[UInt8]]) {
         let (fd, port) = Loopback.listener()
         listenFD = fd
         self.port = port
-        self.respond = respond
+        self.respond = pieces
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -106,9 +113,11 @@ final class ScriptedUpstream: Sendable {
                 defer { s.requests += 1 }
                 return s.requests
             }
-            let reply = respond(index)
-            let sent = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 { break }
+            for (i, piece) in respond(index).enumerated() {
+                if i > 0 { usleep(300_000) }
+                let sent = piece.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent < 0 { break outer }
+            }
         }
         // Forgotten before it is closed, so stop() never shuts down a descriptor number reused elsewhere.
         state.withLock { s in s.fds.removeAll { $0 == fd } }
