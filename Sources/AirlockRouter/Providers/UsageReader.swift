@@ -1,3 +1,5 @@
+import AirlockJSON
+
 /// Token counts reported by an upstream.
 public struct Usage: Sendable, Equatable {
     public var input: Int

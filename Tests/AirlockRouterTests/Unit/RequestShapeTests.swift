@@ -1,3 +1,4 @@
+import AirlockJSON
 import Testing
 
 @testable import AirlockRouter
