@@ -202,7 +202,8 @@ public struct JSONScanner: Sendable {
                 i += 1
                 return
             case UInt8(ascii: "\\"):
-                guard i + 1 < bytes.count else { break }
+                // A backslash as the last byte (a bare `break` would leave the switch only, and loop forever).
+                guard i + 1 < bytes.count else { throw fail(start, "the string starting here is not closed") }
                 switch bytes[i + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):

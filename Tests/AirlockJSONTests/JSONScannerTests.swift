@@ -58,6 +58,8 @@ struct JSONScannerTests {
         (#"{"a":01}"#, 5, "leading zeros"),
         (#"{"a":1} x"#, 8, "after the end of the JSON value"),
         (#"["open"#, 1, "not closed"),
+        (#"{"model":"m\"#, 9, "not closed"),
+        ("\"\\", 0, "not closed"),
     ])
     func refusals(text: String, offset: Int, message: String) {
         do {
