@@ -6,6 +6,7 @@ extension JSONScanner {
         private var set: Set<[UInt8]>?
 
         /// Adds `key`; true when the object already has a member of that name.
+        @inline(__always)
         mutating func insert(_ key: Span, in scanner: JSONScanner) -> Bool {
             if let inserted = set?.insert(scanner.nameBytes(key)).inserted {
                 // Mutated in place through the optional: no copy of the set per name.

@@ -131,6 +131,7 @@ public struct JSONScanner: Sendable {
 
     /// At a container's opening byte: checks the depth and moves past it; true (and past the closing byte) when the
     /// container is empty.
+    @inline(__always)
     private func isEmpty(at i: inout Int, depth: Int, closing: UInt8) throws(JSONSyntaxError) -> Bool {
         guard depth < Self.maxDepth else { throw fail(i, "nested deeper than \(Self.maxDepth) levels") }
         i = skipSpace(i + 1)
@@ -140,6 +141,7 @@ public struct JSONScanner: Sendable {
     }
 
     /// After a member or element: true (and past the closing byte) at the container's end, false past a comma.
+    @inline(__always)
     private func isEnd(at i: inout Int, closing: UInt8) throws(JSONSyntaxError) -> Bool {
         i = skipSpace(i)
         guard i < bytes.count else {
