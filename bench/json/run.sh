@@ -1,5 +1,5 @@
 #!/bin/sh
-# The request path's JSON reading, before and after AirlockJSON, in one run (docs/benchmarks.md, "JSON reader").
+# The request path's JSON reading, before and after AirlockJSON, in one run (bench/json/main.swift says what it times).
 # Builds with swiftc -O: AirlockJSON as its own module, as the router links it, and the router's JSONScanner as it
 # was before it was replaced (from git, BASE defaults to the parent of the commit that deleted it) in the bench's
 # own module, as it was in the router. Pass a number of rounds (default 15).
