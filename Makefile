@@ -41,10 +41,12 @@ test-python:
 
 # The fuzzers of tests/python/test_fuzz.py (hostile upstream, hostile agents, configuration files, receipt logs)
 # against the real binary, for longer than the minute `make test` gives them: AIRLOCK_FUZZ_SECONDS in all, shared
-# by the four. The seed is fixed unless AIRLOCK_FUZZ_SEED is given; a failure names its seed, case and input.
+# by the four; the JSON reader's differential fuzzer (airlock-json-probe against a strict reference) runs a third
+# of it besides. The seed is fixed unless AIRLOCK_FUZZ_SEED is given; a failure names its seed, case and input.
 AIRLOCK_FUZZ_SECONDS ?= 600
 
 fuzz: deps build
+	$(SWIFT) build --product airlock-json-probe
 	AIRLOCK_BIN=$(BIN) AIRLOCK_FUZZ_SECONDS=$(AIRLOCK_FUZZ_SECONDS) $(PYTHON) -m pytest tests/python/test_fuzz.py -q -rs
 
 format-check:

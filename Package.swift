@@ -46,15 +46,21 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Everything that runs between fork and execve lives here: Swift must not run in that window.
         .target(name: "CAirlockSandbox", dependencies: ["CAirlockLinux"], cSettings: [.define("_GNU_SOURCE")]),
+        // The project's one JSON reader (request bodies, sandbox policies, seccomp profiles, receipt records). On the
+        // launcher's path, so no dependencies at all: no Foundation, no SwiftNIO.
+        .target(name: "AirlockJSON", swiftSettings: swiftSettings),
+        // Reads JSON documents and prints each verdict and decoded value, for the differential fuzzer in
+        // tests/python/test_json_fuzz.py; not a product.
+        .executableTarget(name: "airlock-json-probe", dependencies: ["AirlockJSON"], swiftSettings: swiftSettings),
         // The launcher's path: no Foundation, no SwiftNIO, no ArgumentParser (each costs start-up time).
         .target(
             name: "AirlockSandbox",
-            dependencies: ["CSeccomp", "CAirlockSandbox"],
+            dependencies: ["AirlockJSON", "CSeccomp", "CAirlockSandbox"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "AirlockFront",
-            dependencies: ["AirlockSandbox", "CAirlockLinux"],
+            dependencies: ["AirlockJSON", "AirlockSandbox", "CAirlockLinux"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -75,7 +81,7 @@ let package = Package(
         ),
         .target(
             name: "AirlockReceipts",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["AirlockJSON", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -104,6 +110,7 @@ let package = Package(
         .target(
             name: "AirlockRouter",
             dependencies: [
+                "AirlockJSON",
                 "AirlockPolicy",
                 "AirlockReceipts",
                 "CAirlockLinux",
@@ -140,10 +147,11 @@ let package = Package(
             swiftSettings: swiftSettings,
             linkerSettings: buildID
         ),
+        .testTarget(name: "AirlockJSONTests", dependencies: ["AirlockJSON"], swiftSettings: swiftSettings),
         .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockSandboxTests",
-            dependencies: ["AirlockSandbox", "CAirlockSandbox", "airlock-escape"],
+            dependencies: ["AirlockJSON", "AirlockSandbox", "CAirlockSandbox", "airlock-escape"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -162,7 +170,7 @@ let package = Package(
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockReceiptsTests",
-            dependencies: ["AirlockReceipts", "airlock-receipts-writer"],
+            dependencies: ["AirlockJSON", "AirlockReceipts", "airlock-receipts-writer"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -177,6 +185,7 @@ let package = Package(
         .testTarget(
             name: "AirlockRouterTests",
             dependencies: [
+                "AirlockJSON",
                 "AirlockRouter",
                 // The control-socket tests speak through `airlock run`'s own client, ControlSocketRegistrar.
                 "AirlockFront",

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AirlockJSON
 import Glibc
 #elseif canImport(Musl)
 import Musl
@@ -25,13 +26,13 @@ public struct ControlSocketRegistrar: RouterRegistrar {
     public func register(sandbox: String, listeners: [SandboxListener]) throws {
         // The policy lists the router's ports as [model API, egress proxy].
         let roles = zip(listeners, ["inference", "egress"]).map { "\"\($1)\"" }.joined(separator: ",")
-        let request = "{\"op\":\"register\",\"roles\":[\(roles)],\"sandbox\":\(JSONValue.quoted(sandbox))}"
+        let request = "{\"op\":\"register\",\"roles\":[\(roles)],\"sandbox\":\(JSONText.quoted(sandbox))}"
         try send(request, descriptors: listeners.prefix(2).map(\.fd))
     }
 
     /// Tells the router the sandbox is gone.
     public func unregister(sandbox: String) throws {
-        try send("{\"op\":\"unregister\",\"sandbox\":\(JSONValue.quoted(sandbox))}", descriptors: [])
+        try send("{\"op\":\"unregister\",\"sandbox\":\(JSONText.quoted(sandbox))}", descriptors: [])
     }
 
     func send(_ request: String, descriptors: [Int32]) throws(Failure) {

@@ -28,7 +28,7 @@ struct CanonicalJSONTests {
         var out: [UInt8] = []
         CanonicalJSON.appendString(input, to: &out)
         #expect(String(decoding: out, as: UTF8.self) == expected)
-        let parsed = try CanonicalJSONParser.parse(Array("{\"k\":\(expected)}".utf8))
+        let parsed = try CanonicalRecordReader.parse(Array("{\"k\":\(expected)}".utf8))
         #expect(parsed.first?.1 == .string(input))
     }
 
@@ -37,7 +37,7 @@ struct CanonicalJSONTests {
         for value: Int64 in [0, -1, 7, 9_007_199_254_740_993, .max, .min] {
             let bytes = CanonicalJSON.encode([("n", .integer(value))])
             #expect(String(decoding: bytes, as: UTF8.self) == "{\"n\":\(value)}")
-            #expect(try CanonicalJSONParser.parse(bytes).first?.1 == .integer(value))
+            #expect(try CanonicalRecordReader.parse(bytes).first?.1 == .integer(value))
         }
     }
 
@@ -58,13 +58,13 @@ struct CanonicalJSONTests {
         ]
     )
     func rejects(input: String) {
-        #expect(throws: CanonicalJSONParser.Failure.self) { try CanonicalJSONParser.parse(Array(input.utf8)) }
+        #expect(throws: CanonicalRecordValidator.Failure.self) { try CanonicalRecordReader.parse(Array(input.utf8)) }
     }
 
     @Test("invalid UTF-8 inside a string is rejected")
     func invalidUTF8() {
         let bytes: [UInt8] = Array("{\"a\":\"".utf8) + [0xC3, 0x28] + Array("\"}".utf8)
-        #expect(throws: CanonicalJSONParser.Failure.self) { try CanonicalJSONParser.parse(bytes) }
+        #expect(throws: CanonicalRecordValidator.Failure.self) { try CanonicalRecordReader.parse(bytes) }
     }
 
     @Test("a receipt omits absent fields and refuses long strings and bad extension names")

@@ -5,6 +5,8 @@ Settings, all from the environment:
   AIRLOCK_FUZZ_SEED       the seed (default DEFAULT_SEED); every case derives its own generator from it
   AIRLOCK_FUZZ_SECONDS    the time budget of the whole fuzz file, shared equally by the four fuzzers (default 60)
   AIRLOCK_FUZZ_MAX_CASES  a cap on the cases of each fuzzer, whatever the time budget (default 100000)
+  AIRLOCK_JSON_FUZZ_SECONDS  the JSON reader's differential fuzzer, which runs besides the four (default a third of
+                          AIRLOCK_FUZZ_SECONDS: 20 s in `make test`, 200 s in `make fuzz`)
 """
 
 import os
@@ -31,6 +33,9 @@ TOTAL_SECONDS = float(os.environ.get("AIRLOCK_FUZZ_SECONDS", "60"))
 FUZZERS = 4
 SECONDS_PER_FUZZER = TOTAL_SECONDS / FUZZERS
 MAX_CASES = int(os.environ.get("AIRLOCK_FUZZ_MAX_CASES", "100000"))
+JSON_SECONDS = float(os.environ.get("AIRLOCK_JSON_FUZZ_SECONDS", TOTAL_SECONDS / 3))
+# Documents are cheap (about 10,000 a second): the JSON fuzzer has its own cap.
+JSON_MAX_CASES = int(os.environ.get("AIRLOCK_JSON_FUZZ_MAX_CASES", "100000000"))
 
 # Text a Swift process prints when it traps or crashes (runtime traps, the backtracer, a signal).
 CRASH_MARKERS = (

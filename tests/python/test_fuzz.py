@@ -1,7 +1,8 @@
 """Bounded fuzzing of the real binary: a hostile upstream, hostile agents, mutated configuration files and mutated
-receipt logs. Each fuzzer runs for a quarter of AIRLOCK_FUZZ_SECONDS (default 60 s in all; `make fuzz` runs
-longer) from a fixed seed (AIRLOCK_FUZZ_SEED overrides it), and every failure names the seed, the case and the
-exact input, printed as a Python expression that can be pasted into a regression test.
+receipt logs, and the JSON reader against a strict reference (differential). Each of the first four runs for a
+quarter of AIRLOCK_FUZZ_SECONDS (default 60 s in all; `make fuzz` runs longer), the JSON fuzzer for a third of it
+(AIRLOCK_JSON_FUZZ_SECONDS overrides), from a fixed seed (AIRLOCK_FUZZ_SEED overrides it), and every failure names
+the seed, the case and the exact input, printed as a Python expression that can be pasted into a regression test.
 
 The router must survive everything: it stays alive, /healthz answers, airlock_requests_in_flight is back to 0
 once the requests have ended, every connection is answered or closed within a bound, and what it sends is
@@ -21,9 +22,12 @@ from dataclasses import dataclass
 import pytest
 
 import fuzz_inputs
+import json_fuzz
 from conftest import BINARY, ROOT
 from fuzz_inputs import AgentCase
 from fuzz_support import (
+    JSON_MAX_CASES,
+    JSON_SECONDS,
     SECONDS_PER_FUZZER,
     SEED,
     TOTAL_SECONDS,
@@ -457,3 +461,58 @@ def test_fuzz_receipt_tools(request, receipt_log):
         fuzz_tool(request, "receipts", run_case)
     finally:
         workspace.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 5. The JSON reader (Sources/AirlockJSON) against an independent strict reference (json_fuzz.reference), through
+# airlock-json-probe: the same verdict for every document, and the same decoded value for every accepted one.
+
+JSON_PROBE = BINARY.parent / "airlock-json-probe"
+
+
+def test_fuzz_json_reader(request):
+    if not JSON_PROBE.exists():
+        pytest.fail(f"{JSON_PROBE} is missing; build it with `swift build --build-tests` (make test does)")
+    seeds = json_fuzz.corpus()
+    assert len(seeds) >= 40, f"the seed corpus {json_fuzz.CORPUS} is missing"
+    probe = json_fuzz.Probe(JSON_PROBE)
+    failures: list[str] = []
+    outcomes = collections.Counter()
+    started = time.monotonic()
+
+    def compare(index: int, origin: str, document: bytes):
+        got = probe.verdict(document)
+        expected = json_fuzz.reference(document)
+        outcomes["accepted" if expected.startswith("ok ") else "refused"] += 1
+        if not json_fuzz.agree(got, expected):
+            failures.append(failure("json", index, "the reader and the strict reference disagree", origin=origin,
+                                    document=literal(document), reader=got[:2000], reference=expected[:2000]))
+        if probe.process.poll() is not None:
+            pytest.fail("\n\n".join(failures), pytrace=False)
+
+    try:
+        # The committed corpus: each document as it is, and named for the verdict it must get.
+        for name, document in seeds:
+            compare(-1, f"corpus file {name}", document)
+            if name.startswith("valid-") != json_fuzz.reference(document).startswith("ok "):
+                failures.append(f"fuzz json: corpus file {name} has the wrong verdict in its name")
+        for index in cases(JSON_SECONDS, JSON_MAX_CASES):
+            if len(failures) >= MAX_FAILURES:
+                break
+            rng = case_random("json", index)
+            if rng.random() < 0.4:
+                name, seed = rng.choice(seeds)
+                origin, document = f"mutated corpus file {name}", json_fuzz.mutated(rng, seed)
+            else:
+                document = json_fuzz.generated(rng)
+                origin = "generated"
+                if rng.random() < 0.3:
+                    origin, document = "generated, then mutated", json_fuzz.mutated(rng, document)
+            compare(index, origin, document)
+    finally:
+        probe.close()
+    summary = ", ".join(f"{key} x{value}" for key, value in sorted(outcomes.items()))
+    say(request, f"fuzz json: {outcomes.total()} documents compared in {time.monotonic() - started:.1f} s, "
+                 f"{len(failures)} failure(s); {summary}")
+    if failures:
+        pytest.fail("\n\n".join(failures[:MAX_FAILURES]), pytrace=False)

@@ -35,13 +35,15 @@ struct RecordFields {
     }
 }
 
-/// The verifier's single-pass check that a record is in canonical form, with exactly the rules (and the failure
-/// reasons and offsets) of ``CanonicalJSONParser``, which stays the reference (a test compares the two).
+/// The verifier's single-pass check that a record is in canonical form: a flat object without whitespace, member
+/// names strictly increasing, minimal string escapes, valid UTF-8, integers without leading zeros, exponent, fraction
+/// or `-0`, only strings, integers and booleans. Canonical form is a subset of strict RFC 8259 JSON: every record it
+/// accepts, ``JSONReader`` reads with the same members (FastPathTests compares the two).
 ///
 /// Built for speed: one forward pass over raw bytes with no allocation, no `String`, no closures and no throwing;
 /// plain string runs are scanned eight bytes at a time; names are compared with the previous name in place.
 enum CanonicalRecordValidator {
-    struct Failure: Equatable {
+    struct Failure: Error, Equatable {
         let offset: Int
         let reason: String
     }
@@ -228,7 +230,7 @@ enum CanonicalRecordValidator {
         return ac < bc
     }
 
-    /// ``CanonicalJSONParser``'s comparison for names with non-ASCII bytes.
+    /// Names with non-ASCII bytes compared by UTF-16 code units (RFC 8785 section 3.2.3).
     private static func generalPrecedes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         let simple = !a.contains { $0 >= 0xEE } && !b.contains { $0 >= 0xEE }
         if simple {

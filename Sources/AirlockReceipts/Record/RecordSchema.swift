@@ -283,7 +283,7 @@ extension RecordSchema {
                     message: "field 'keys' may only appear in an admin record with reason \(keysChanged)"
                 )
             }
-            if case .failure(let error) = parseKeys(CanonicalJSONParser.unescape(keys)) {
+            if case .failure(let error) = parseKeys(CanonicalRecordReader.text(keys)) {
                 return Problem(
                     reason: .invalidValue,
                     message: "field 'keys' is not a space-separated list of verifier keys: \(error.message)"

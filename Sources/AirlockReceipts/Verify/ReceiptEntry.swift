@@ -13,7 +13,7 @@ public struct ReceiptEntry: Sendable, Hashable {
         self.index = index
         self.leaf = leaf
         self.leafHash = leafHash
-        self.fields = (try? CanonicalJSONParser.parse(leaf)) ?? []
+        self.fields = (try? CanonicalRecordReader.parse(leaf)) ?? []
     }
 
     /// The value of a field.

@@ -36,7 +36,7 @@ struct RecordScan {
     func kindCounts() -> [String: UInt64] {
         var result: [String: UInt64] = [:]
         for (raw, count) in kinds {
-            result[raw.withUnsafeBytes { CanonicalJSONParser.unescape($0) }, default: 0] += count
+            result[raw.withUnsafeBytes { CanonicalRecordReader.text($0) }, default: 0] += count
         }
         return result
     }
@@ -199,12 +199,12 @@ struct RecordScan {
             guard Self.equal(recordOrigin, originBytes) else {
                 return failure(
                     .wrongOrigin,
-                    "the record's origin '\(CanonicalJSONParser.unescape(recordOrigin))' is not '\(origin ?? "")'",
+                    "the record's origin '\(CanonicalRecordReader.text(recordOrigin))' is not '\(origin ?? "")'",
                     path: path
                 )
             }
         } else {
-            origin = CanonicalJSONParser.unescape(recordOrigin)
+            origin = CanonicalRecordReader.text(recordOrigin)
             originBytes = Array(recordOrigin)
         }
         if let requestIndex = fields.requestIndex, requestIndex >= index {
@@ -222,7 +222,7 @@ struct RecordScan {
             )
         }
         if let keys = fields.keys,
-            case .success(let parsed) = RecordSchema.parseKeys(CanonicalJSONParser.unescape(keys))
+            case .success(let parsed) = RecordSchema.parseKeys(CanonicalRecordReader.text(keys))
         {
             announcements.append((range.size, parsed))
         }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AirlockJSON
 import Glibc
 #endif
 import AirlockPolicy
@@ -223,7 +224,7 @@ public final class BudgetLedger: TokenLedger {
             lineNumber += 1
             let line = Array(bytes[start..<newline])
             start = newline + 1
-            let scanner = JSONScanner(line, rejectDuplicateNames: true)
+            let scanner = JSONScanner(line)
             guard let root = try? scanner.validateDocument(), root.kind == .object,
                 let day = scanner.value(of: root, key: "day").flatMap(scanner.string),
                 let tenant = scanner.value(of: root, key: "tenant").flatMap(scanner.string),

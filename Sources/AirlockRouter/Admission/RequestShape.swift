@@ -1,3 +1,4 @@
+import AirlockJSON
 import AirlockPolicy
 
 /// The fields of a request body the router relies on, found by span so the body can be forwarded as bytes
@@ -35,7 +36,7 @@ struct RequestShape: Sendable {
 
     /// Validates the JSON and the shape of the fields the router uses. Errors are 400s that say which field.
     static func parse(_ endpoint: Endpoint, body: [UInt8]) throws(RouterError) -> RequestShape {
-        let scanner = JSONScanner(body, rejectDuplicateNames: true)
+        let scanner = JSONScanner(body)
         let root: JSONScanner.Span
         do {
             root = try scanner.validateDocument()
@@ -44,7 +45,7 @@ struct RequestShape: Sendable {
                 // Parsers disagree on which duplicate wins; refusing them keeps the router and upstream in step.
                 throw .badRequest("duplicate_field", "The request body has the field \"\(name.prefix(64))\" more than once in one object (byte \(error.offset)).")
             }
-            throw .badRequest("invalid_json", "The request body is not valid JSON (byte \(error.offset): \(error.reason)).")
+            throw .badRequest("invalid_json", "The request body is not valid JSON (byte \(error.offset): \(error.message)).")
         }
         guard root.kind == .object else {
             throw .badRequest("invalid_request", "The request body must be a JSON object.")

@@ -1,3 +1,5 @@
+import AirlockJSON
+
 /// Pieces of prompt a request body names but does not hold: an image or file by URL or id, a stored conversation
 /// or prompt. Their tokens cannot be bounded by the body's bytes, so they are reserved by the sandbox's
 /// `budget.unbounded_input_allowance`, or refused when it has none.

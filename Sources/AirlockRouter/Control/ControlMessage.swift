@@ -1,3 +1,5 @@
+import AirlockJSON
+
 /// The control socket's protocol: one JSON request per connection, descriptors attached with SCM_RIGHTS,
 /// one JSON reply line. Only operator UIDs (SO_PEERCRED) are served; agents can never reach the socket.
 ///

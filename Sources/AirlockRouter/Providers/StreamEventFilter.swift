@@ -1,3 +1,5 @@
+import AirlockJSON
+
 /// What the router changes in a server-sent-events stream on its way to the agent, one whole event at a time:
 ///
 /// - **Usage the agent did not ask for.** To account, the router asks an OpenAI chat-completions stream for

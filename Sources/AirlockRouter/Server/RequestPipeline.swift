@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AirlockJSON
 import Glibc
 #endif
 import AirlockPolicy

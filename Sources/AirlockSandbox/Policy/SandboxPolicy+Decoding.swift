@@ -1,3 +1,5 @@
+import AirlockJSON
+
 extension SandboxPolicy {
     static let keys = [
         "workdir", "uid", "gid", "hostAccount", "readonlyPaths", "readwritePaths", "allowSocketPaths", "hiddenPaths", "limits", "landlock",

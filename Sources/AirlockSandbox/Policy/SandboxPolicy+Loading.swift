@@ -1,3 +1,4 @@
+import AirlockJSON
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

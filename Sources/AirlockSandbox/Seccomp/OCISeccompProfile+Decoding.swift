@@ -1,3 +1,5 @@
+import AirlockJSON
+
 // Keys the launcher does not know are ignored, as runc and Docker ignore them: profiles carry comments and fields
 // of newer runtime-spec versions.
 extension OCISeccompProfile {

@@ -1,3 +1,5 @@
+import AirlockJSON
+
 extension OCISeccompProfile {
     /// Decodes profile JSON; errors carry the line, column and JSON path.
     public static func decode(_ bytes: [UInt8]) throws(SeccompProfileError) -> OCISeccompProfile {

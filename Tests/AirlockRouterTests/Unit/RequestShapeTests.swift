@@ -1,3 +1,4 @@
+import AirlockJSON
 import Testing
 
 @testable import AirlockRouter
@@ -8,6 +9,7 @@ struct RequestShapeTests {
 
     @Test("refuses malformed or wrongly shaped bodies with 400 and a reason", arguments: [
         (Endpoint.chatCompletions, "not json", "invalid_json"),
+        (.chatCompletions, #"{"model":"m\"#, "invalid_json"),
         (.chatCompletions, "[]", "invalid_request"),
         (.chatCompletions, #"{"messages":[{"role":"user"}]}"#, "missing_field"),
         (.chatCompletions, #"{"model":42,"messages":[{}]}"#, "invalid_field"),

@@ -1,27 +1,27 @@
 /// A value and its path in the document, with typed accessors whose errors say where and what was expected.
-struct JSONField {
-    var value: JSONValue
+public struct JSONField {
+    public var value: JSONValue
     /// "limits.processes", "syscalls[3]"; empty for the document itself.
-    var path: String
+    public var path: String
 
-    init(_ value: JSONValue, path: String = "") {
+    public init(_ value: JSONValue, path: String = "") {
         self.value = value
         self.path = path
     }
 
-    func error(_ message: String) -> JSONError {
-        JSONError(message: message, line: value.line, column: value.column, path: path)
+    public func error(_ message: String) -> JSONError {
+        JSONError(message: message, offset: value.offset, line: value.line, column: value.column, path: path)
     }
 
-    var isNull: Bool { value.kind == .null }
+    public var isNull: Bool { value.kind == .null }
 
-    func string() throws(JSONError) -> String {
+    public func string() throws(JSONError) -> String {
         guard case .string(let text) = value.kind else { throw error("expected a string, found \(value.typeName)") }
         return text
     }
 
     /// An integer written without fraction or exponent, in range for `T`.
-    func integer<T: FixedWidthInteger>(_ type: T.Type) throws(JSONError) -> T {
+    public func integer<T: FixedWidthInteger>(_ type: T.Type) throws(JSONError) -> T {
         guard case .number(let text) = value.kind else {
             throw error("expected \(Self.describe(type)), found \(value.typeName)")
         }
@@ -33,12 +33,12 @@ struct JSONField {
         return number
     }
 
-    func array() throws(JSONError) -> [JSONField] {
+    public func array() throws(JSONError) -> [JSONField] {
         guard case .array(let elements) = value.kind else { throw error("expected an array, found \(value.typeName)") }
         return elements.enumerated().map { JSONField($1, path: "\(path)[\($0)]") }
     }
 
-    func strings() throws(JSONError) -> [String] {
+    public func strings() throws(JSONError) -> [String] {
         var out: [String] = []
         for element in try array() { out.append(try element.string()) }
         return out
@@ -46,12 +46,12 @@ struct JSONField {
 
     /// The object's members; with `known`, any other key is an error (a misspelt key in a security policy would
     /// otherwise silently fall back to a default, which usually means a weaker one).
-    func object(known: [String]? = nil) throws(JSONError) -> JSONObject {
+    public func object(known: [String]? = nil) throws(JSONError) -> JSONObject {
         guard case .object(let members) = value.kind else { throw error("expected an object, found \(value.typeName)") }
         let object = JSONObject(members: members, path: path)
         if let known, let unknown = members.first(where: { !known.contains($0.key) }) {
             throw JSONError(message: "unknown key '\(unknown.key)'; expected one of: \(known.joined(separator: ", "))",
-                            line: unknown.line, column: unknown.column, path: object.childPath(unknown.key))
+                            offset: unknown.offset, line: unknown.line, column: unknown.column, path: object.childPath(unknown.key))
         }
         return object
     }
@@ -62,31 +62,31 @@ struct JSONField {
 }
 
 /// An object's members by key.
-struct JSONObject {
-    var members: [JSONMember]
-    var path: String
+public struct JSONObject {
+    public var members: [JSONMember]
+    public var path: String
 
-    func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    public func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// Every member as a field, in file order.
-    var fields: [(key: String, field: JSONField)] {
+    public var fields: [(key: String, field: JSONField)] {
         members.map { ($0.key, JSONField($0.value, path: childPath($0.key))) }
     }
 
     /// The member, null included; nil when the key is absent.
-    func present(_ key: String) -> JSONField? {
+    public func present(_ key: String) -> JSONField? {
         members.first { $0.key == key }.map { JSONField($0.value, path: childPath(key)) }
     }
 
     /// The member; nil when the key is absent or null (a null optional means "not given").
-    func optional(_ key: String) -> JSONField? {
+    public func optional(_ key: String) -> JSONField? {
         present(key).flatMap { $0.isNull ? nil : $0 }
     }
 
     /// The member, which must be present and not null.
-    func required(_ key: String, in whole: JSONField) throws(JSONError) -> JSONField {
+    public func required(_ key: String, in whole: JSONField) throws(JSONError) -> JSONField {
         guard let field = present(key) else {
-            throw JSONError(message: "required key is missing", line: whole.value.line, column: whole.value.column,
+            throw JSONError(message: "required key is missing", offset: whole.value.offset, line: whole.value.line, column: whole.value.column,
                             path: childPath(key))
         }
         guard !field.isNull else { throw field.error("must not be null") }
