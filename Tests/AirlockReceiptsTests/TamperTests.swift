@@ -246,15 +246,21 @@ struct TamperTests {
         #expect(failure.checkpointSize == Self.size)
     }
 
-    @Test("a missing segment file")
-    func missingSegment() async throws {
-        let directory = makeTemporaryDirectory("tamper")
-        defer { removeDirectory(directory) }
+    /// A closed log of 60 receipts in small segments (at least three), for the tests that remove or rename one.
+    static func segmentedLog(_ directory: String) async throws -> [SegmentName] {
         let log = try await ReceiptLog.open(testConfiguration(directory, segmentBytes: 4096))
         for number in 0..<60 { _ = try await log.append(sampleReceipt(number)) }
         try await log.close()
         let segments = try SegmentName.list(in: directory)
         try #require(segments.count >= 3)
+        return segments
+    }
+
+    @Test("a missing segment file")
+    func missingSegment() async throws {
+        let directory = makeTemporaryDirectory("tamper")
+        defer { removeDirectory(directory) }
+        let segments = try await Self.segmentedLog(directory)
         try FileManager.default.removeItem(atPath: directory + "/" + segments[1].fileName)
         let failure = try #require(try Self.verify(directory).failure)
         #expect(failure.reason == .segmentGap)
@@ -266,11 +272,7 @@ struct TamperTests {
     func renamedSegment(name: String) async throws {
         let directory = makeTemporaryDirectory("tamper")
         defer { removeDirectory(directory) }
-        let log = try await ReceiptLog.open(testConfiguration(directory, segmentBytes: 4096))
-        for number in 0..<60 { _ = try await log.append(sampleReceipt(number)) }
-        try await log.close()
-        let segments = try SegmentName.list(in: directory)
-        try #require(segments.count >= 3)
+        let segments = try await Self.segmentedLog(directory)
         // The checkpoints would call the log truncated; the verifier names the file that is not a segment.
         try FileManager.default.moveItem(atPath: directory + "/" + segments.last!.fileName, toPath: directory + "/" + name)
         let failure = try #require(try Self.verify(directory).failure)
