@@ -24,6 +24,7 @@ struct JSONMemberStream: Sendable {
     /// Longest member name compared (escapes included); a longer one cannot be on the path.
     private let maxName: Int
 
+    /// Where the scan is; `reset()` starts it over for the next document.
     private var depth = 0
     private var started = false
     /// The root is a string, number or literal: there is no member to find.
@@ -49,15 +50,39 @@ struct JSONMemberStream: Sendable {
     private var capturing = false
     private var value: [UInt8] = []
     private var found = false
-    /// A name on the path at each level was seen: a second one makes the document ambiguous.
-    private var seen: [Bool]
+    /// Bit `level` is set once a name on the path at that level was seen: a second one makes the document
+    /// ambiguous.
+    private var seen: UInt64 = 0
 
     init(path: [String], maxValue: Int) {
-        precondition(!path.isEmpty)
+        precondition(!path.isEmpty && path.count <= 64)
         self.path = path.map { Array($0.utf8) }
         self.maxValue = maxValue
         self.maxName = (self.path.map(\.count).max() ?? 0) * 6 + 16
-        self.seen = Array(repeating: false, count: path.count)
+    }
+
+    /// Starts over for the next document (each event of a stream), keeping the path and the buffers' capacity.
+    mutating func reset() {
+        depth = 0
+        started = false
+        scalarRoot = false
+        rootIsObject = false
+        ended = false
+        failed = false
+        inString = false
+        escaped = false
+        matched = 0
+        nameNext = false
+        readingName = false
+        name.removeAll(keepingCapacity: true)
+        nameTooLong = false
+        awaitingColon = false
+        descend = false
+        captureNext = false
+        capturing = false
+        value.removeAll(keepingCapacity: true)
+        found = false
+        seen = 0
     }
 
     var outcome: Outcome {
@@ -79,17 +104,20 @@ struct JSONMemberStream: Sendable {
         }
         var i = 0
         while i < count && !failed {
-            if inString && !escaped && !readingName {
+            if inString && !escaped {
                 if nextQuote < i { nextQuote = find(UInt8(ascii: "\""), from: i) }
                 if nextBackslash < i { nextBackslash = find(UInt8(ascii: "\\"), from: i) }
                 let stop = min(nextQuote, nextBackslash)
                 if stop > i {
+                    let run = UnsafeRawBufferPointer(rebasing: bytes[i..<stop])
                     if capturing {
-                        guard value.count + (stop - i) <= maxValue else {
+                        guard value.count + run.count <= maxValue else {
                             failed = true
                             return
                         }
-                        value.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<stop]))
+                        value.append(contentsOf: run)
+                    } else if readingName {
+                        if name.count + run.count <= maxName { name.append(contentsOf: run) } else { nameTooLong = true }
                     }
                     i = stop
                     continue
@@ -218,11 +246,12 @@ struct JSONMemberStream: Sendable {
         }
         let level = matched
         guard decoded == path[level] else { return }
-        if seen[level] {
+        let bit: UInt64 = 1 << UInt64(level)
+        if seen & bit != 0 {
             failed = true
             return
         }
-        seen[level] = true
+        seen |= bit
         if level == path.count - 1 { captureNext = true } else { descend = true }
     }
 }

@@ -86,14 +86,12 @@ struct UsageReader: Sendable {
 
     /// Reads the usage the event that just ended carried, and starts over for the next one.
     private mutating func readEvent() {
-        let outcomes = members.map(\.outcome)
-        members = paths.map { JSONMemberStream(path: $0, maxValue: Self.maxUsageValue) }
-        for outcome in outcomes {
-            if case .found(let bytes) = outcome {
-                readValue(bytes, whole: false)
-                return
-            }
+        var found: [UInt8]?
+        for i in members.indices {
+            if found == nil, case .found(let bytes) = members[i].outcome { found = bytes }
+            members[i].reset()
         }
+        if let found { readValue(found, whole: false) }
     }
 
     private mutating func readValue(_ bytes: [UInt8], whole: Bool) {

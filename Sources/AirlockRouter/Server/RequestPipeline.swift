@@ -589,10 +589,16 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
         guard filter != nil else {
             chunk.withUnsafeReadableBytes { digest?.update($0) }
             guard let last = chunk.getInteger(at: chunk.readerIndex + chunk.readableBytes - 1, as: UInt8.self) else { return chunk }
+            let rest = chunk.getSlice(at: chunk.readerIndex, length: chunk.readableBytes - 1)!
+            guard let previous = lastByte else {
+                // The first piece (for most answers the only one) is passed on without a copy.
+                lastByte = last
+                return rest
+            }
             var out = ByteBuffer()
             out.reserveCapacity(chunk.readableBytes)
-            if let lastByte { out.writeInteger(lastByte) }
-            out.writeImmutableBuffer(chunk.getSlice(at: chunk.readerIndex, length: chunk.readableBytes - 1)!)
+            out.writeInteger(previous)
+            out.writeImmutableBuffer(rest)
             lastByte = last
             return out
         }

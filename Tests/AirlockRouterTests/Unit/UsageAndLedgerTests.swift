@@ -462,6 +462,8 @@ struct LargeUsageTests {
         (#"{"usage" : {"prompt_tokens":7} , "x":[{"usage":{"prompt_tokens":8}}]}"#, Usage(input: 7, output: 0)),
         (#"[{"usage":{"prompt_tokens":1}}]"#, nil),
         (#"{"usage":null}"#, nil),
+        // Names too long to be on the path, or only sharing its start, are passed over whatever the split.
+        ("{\"" + String(repeating: "n", count: 300) + #"usage":{"prompt_tokens":1},"usag":{"prompt_tokens":2},"usages":{},"usage":{"prompt_tokens":9}}"#, Usage(input: 9, output: 0)),
     ])
     func byMember(body: String, expected: Usage?) {
         for split in [1, 7, 4096] {
