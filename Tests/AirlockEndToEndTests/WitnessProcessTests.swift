@@ -227,6 +227,30 @@ struct WitnessProcessTests {
         _ = try await second.stop()
     }
 
+    @Test("a trickled request head is cut at the header timeout, a silent connection at the idle timeout")
+    func timeouts() async throws {
+        let (directory, keyFile) = try await Self.setUp()
+        let log = try TestLog()
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state",
+            extra: ["--header-timeout", "1", "--idle-timeout", "3"]
+        )
+        let port = witness.port
+        let (trickled, silent) = try await offPool {
+            let start = ContinuousClock.now
+            let partial = try RawSocket(port: port)
+            partial.send("POST /add-checkpoint HTTP/1.1\r\nhost: witness\r\n")
+            let cut = partial.readAll()
+            let trickled = (ContinuousClock.now - start, cut.closed)
+            let quiet = try RawSocket(port: port)
+            let idle = quiet.readAll()
+            return (trickled, (ContinuousClock.now - start - trickled.0, idle.closed))
+        }
+        #expect(trickled.1 && trickled.0 >= .milliseconds(900) && trickled.0 < .milliseconds(2500), "\(trickled)")
+        #expect(silent.1 && silent.0 >= .milliseconds(2900) && silent.0 < .seconds(6), "\(silent)")
+        _ = try await witness.stop()
+    }
+
     @Test("refuses to start with a key file other users can read, or on a non-loopback address")
     func startRefusals() async throws {
         let (directory, keyFile) = try await Self.setUp()
