@@ -81,7 +81,12 @@ public struct Witness: Sendable {
             )
         }
         guard request.oldSize <= checkpoint.size else {
-            return .text(400, "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)")
+            let cosigned = (try? store.latest(origin: log.origin))??.size ?? 0
+            return .text(
+                400,
+                "old size \(request.oldSize) is larger than the checkpoint's size \(checkpoint.size)",
+                alarm: checkpoint.size < cosigned ? Self.rollback(checkpoint, cosigned: cosigned) : nil
+            )
         }
         do {
             return try decide(request, log: log)
@@ -137,10 +142,12 @@ public struct Witness: Sendable {
     private func conflict(_ request: Request, current: WitnessedTree?) -> WitnessAnswer {
         let checkpoint = request.checkpoint.checkpoint
         let size = current?.size ?? 0
-        let alarm = checkpoint.size < size
-            ? "witness: ROLLBACK refused for '\(checkpoint.origin)': size \(checkpoint.size) submitted, size \(size) already cosigned"
-            : nil
+        let alarm = checkpoint.size < size ? Self.rollback(checkpoint, cosigned: size) : nil
         return WitnessAnswer(status: 409, contentType: "text/x.tlog.size", body: "\(size)\n", alarm: alarm)
+    }
+
+    private static func rollback(_ checkpoint: Checkpoint, cosigned: UInt64) -> String {
+        "witness: ROLLBACK refused for '\(checkpoint.origin)': size \(checkpoint.size) submitted, size \(cosigned) already cosigned"
     }
 
     struct Request {
