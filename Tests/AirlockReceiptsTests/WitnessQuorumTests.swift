@@ -92,6 +92,45 @@ struct WitnessQuorumTests {
         #expect(run.output.contains("does not verify"), "\(run.output)")
     }
 
+    @Test("cosignatures added to the open log's checkpoint are stored in both checkpoint files, verify, and survive reopening")
+    func addedToOpenLog() async throws {
+        let directory = makeTemporaryDirectory("cosigned")
+        defer { removeDirectory(directory) }
+        let log = try await ReceiptLog.open(testConfiguration(directory, everyRecords: 5))
+        for number in 0..<9 { _ = try await log.append(sampleReceipt(number)) }
+        let reader = LogReader(directory: directory)
+        // The commit thread writes the checkpoint for size 10 just after the append returns.
+        let checkpoint = try await Self.checkpoint(of: 10, reader)
+        let line = try Self.witnesses[0].cosign(checkpointText: checkpoint.note.text, timestamp: 1_765_000_000).noteSignature
+        #expect(try log.addCosignatures([line], to: checkpoint))
+        #expect(try !log.addCosignatures([line], to: checkpoint), "the same line was added twice")
+        let stored = try #require(try reader.latestCheckpoint())
+        #expect(stored.note.signatures.count == checkpoint.note.signatures.count + 1)
+        let policy = try WitnessPolicy(witnesses: [Self.witnesses[0].key], quorum: 1)
+        let report = try Auditor(directory: directory, keys: [testSigner().verifierKey], witnessPolicy: policy).verify()
+        #expect(report.isValid, "\(report.summary)")
+
+        // A newer checkpoint replaces it: cosignatures for the old one are not written over the new one.
+        for number in 9..<14 { _ = try await log.append(sampleReceipt(number)) }
+        let newer = try await Self.checkpoint(of: 15, reader)
+        #expect(try !log.addCosignatures([line], to: checkpoint))
+        try await log.close()
+        #expect(try !log.addCosignatures([line], to: newer), "cosignatures were written after close")
+
+        let reopened = try await ReceiptLog.open(testConfiguration(directory, everyRecords: 5))
+        try await reopened.close()
+        let after = try Auditor(directory: directory, keys: [testSigner().verifierKey]).verify()
+        #expect(after.isValid, "\(after.summary)")
+    }
+
+    static func checkpoint(of size: UInt64, _ reader: LogReader) async throws -> SignedCheckpoint {
+        for _ in 0..<500 {
+            if let stored = try reader.latestCheckpoint(), stored.checkpoint.size == size { return stored }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ReceiptLogError(.io, "no checkpoint of size \(size) appeared")
+    }
+
     @Test(
         "bad witness options are refused with what to do",
         arguments: [
