@@ -184,19 +184,25 @@ final class WitnessHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    /// Runs the witness off the event loop (it writes and fsyncs its state) and writes its answer back on it.
+    /// Runs the witness on the blocking-I/O thread pool (it writes and fsyncs its state), neither on the event loop
+    /// nor on Swift's cooperative pool, and writes its answer back on the loop.
     private func answer(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: [UInt8]) {
         let witness = self.witness
         let report = self.report
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.makeFutureWithTask {
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
             let answer = witness.addCheckpoint(body)
             if let alarm = answer.alarm { report(alarm) }
             return answer
-        }.whenSuccess { answer in
+        }.whenComplete { result in
             let (handler, context) = bound.value
             guard context.channel.isActive else { return }
-            handler.write(context, status: answer.status, type: answer.contentType, body: answer.body, keepAlive: head.isKeepAlive)
+            switch result {
+            case .success(let answer):
+                handler.write(context, status: answer.status, type: answer.contentType, body: answer.body, keepAlive: head.isKeepAlive)
+            case .failure:
+                handler.refuse(context, 503, "the witness is shutting down; retry")
+            }
         }
     }
 
