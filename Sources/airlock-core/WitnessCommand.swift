@@ -9,7 +9,8 @@ import UnixSignals
 struct WitnessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "witness",
-        abstract: "Cosign receipt-log checkpoints after checking they extend what was cosigned before (C2SP tlog-witness).",
+        abstract:
+            "Cosign receipt-log checkpoints after checking they extend what was cosigned before (C2SP tlog-witness).",
         subcommands: [WitnessServe.self, WitnessKeygen.self],
         defaultSubcommand: WitnessServe.self
     )
@@ -21,7 +22,10 @@ struct WitnessServe: AsyncParsableCommand {
         abstract: "Serve POST /add-checkpoint on a loopback address."
     )
 
-    @Option(help: "The witness's signing key file (from 'airlock witness keygen'; mode 0600, or 0640 with a group only the witness is in).")
+    @Option(
+        help:
+            "The witness's signing key file (from 'airlock witness keygen'; mode 0600, or 0640 with a group only the witness is in)."
+    )
     var key: String
 
     @Option(
@@ -55,7 +59,8 @@ struct WitnessServe: AsyncParsableCommand {
         let witness: Witness
         do {
             let cosigner = try Cosigner(contentsOfFile: key)
-            witness = Witness(cosigner: cosigner, logs: try Self.parseLogs(logs), store: try FileWitnessStore(directory: state))
+            witness = Witness(
+                cosigner: cosigner, logs: try Self.parseLogs(logs), store: try FileWitnessStore(directory: state))
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -81,7 +86,8 @@ struct WitnessServe: AsyncParsableCommand {
         printError("airlock witness: \(witness.cosigner.key.text) serving on \(host) port \(server.port)")
         if let readyFile {
             do {
-                try AtomicFile.write(readyFile, "{\"port\":\(server.port),\"witness_key\":\"\(witness.cosigner.key.text)\"}\n")
+                try AtomicFile.write(
+                    readyFile, "{\"port\":\(server.port),\"witness_key\":\"\(witness.cosigner.key.text)\"}\n")
             } catch {
                 printError("airlock witness: cannot write --ready-file \(readyFile): \(error)")
                 throw ExitCode(1)

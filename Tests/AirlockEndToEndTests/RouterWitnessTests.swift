@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AirlockMockUpstream
 import AirlockReceipts
 import AirlockTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `airlock router` with `receipts.witnesses`, against a real `airlock witness` process: checkpoints are submitted,
 /// cosigned and stored with their cosignatures; a second router writing another history under the same origin
@@ -13,7 +14,9 @@ import Testing
 @Suite("Router and witness processes", .timeLimit(.minutes(2)))
 struct RouterWitnessTests {
     /// A router stack whose receipt log in `logDirectory` is submitted to the witness at `witnessPort`.
-    static func stack(keyFile: String, witnessPort: Int, witnessKey: CosignerKey) async throws -> (RouterProcessTests.Stack, String) {
+    static func stack(keyFile: String, witnessPort: Int, witnessKey: CosignerKey) async throws -> (
+        RouterProcessTests.Stack, String
+    ) {
         let stack = try await RouterProcessTests.stack(routerPort: 0)
         let logDirectory = stack.directory + "/receipts"
         let receipts = """
@@ -43,19 +46,29 @@ struct RouterWitnessTests {
         return (try? WitnessPolicy(witnesses: [key], quorum: 1).check(checkpoint.note).get()) != nil
     }
 
-    @Test("each new checkpoint is cosigned and stored with the cosignature; verify with a quorum passes; a forked router is refused")
+    @Test(
+        "each new checkpoint is cosigned and stored with the cosignature; verify with a quorum passes; a forked router is refused"
+    )
     func cosignedAndForkRefused() async throws {
         let directory = TempDirectory.make()
         chmod(directory, 0o755)
-        _ = try await AirlockProcess.runToEnd(["witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness"])
-        let log = try await AirlockProcess.runToEnd(["receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log"])
+        _ = try await AirlockProcess.runToEnd([
+            "witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness",
+        ])
+        let log = try await AirlockProcess.runToEnd([
+            "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
+        ])
         let logKey = log.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let witness = try await WitnessProcessTests.Running(keyFile: directory + "/witness.key", logs: [logKey], state: directory + "/state")
+        let witness = try await WitnessProcessTests.Running(
+            keyFile: directory + "/witness.key", logs: [logKey], state: directory + "/state")
 
-        let (stack, logDirectory) = try await Self.stack(keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
+        let (stack, logDirectory) = try await Self.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
         let (router, port) = try await RouterProcessTests.startRouterWithPort(stack)
         #expect(try await RouterProcessTests.chat(port).hasPrefix("HTTP/1.1 200"))
-        let first = await eventually(seconds: 15) { Self.cosigned(Self.storedCheckpoint(logDirectory), by: witness.key) }
+        let first = await eventually(seconds: 15) {
+            Self.cosigned(Self.storedCheckpoint(logDirectory), by: witness.key)
+        }
         #expect(first, "no cosigned checkpoint appeared in \(logDirectory)/checkpoint")
         let firstSize = Self.storedCheckpoint(logDirectory)?.checkpoint.size ?? 0
 
@@ -68,18 +81,23 @@ struct RouterWitnessTests {
         #expect(grown, "the grown log's checkpoint was not cosigned")
 
         let verify = try await AirlockProcess.runToEnd(
-            ["receipts", "verify", logDirectory, "--key", logKey, "--witness-key", witness.key.text, "--witnesses", "1"]
+            [
+                "receipts", "verify", logDirectory, "--key", logKey, "--witness-key", witness.key.text, "--witnesses",
+                "1",
+            ]
         )
         #expect(verify.status == 0, "\(verify.output)\(verify.error)")
         #expect(verify.output.contains("witnessed:   by witness.test/w1"), "\(verify.output)")
 
         // A second router with the same origin and key but its own log: another history, which the witness refuses.
-        let (forkStack, forkDirectory) = try await Self.stack(keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
+        let (forkStack, forkDirectory) = try await Self.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
         let (fork, forkPort) = try await RouterProcessTests.startRouterWithPort(forkStack)
         #expect(try await RouterProcessTests.chat(forkPort).hasPrefix("HTTP/1.1 200"))
         try await Task.sleep(for: .seconds(3))
         #expect(Self.storedCheckpoint(forkDirectory) != nil)
-        #expect(!Self.cosigned(Self.storedCheckpoint(forkDirectory), by: witness.key), "the witness cosigned a forked log")
+        #expect(
+            !Self.cosigned(Self.storedCheckpoint(forkDirectory), by: witness.key), "the witness cosigned a forked log")
         let forkVerify = try await AirlockProcess.runToEnd(
             ["receipts", "verify", forkDirectory, "--key", logKey, "--witness-key", witness.key.text]
         )

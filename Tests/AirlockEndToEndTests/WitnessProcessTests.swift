@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AirlockReceipts
 import AirlockTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `airlock witness` as operators run it: a real process on a loopback port, spoken to over real sockets with the
 /// C2SP tlog-witness add-checkpoint API, its state in a real directory.
@@ -25,7 +26,8 @@ struct WitnessProcessTests {
         }
 
         func checkpoint(_ size: UInt64) throws -> SignedCheckpoint {
-            try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, root: tree.rootHash(size: size)), with: [signer])
+            try SignedCheckpoint(
+                signing: Checkpoint(origin: origin, size: size, root: tree.rootHash(size: size)), with: [signer])
         }
 
         /// An add-checkpoint body from `old` to `size`, with the proof from this tree.
@@ -35,7 +37,8 @@ struct WitnessProcessTests {
         }
 
         static func body(old: UInt64, proof: [MerkleHash], checkpoint: SignedCheckpoint) -> String {
-            "old \(old)\n" + proof.map { $0.base64 + "\n" }.joined() + "\n" + String(decoding: checkpoint.serialized, as: UTF8.self)
+            "old \(old)\n" + proof.map { $0.base64 + "\n" }.joined() + "\n"
+                + String(decoding: checkpoint.serialized, as: UTF8.self)
         }
     }
 
@@ -70,14 +73,16 @@ struct WitnessProcessTests {
             let raw = try await offPool {
                 let socket = try RawSocket(port: port)
                 socket.send(
-                    "\(method) \(path) HTTP/1.1\r\nhost: witness\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body
+                    "\(method) \(path) HTTP/1.1\r\nhost: witness\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n"
+                        + body
                 )
                 return socket.readAll().text
             }
             guard let split = raw.range(of: "\r\n\r\n") else { throw TestSupportError("no HTTP answer: '\(raw)'") }
             let head = raw[..<split.lowerBound].split(separator: "\r\n")
             let status = Int(head.first?.split(separator: " ")[1] ?? "") ?? 0
-            let type = head.first { $0.lowercased().hasPrefix("content-type:") }
+            let type =
+                head.first { $0.lowercased().hasPrefix("content-type:") }
                 .map { String($0.dropFirst("content-type:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
             return Answer(status: status, contentType: type, body: String(raw[split.upperBound...]))
         }
@@ -101,7 +106,8 @@ struct WitnessProcessTests {
     static func expectCosigned(_ answer: Answer, _ checkpoint: SignedCheckpoint, by key: CosignerKey) throws {
         #expect(answer.status == 200, "\(answer.body)")
         let note = try SignedNote(parsing: checkpoint.serialized + Array(answer.body.utf8))
-        let line = try #require(note.signatures.first { key.matches($0) }, "no cosignature by the witness in '\(answer.body)'")
+        let line = try #require(
+            note.signatures.first { key.matches($0) }, "no cosignature by the witness in '\(answer.body)'")
         #expect(key.verify(try Cosignature(line), checkpointText: checkpoint.note.text))
     }
 
@@ -109,20 +115,25 @@ struct WitnessProcessTests {
     func growingLog() async throws {
         let (directory, keyFile) = try await Self.setUp()
         var log = try TestLog()
-        let witness = try await Running(keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
         log.grow(to: 3)
-        try Self.expectCosigned(try await witness.post(try log.body(old: 0, size: 3)), try log.checkpoint(3), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 0, size: 3)), try log.checkpoint(3), by: witness.key)
         log.grow(to: 7)
-        try Self.expectCosigned(try await witness.post(try log.body(old: 3, size: 7)), try log.checkpoint(7), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 3, size: 7)), try log.checkpoint(7), by: witness.key)
         // The same checkpoint again is cosigned again (a fresh timestamp), with an empty proof.
-        try Self.expectCosigned(try await witness.post(try log.body(old: 7, size: 7)), try log.checkpoint(7), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 7, size: 7)), try log.checkpoint(7), by: witness.key)
 
         log.grow(to: 20)
         var proof = try log.tree.consistencyProof(oldSize: 7, newSize: 20)
         proof[0] = RFC6962.leafHash(Array("not a node".utf8))
         let bad = try await witness.post(TestLog.body(old: 7, proof: proof, checkpoint: try log.checkpoint(20)))
         #expect(bad.status == 422, "\(bad.body)")
-        try Self.expectCosigned(try await witness.post(try log.body(old: 7, size: 20)), try log.checkpoint(20), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 7, size: 20)), try log.checkpoint(20), by: witness.key)
         _ = try await witness.stop()
     }
 
@@ -130,7 +141,8 @@ struct WitnessProcessTests {
     func rollback() async throws {
         let (directory, keyFile) = try await Self.setUp()
         var log = try TestLog()
-        let witness = try await Running(keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
         log.grow(to: 10)
         #expect(try await witness.post(try log.body(old: 0, size: 10)).status == 200)
 
@@ -139,13 +151,15 @@ struct WitnessProcessTests {
         #expect(back.contentType == "text/x.tlog.size")
         #expect(back.body == "10\n")
         // Claiming the witness's own size for a smaller tree is a bad request (old size above the checkpoint's).
-        #expect(try await witness.post(TestLog.body(old: 10, proof: [], checkpoint: try log.checkpoint(5))).status == 400)
+        #expect(
+            try await witness.post(TestLog.body(old: 10, proof: [], checkpoint: try log.checkpoint(5))).status == 400)
         // A stale old size for a larger tree: 409 with the current size, so the log can retry with a proof from 10.
         log.grow(to: 12)
         let stale = try await witness.post(try log.body(old: 3, size: 12))
         #expect(stale.status == 409)
         #expect(stale.body == "10\n")
-        try Self.expectCosigned(try await witness.post(try log.body(old: 10, size: 12)), try log.checkpoint(12), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 10, size: 12)), try log.checkpoint(12), by: witness.key)
 
         let stderr = try await witness.stop()
         // Both refusals of the smaller tree (409 and 400) are logged.
@@ -159,7 +173,8 @@ struct WitnessProcessTests {
         var log = try TestLog()
         // A second router under the same origin and key whose records differ: the split view a witness must stop.
         var forked = try TestLog(signer: log.signer)
-        let witness = try await Running(keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
         log.grow(to: 8)
         forked.grow(to: 8, salt: " forked")
         #expect(try await witness.post(try log.body(old: 0, size: 8)).status == 200)
@@ -171,20 +186,23 @@ struct WitnessProcessTests {
         #expect(larger.status == 422, "\(larger.body)")
         // The honest log still extends.
         log.grow(to: 16)
-        try Self.expectCosigned(try await witness.post(try log.body(old: 8, size: 16)), try log.checkpoint(16), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 8, size: 16)), try log.checkpoint(16), by: witness.key)
 
         let stderr = try await witness.stop()
         #expect(stderr.contains("FORK refused for 'router.test/receipts': size 8 submitted with root"), "\(stderr)")
         #expect(stderr.contains("FORK or bad proof refused for 'router.test/receipts': size 16"), "\(stderr)")
     }
 
-    @Test("unknown origin is 404, another key under the log's name is 403, malformed and oversized requests are refused")
+    @Test(
+        "unknown origin is 404, another key under the log's name is 403, malformed and oversized requests are refused")
     func refusals() async throws {
         let (directory, keyFile) = try await Self.setUp()
         var log = try TestLog()
         log.grow(to: 4)
         let witness = try await Running(
-            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state", extra: ["--max-body-bytes", "4096"]
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state",
+            extra: ["--max-body-bytes", "4096"]
         )
         var stranger = try TestLog(origin: "other.test/receipts")
         stranger.grow(to: 4)
@@ -199,14 +217,20 @@ struct WitnessProcessTests {
         altered = altered.replacingOccurrences(of: "\n4\n", with: "\n5\n")
         #expect(try await witness.post(altered).status == 403)
 
-        #expect(try await witness.post("old 01\n\n" + String(decoding: try log.checkpoint(4).serialized, as: UTF8.self)).status == 400)
-        #expect(try await witness.post("old 0\nnot-a-hash\n\n" + String(decoding: try log.checkpoint(4).serialized, as: UTF8.self)).status == 400)
+        #expect(
+            try await witness.post("old 01\n\n" + String(decoding: try log.checkpoint(4).serialized, as: UTF8.self))
+                .status == 400)
+        #expect(
+            try await witness.post(
+                "old 0\nnot-a-hash\n\n" + String(decoding: try log.checkpoint(4).serialized, as: UTF8.self)
+            ).status == 400)
         #expect(try await witness.post("old 0\n").status == 400)
         #expect(try await witness.post(String(repeating: "x", count: 5000)).status == 413)
         #expect(try await witness.post("", method: "GET").status == 405)
         #expect(try await witness.post("", path: "/other").status == 404)
         // Nothing above changed the state: the first real checkpoint is cosigned from size 0.
-        try Self.expectCosigned(try await witness.post(try log.body(old: 0, size: 4)), try log.checkpoint(4), by: witness.key)
+        try Self.expectCosigned(
+            try await witness.post(try log.body(old: 0, size: 4)), try log.checkpoint(4), by: witness.key)
         _ = try await witness.stop()
     }
 
@@ -214,18 +238,21 @@ struct WitnessProcessTests {
     func restart() async throws {
         let (directory, keyFile) = try await Self.setUp()
         var log = try TestLog()
-        let first = try await Running(keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        let first = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
         log.grow(to: 9)
         #expect(try await first.post(try log.body(old: 0, size: 9)).status == 200)
         _ = try await first.stop()
 
-        let second = try await Running(keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        let second = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
         #expect(second.key == first.key)
         let fresh = try await second.post(try log.body(old: 0, size: 4))
         #expect(fresh.status == 409)
         #expect(fresh.body == "9\n")
         log.grow(to: 11)
-        try Self.expectCosigned(try await second.post(try log.body(old: 9, size: 11)), try log.checkpoint(11), by: second.key)
+        try Self.expectCosigned(
+            try await second.post(try log.body(old: 9, size: 11)), try log.checkpoint(11), by: second.key)
         _ = try await second.stop()
     }
 
@@ -259,13 +286,19 @@ struct WitnessProcessTests {
         let log = try TestLog()
         chmod(keyFile, 0o644)
         let open = try await AirlockProcess.runToEnd(
-            ["witness", "serve", "--key", keyFile, "--state", directory + "/state", "--log", log.signer.verifierKey.text]
+            [
+                "witness", "serve", "--key", keyFile, "--state", directory + "/state", "--log",
+                log.signer.verifierKey.text,
+            ]
         )
         #expect(open.status != 0)
         #expect(open.error.contains("run chmod 600 on it"), "\(open.error)")
         chmod(keyFile, 0o600)
         let wide = try await AirlockProcess.runToEnd(
-            ["witness", "serve", "--key", keyFile, "--state", directory + "/state", "--log", log.signer.verifierKey.text, "--host", "0.0.0.0"]
+            [
+                "witness", "serve", "--key", keyFile, "--state", directory + "/state", "--log",
+                log.signer.verifierKey.text, "--host", "0.0.0.0",
+            ]
         )
         #expect(wide.status != 0)
         #expect(wide.error.contains("listens only on a loopback address"), "\(wide.error)")

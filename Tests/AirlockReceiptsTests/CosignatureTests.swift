@@ -38,7 +38,11 @@ struct CosignatureTests {
 
     @Test("known answer: a published cosignature's key id and timestamp decode from its line")
     func publishedTimestamp() throws {
-        let note = try SignedNote(parsing: Array((Self.specText + "\n\u{2014} w ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA==\n").utf8))
+        let note = try SignedNote(
+            parsing: Array(
+                (Self.specText
+                    + "\n\u{2014} w ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA==\n")
+                    .utf8))
         let cosignature = try Cosignature(note.signatures[0])
         #expect(cosignature.keyID == 0x6468_46b9)
         #expect(cosignature.timestamp == 1_727_964_367)
@@ -51,8 +55,11 @@ struct CosignatureTests {
         let other = try Cosigner(testSigner(8, name: "witness.test/w1"))
         let good = try cosigner.cosign(checkpointText: Self.specText, timestamp: Self.specTime)
         #expect(cosigner.key.verify(good, checkpointText: Self.specText))
-        #expect(!cosigner.key.verify(good, checkpointText: Self.specText.replacingOccurrences(of: "20852163", with: "20852164")))
-        let shifted = Cosignature(name: good.name, keyID: good.keyID, timestamp: good.timestamp + 1, signature: good.signature)
+        #expect(
+            !cosigner.key.verify(
+                good, checkpointText: Self.specText.replacingOccurrences(of: "20852163", with: "20852164")))
+        let shifted = Cosignature(
+            name: good.name, keyID: good.keyID, timestamp: good.timestamp + 1, signature: good.signature)
         #expect(!cosigner.key.verify(shifted, checkpointText: Self.specText))
         // Same name, other key: the key id differs, so it is not this witness's line at all.
         let forged = try other.cosign(checkpointText: Self.specText, timestamp: Self.specTime)
@@ -64,7 +71,8 @@ struct CosignatureTests {
     func inNote() throws {
         let log = testSigner()
         let cosigner = try Cosigner(testSigner(7, name: "witness.test/w1"))
-        let signed = try SignedCheckpoint(signing: Checkpoint(origin: testOrigin, size: 5, root: RFC6962.emptyRoot), with: [log])
+        let signed = try SignedCheckpoint(
+            signing: Checkpoint(origin: testOrigin, size: 5, root: RFC6962.emptyRoot), with: [log])
         let cosignature = try cosigner.cosign(checkpointText: signed.note.text, timestamp: 1_700_000_000)
         let withWitness = try signed.note.adding([cosignature.noteSignature])
         let reparsed = try SignedNote(parsing: withWitness.serialized)
@@ -105,7 +113,8 @@ struct CosignatureTests {
 
     @Test("a signature line of the wrong length is not a cosignature")
     func wrongLength() throws {
-        let note = try SignedCheckpoint(signing: Checkpoint(origin: testOrigin, size: 1, root: RFC6962.emptyRoot), with: [testSigner()])
+        let note = try SignedCheckpoint(
+            signing: Checkpoint(origin: testOrigin, size: 1, root: RFC6962.emptyRoot), with: [testSigner()])
         #expect(throws: ReceiptLogError.self) { _ = try Cosignature(note.note.signatures[0]) }
     }
 }

@@ -10,7 +10,9 @@ struct WitnessQuorumTests {
     static let witnesses = (11...13).map { try! Cosigner(testSigner(UInt8($0), name: "witness.test/w\($0 - 10)")) }
 
     /// A closed log whose `checkpoint` file is replaced by the same checkpoint carrying `lines`.
-    static func fixture(cosignedBy cosigners: [Cosigner], extra: (SignedCheckpoint) throws -> [SignedNote.Signature] = { _ in [] })
+    static func fixture(
+        cosignedBy cosigners: [Cosigner], extra: (SignedCheckpoint) throws -> [SignedNote.Signature] = { _ in [] }
+    )
         async throws -> (directory: String, size: UInt64)
     {
         let directory = makeTemporaryDirectory("quorum")
@@ -57,7 +59,9 @@ struct WitnessQuorumTests {
         defer { removeDirectory(directory) }
         let one = try Self.verify(directory, witnesses: [Self.witnesses[0]], quorum: 1)
         #expect(one.status == 1)
-        #expect(one.output.contains("the newest checkpoint is cosigned by none of the given witnesses, but 1 of the 1"), "\(one.output)")
+        #expect(
+            one.output.contains("the newest checkpoint is cosigned by none of the given witnesses, but 1 of the 1"),
+            "\(one.output)")
         let none = try Self.verify(directory, witnesses: [], quorum: nil)
         #expect(none.status == 0, "\(none.output)")
     }
@@ -75,7 +79,9 @@ struct WitnessQuorumTests {
         let run = try Self.verify(directory, witnesses: Self.witnesses, quorum: 1)
         #expect(run.status == 1)
         #expect(
-            run.output.contains("the cosignature by witness witness.test/w2+\(Self.witnesses[1].key.keyIDHex) on the newest checkpoint does not verify"),
+            run.output.contains(
+                "the cosignature by witness witness.test/w2+\(Self.witnesses[1].key.keyIDHex) on the newest checkpoint does not verify"
+            ),
             "\(run.output)"
         )
     }
@@ -92,7 +98,9 @@ struct WitnessQuorumTests {
         #expect(run.output.contains("does not verify"), "\(run.output)")
     }
 
-    @Test("cosignatures added to the open log's checkpoint are stored in both checkpoint files, verify, and survive reopening")
+    @Test(
+        "cosignatures added to the open log's checkpoint are stored in both checkpoint files, verify, and survive reopening"
+    )
     func addedToOpenLog() async throws {
         let directory = makeTemporaryDirectory("cosigned")
         defer { removeDirectory(directory) }
@@ -101,7 +109,8 @@ struct WitnessQuorumTests {
         let reader = LogReader(directory: directory)
         // The commit thread writes the checkpoint for size 10 just after the append returns.
         let checkpoint = try await Self.checkpoint(of: 10, reader)
-        let line = try Self.witnesses[0].cosign(checkpointText: checkpoint.note.text, timestamp: 1_765_000_000).noteSignature
+        let line = try Self.witnesses[0].cosign(checkpointText: checkpoint.note.text, timestamp: 1_765_000_000)
+            .noteSignature
         #expect(try log.addCosignatures([line], to: checkpoint))
         #expect(try !log.addCosignatures([line], to: checkpoint), "the same line was added twice")
         let stored = try #require(try reader.latestCheckpoint())
@@ -135,7 +144,10 @@ struct WitnessQuorumTests {
         "bad witness options are refused with what to do",
         arguments: [
             (["--witnesses", "1"], "--witnesses needs the witnesses' keys"),
-            (["--witness-key", witnesses[0].key.text, "--witnesses", "2"], "a quorum of 2 is impossible with 1 witness key(s)"),
+            (
+                ["--witness-key", witnesses[0].key.text, "--witnesses", "2"],
+                "a quorum of 2 is impossible with 1 witness key(s)"
+            ),
             (["--witness-key", witnesses[0].key.text, "--witnesses", "0"], "a quorum of 0 is impossible"),
             (["--witness-key", witnesses[0].key.text, "--witness-key", witnesses[0].key.text], "is given twice"),
             (["--witness-key", testSigner().verifierKey.text], "has type 1, not 4"),

@@ -17,9 +17,12 @@ struct WitnessStoreTests {
             let first = WitnessedTree(size: 3, root: Self.rootA)
             #expect(try store.replace(origin: "log.test/a", expected: nil, with: first) == .replaced)
             // A submission checked against the old state loses: the stored tree is returned, nothing changes.
-            let stale = try store.replace(origin: "log.test/a", expected: nil, with: WitnessedTree(size: 9, root: Self.rootB))
+            let stale = try store.replace(
+                origin: "log.test/a", expected: nil, with: WitnessedTree(size: 9, root: Self.rootB))
             #expect(stale == .conflict(current: first))
-            #expect(try store.replace(origin: "log.test/b c", expected: nil, with: WitnessedTree(size: 1, root: Self.rootB)) == .replaced)
+            #expect(
+                try store.replace(origin: "log.test/b c", expected: nil, with: WitnessedTree(size: 1, root: Self.rootB))
+                    == .replaced)
         }
         let reopened = try FileWitnessStore(directory: directory)
         #expect(try reopened.latest(origin: "log.test/a") == WitnessedTree(size: 3, root: Self.rootA))
@@ -34,14 +37,18 @@ struct WitnessStoreTests {
         #expect {
             _ = try FileWitnessStore(directory: directory)
         } throws: { error in
-            (error as? ReceiptLogError)?.message.contains("another process has this witness state directory open") == true
+            (error as? ReceiptLogError)?.message.contains("another process has this witness state directory open")
+                == true
         }
         _ = store
     }
 
     @Test(
         "a damaged state file is an integrity alarm, never an empty state",
-        arguments: ["3 notbase64 log.test/a\n", "3 \(rootA.base64)\n", "3 \(rootA.base64) a\n3 \(rootA.base64) a\n", "3 \(rootA.base64) a"]
+        arguments: [
+            "3 notbase64 log.test/a\n", "3 \(rootA.base64)\n", "3 \(rootA.base64) a\n3 \(rootA.base64) a\n",
+            "3 \(rootA.base64) a",
+        ]
     )
     func damaged(text: String) throws {
         let directory = makeTemporaryDirectory("witness")

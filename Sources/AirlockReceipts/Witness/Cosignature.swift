@@ -79,9 +79,11 @@ public struct Cosigner: Sendable {
 
     /// Writes the private key (mode 0600) to `<prefix>.key` and the witness key (mode 0644) to `<prefix>.pub`.
     public func write(toPrefix prefix: String) throws(ReceiptLogError) {
-        guard try FileSystem.createExclusive(
-            Array((signer.privateKeyText + "\n").utf8), at: prefix + ".key", mode: 0o600
-        ) else {
+        guard
+            try FileSystem.createExclusive(
+                Array((signer.privateKeyText + "\n").utf8), at: prefix + ".key", mode: 0o600
+            )
+        else {
             throw ReceiptLogError(.invalidKey, "refusing to overwrite an existing key", path: prefix + ".key")
         }
         try FileSystem.writeAtomically(Array((key.text + "\n").utf8), to: prefix + ".pub")

@@ -51,9 +51,11 @@ public struct Witness: Sendable {
         now: @escaping @Sendable () -> UInt64 = { UInt64(max(0, time(nil))) }
     ) {
         self.cosigner = cosigner
-        self.logs = Dictionary(logs.map { ($0.origin, $0) }, uniquingKeysWith: { first, second in
-            WitnessedLog(origin: first.origin, keys: first.keys + second.keys)
-        })
+        self.logs = Dictionary(
+            logs.map { ($0.origin, $0) },
+            uniquingKeysWith: { first, second in
+                WitnessedLog(origin: first.origin, keys: first.keys + second.keys)
+            })
         self.store = store
         self.now = now
     }
@@ -73,7 +75,10 @@ public struct Witness: Sendable {
         case .verified:
             break
         case .invalidSignature(let name, let id):
-            return .text(403, "the signature by \(name)+\(NoteVerifierKey.hex(id)) on the checkpoint for '\(log.origin)' does not verify")
+            return .text(
+                403,
+                "the signature by \(name)+\(NoteVerifierKey.hex(id)) on the checkpoint for '\(log.origin)' does not verify"
+            )
         case .noKnownSignature(let found):
             return .text(
                 403,
@@ -108,7 +113,8 @@ public struct Witness: Sendable {
                     return .text(
                         409,
                         "fork refused: a different root for size \(checkpoint.size) of '\(log.origin)' than the one cosigned",
-                        alarm: "witness: FORK refused for '\(log.origin)': size \(checkpoint.size) submitted with root \(checkpoint.root.base64), but root \(current.root.base64) was cosigned at that size"
+                        alarm:
+                            "witness: FORK refused for '\(log.origin)': size \(checkpoint.size) submitted with root \(checkpoint.root.base64), but root \(current.root.base64) was cosigned at that size"
                     )
                 }
             } else if !ProofVerification.verifyConsistency(
@@ -121,7 +127,8 @@ public struct Witness: Sendable {
                 return .text(
                     422,
                     "the consistency proof from size \(current.size) to \(checkpoint.size) of '\(log.origin)' does not verify",
-                    alarm: "witness: FORK or bad proof refused for '\(log.origin)': size \(checkpoint.size) (root \(checkpoint.root.base64)) is not proven consistent with cosigned size \(current.size) (root \(current.root.base64))"
+                    alarm:
+                        "witness: FORK or bad proof refused for '\(log.origin)': size \(checkpoint.size) (root \(checkpoint.root.base64)) is not proven consistent with cosigned size \(current.size) (root \(current.root.base64))"
                 )
             }
         } else if !request.proof.isEmpty {
@@ -185,7 +192,8 @@ public struct Witness: Sendable {
             var proof: [MerkleHash] = []
             for (number, line) in lines.dropFirst().enumerated() {
                 guard let text = String(validating: line, as: UTF8.self), let hash = MerkleHash(base64: text) else {
-                    return .failure(BadRequest("consistency proof line \(number + 1) is not the base64 of a 32-byte hash"))
+                    return .failure(
+                        BadRequest("consistency proof line \(number + 1) is not the base64 of a 32-byte hash"))
                 }
                 proof.append(hash)
             }

@@ -28,7 +28,8 @@ public struct WitnessPolicy: Sendable, Hashable {
         }
         for (position, key) in witnesses.enumerated()
         where witnesses[..<position].contains(where: { $0.publicKey == key.publicKey }) {
-            throw ReceiptLogError(.invalidKey, "witness key '\(key.text)' is given twice (the same public key); each witness counts once")
+            throw ReceiptLogError(
+                .invalidKey, "witness key '\(key.text)' is given twice (the same public key); each witness counts once")
         }
         self.witnesses = witnesses
         self.quorum = quorum
@@ -40,7 +41,8 @@ public struct WitnessPolicy: Sendable, Hashable {
         var valid: [CosignerKey] = []
         for line in note.signatures {
             guard let witness = witnesses.first(where: { $0.matches(line) }) else { continue }
-            guard let cosignature = try? Cosignature(line), witness.verify(cosignature, checkpointText: note.text) else {
+            guard let cosignature = try? Cosignature(line), witness.verify(cosignature, checkpointText: note.text)
+            else {
                 return .failure(.invalidCosignature(witness: witness))
             }
             if !valid.contains(witness) { valid.append(witness) }

@@ -70,7 +70,8 @@ public final class FileWitnessStore: WitnessStore {
         -> WitnessStoreUpdate
     {
         let path = self.path
-        return try trees.withLock { (trees: inout [String: WitnessedTree]) throws(ReceiptLogError) -> WitnessStoreUpdate in
+        return try trees.withLock {
+            (trees: inout [String: WitnessedTree]) throws(ReceiptLogError) -> WitnessStoreUpdate in
             let current = trees[origin]
             guard current == expected else { return .conflict(current: current) }
             var next = trees
@@ -101,7 +102,8 @@ public final class FileWitnessStore: WitnessStore {
         var trees: [String: WitnessedTree] = [:]
         for (number, line) in text.split(separator: "\n").enumerated() {
             let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, let size = Decimal.parseUInt64(fields[0]), let root = MerkleHash(base64: fields[1]),
+            guard fields.count == 3, let size = Decimal.parseUInt64(fields[0]),
+                let root = MerkleHash(base64: fields[1]),
                 !fields[2].isEmpty, trees[String(fields[2])] == nil
             else {
                 throw ReceiptLogError(

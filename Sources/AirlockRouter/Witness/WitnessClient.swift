@@ -24,11 +24,13 @@ struct WitnessClient: Sendable {
         let loop = group.next()
         let promise = loop.makePromise(of: Answer.self)
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)")
+        headers.add(
+            name: "host", value: url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)")
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.utf8.count))
         headers.add(name: "connection", value: "close")
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.path + "/add-checkpoint", headers: headers)
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: url.path + "/add-checkpoint", headers: headers)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: loop)
@@ -88,7 +90,9 @@ private final class WitnessAnswerReader: ChannelInboundHandler {
             self.head = head
         case .body(let chunk):
             guard collected.count + chunk.readableBytes <= WitnessClient.maxAnswerBytes else {
-                promise.fail(WitnessClient.Failure(description: "the answer is larger than \(WitnessClient.maxAnswerBytes) bytes"))
+                promise.fail(
+                    WitnessClient.Failure(
+                        description: "the answer is larger than \(WitnessClient.maxAnswerBytes) bytes"))
                 context.close(promise: nil)
                 return
             }

@@ -54,7 +54,8 @@ public final class WitnessServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(FirstByteDetector())
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try sync.addHandler(WitnessHTTPHandler(witness: witness, configuration: configuration, report: report))
+                    try sync.addHandler(
+                        WitnessHTTPHandler(witness: witness, configuration: configuration, report: report))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -158,13 +159,17 @@ final class WitnessHTTPHandler: ChannelInboundHandler {
             if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
                 declared > configuration.maxBodyBytes
             {
-                refuse(context, 413, "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
+                refuse(
+                    context, 413,
+                    "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
                 return
             }
             state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
         case (.body(var chunk), .receiving(let head, var body)):
             guard body.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
-                refuse(context, 413, "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
+                refuse(
+                    context, 413,
+                    "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
                 return
             }
             state = .answering
@@ -199,7 +204,9 @@ final class WitnessHTTPHandler: ChannelInboundHandler {
             guard context.channel.isActive else { return }
             switch result {
             case .success(let answer):
-                handler.write(context, status: answer.status, type: answer.contentType, body: answer.body, keepAlive: head.isKeepAlive)
+                handler.write(
+                    context, status: answer.status, type: answer.contentType, body: answer.body,
+                    keepAlive: head.isKeepAlive)
             case .failure:
                 handler.refuse(context, 503, "the witness is shutting down; retry")
             }

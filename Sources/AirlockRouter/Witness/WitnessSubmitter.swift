@@ -30,11 +30,15 @@ final class WitnessSubmitter: Sendable {
     private let progress: Locked<[Progress]>
 
     /// Parses the configured witnesses; a bad URL or key stops the router's start with the entry named.
-    init(log: ReceiptLog, settings: [ReceiptSettings.WitnessSettings], group: any EventLoopGroup, logger: Logger, interval: Duration = .seconds(1)) throws {
+    init(
+        log: ReceiptLog, settings: [ReceiptSettings.WitnessSettings], group: any EventLoopGroup, logger: Logger,
+        interval: Duration = .seconds(1)
+    ) throws {
         var targets: [Target] = []
         for (i, witness) in settings.enumerated() {
             guard let url = WitnessURL(witness.url) else {
-                throw RouterStartError("receipts.witnesses[\(i)].url \"\(witness.url)\" is not an http://host:port[/path] URL")
+                throw RouterStartError(
+                    "receipts.witnesses[\(i)].url \"\(witness.url)\" is not an http://host:port[/path] URL")
             }
             do {
                 targets.append(Target(url: url, key: try CosignerKey(text: witness.key)))
@@ -100,16 +104,20 @@ final class WitnessSubmitter: Sendable {
                     proof = try prover!.tree.consistencyProof(oldSize: old, newSize: size)
                 }
             } catch {
-                logger.error("witness submission: cannot build the consistency proof", metadata: ["witness": "\(witness)", "error": "\(error)"])
+                logger.error(
+                    "witness submission: cannot build the consistency proof",
+                    metadata: ["witness": "\(witness)", "error": "\(error)"])
                 return
             }
-            let body = "old \(old)\n" + proof.map { $0.base64 + "\n" }.joined() + "\n"
+            let body =
+                "old \(old)\n" + proof.map { $0.base64 + "\n" }.joined() + "\n"
                 + String(decoding: checkpoint.serialized, as: UTF8.self)
             let answer: WitnessClient.Answer
             do {
                 answer = try await client.addCheckpoint(target.url, body: body, timeout: timeout)
             } catch {
-                logger.warning("witness submission failed; retrying", metadata: ["witness": "\(witness)", "error": "\(error)"])
+                logger.warning(
+                    "witness submission failed; retrying", metadata: ["witness": "\(witness)", "error": "\(error)"])
                 return
             }
             switch answer.status {
@@ -130,7 +138,9 @@ final class WitnessSubmitter: Sendable {
         }
     }
 
-    private func accept(_ body: String, for checkpoint: SignedCheckpoint, from target: Target, position: Int, witness: String) {
+    private func accept(
+        _ body: String, for checkpoint: SignedCheckpoint, from target: Target, position: Int, witness: String
+    ) {
         let size = checkpoint.checkpoint.size
         let lines: [SignedNote.Signature]
         do {
@@ -140,7 +150,9 @@ final class WitnessSubmitter: Sendable {
                 return target.key.verify(cosignature, checkpointText: checkpoint.note.text)
             }
         } catch {
-            logger.error("witness submission: the answer is not signature lines", metadata: ["witness": "\(witness)", "error": "\(error)"])
+            logger.error(
+                "witness submission: the answer is not signature lines",
+                metadata: ["witness": "\(witness)", "error": "\(error)"])
             return
         }
         guard !lines.isEmpty else {
@@ -157,7 +169,9 @@ final class WitnessSubmitter: Sendable {
                 logger.info("checkpoint cosigned", metadata: ["witness": "\(witness)", "checkpoint.size": "\(size)"])
             }
         } catch {
-            logger.error("witness submission: cannot store the cosignature", metadata: ["witness": "\(witness)", "error": "\(error)"])
+            logger.error(
+                "witness submission: cannot store the cosignature",
+                metadata: ["witness": "\(witness)", "error": "\(error)"])
         }
     }
 
@@ -166,7 +180,10 @@ final class WitnessSubmitter: Sendable {
         let reason = answer.body.split(separator: "\n").first.map(String.init) ?? ""
         logger.error(
             "witness refused the checkpoint\(answer.status == 409 || answer.status == 422 ? ": it saw a different history of this log (a fork or rollback)" : "")",
-            metadata: ["witness": "\(witness)", "status": "\(answer.status)", "reason": "\(reason)", "checkpoint.size": "\(size)"]
+            metadata: [
+                "witness": "\(witness)", "status": "\(answer.status)", "reason": "\(reason)",
+                "checkpoint.size": "\(size)",
+            ]
         )
     }
 
