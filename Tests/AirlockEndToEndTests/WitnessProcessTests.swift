@@ -49,7 +49,7 @@ struct WitnessProcessTests {
     }
 
     /// A running witness process.
-    final class Running {
+    final class Running: Sendable {
         let process: AirlockProcess
         let port: Int
         let key: CosignerKey
@@ -254,6 +254,32 @@ struct WitnessProcessTests {
         try Self.expectCosigned(
             try await second.post(try log.body(old: 9, size: 11)), try log.checkpoint(11), by: second.key)
         _ = try await second.stop()
+    }
+
+    @Test("concurrent submissions from one old size: exactly one is cosigned, every other is 409 with its size")
+    func concurrentSubmissions() async throws {
+        let (directory, keyFile) = try await Self.setUp()
+        var log = try TestLog()
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state")
+        log.grow(to: 10)
+        #expect(try await witness.post(try log.body(old: 0, size: 10)).status == 200)
+        log.grow(to: 18)
+        let bodies = try (11...18).map { (UInt64($0), try log.body(old: 10, size: UInt64($0))) }
+        let answers = try await withThrowingTaskGroup(of: (UInt64, Answer).self) { group in
+            for (size, body) in bodies {
+                group.addTask { (size, try await witness.post(body)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let winners = answers.filter { $0.1.status == 200 }
+        #expect(winners.count == 1, "\(answers.map { ($0.0, $0.1.status) })")
+        let won = try #require(winners.first).0
+        for (size, answer) in answers where size != won {
+            #expect(answer.status == 409 && answer.body == "\(won)\n", "size \(size): \(answer.status) \(answer.body)")
+        }
+        #expect(try await witness.post(try log.body(old: won, size: 18)).status == 200)
+        _ = try await witness.stop()
     }
 
     @Test("a trickled request head is cut at the header timeout, a silent connection at the idle timeout")
