@@ -55,6 +55,15 @@ struct WitnessServe: AsyncParsableCommand {
     @Option(help: "Once serving, write {\"port\":N,\"witness_key\":\"...\"} here (for scripts and probes).")
     var readyFile: String?
 
+    func validate() throws {
+        guard (0...65535).contains(port) else {
+            throw ValidationError("--port \(port) is out of range; use 1 to 65535, or 0 to pick a free port")
+        }
+        guard maxBodyBytes > 0, headerTimeout > 0, idleTimeout > 0 else {
+            throw ValidationError("--max-body-bytes, --header-timeout and --idle-timeout must be positive")
+        }
+    }
+
     func run() async throws {
         let witness: Witness
         do {
@@ -66,9 +75,6 @@ struct WitnessServe: AsyncParsableCommand {
         } catch {
             printError("airlock witness: \(error)")
             throw ExitCode(1)
-        }
-        guard maxBodyBytes > 0, headerTimeout > 0, idleTimeout > 0 else {
-            throw ValidationError("--max-body-bytes, --header-timeout and --idle-timeout must be positive")
         }
         var configuration = WitnessServer.Configuration()
         configuration.host = host

@@ -30,7 +30,9 @@ public struct NoteVerifierKey: Sendable, Hashable, CustomStringConvertible {
         guard parts.type == Self.ed25519Type else {
             throw ReceiptLogError(
                 .invalidKey,
-                "verifier key '\(parts.name)' is not an Ed25519 note key (type \(parts.type)); a witness's cosigner key (type 4) goes in --witness-key"
+                parts.type == CosignerKey.cosignatureV1Type
+                    ? "'\(parts.name)' is a witness key (type 4), not a log's checkpoint verifier key (type 1): witness keys go in --witness-key; a log's key is the .pub of 'airlock receipts keygen'"
+                    : "verifier key '\(parts.name)' is not an Ed25519 note key (type \(parts.type), expected 1)"
             )
         }
         try self.init(name: parts.name, publicKey: parts.key)
