@@ -179,6 +179,16 @@ struct ReceiptsProve: ParsableCommand {
     var keys: [String] = []
     @Option(help: "The exact record bytes (when verifying), if not taken from the proof's extra line.")
     var leaf: String?
+    @Option(
+        name: .customLong("witness-key"),
+        help: "When verifying: a witness's key or a file of them, whose cosignatures the checkpoint needs. Repeatable."
+    )
+    var witnessKeys: [String] = []
+    @Option(
+        name: .customLong("witnesses"),
+        help: "When verifying: how many of the --witness-key witnesses must have cosigned (default: all)."
+    )
+    var witnessQuorum: Int?
 
     func run() throws {
         if let verify {
@@ -186,9 +196,11 @@ struct ReceiptsProve: ParsableCommand {
             let checkpoint = try ProofChecker.verify(
                 proof,
                 keys: try loadVerifierKeys(keys),
-                leaf: try leaf.map(readFileBytes).map { Array($0.prefix { $0 != UInt8(ascii: "\n") }) }
+                leaf: try leaf.map(readFileBytes).map { Array($0.prefix { $0 != UInt8(ascii: "\n") }) },
+                witnessPolicy: try loadWitnessPolicy(witnessKeys, quorum: witnessQuorum)
             )
-            print("OK: record \(proof.index) is included in \(checkpoint.origin) at size \(checkpoint.size)")
+            let witnessed = witnessKeys.isEmpty ? "" : ", with the required witness cosignatures"
+            print("OK: record \(proof.index) is included in \(checkpoint.origin) at size \(checkpoint.size)\(witnessed)")
             return
         }
         guard let index, let log else { throw ValidationError("give INDEX and --log DIR, or --verify FILE") }

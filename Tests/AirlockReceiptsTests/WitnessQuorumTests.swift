@@ -53,6 +53,31 @@ struct WitnessQuorumTests {
         )
     }
 
+    @Test("an inclusion proof carries the stored cosignatures; prove --verify checks them against a quorum")
+    func proofWithCosignatures() async throws {
+        let (directory, _) = try await Self.fixture(cosignedBy: [Self.witnesses[0]])
+        defer { removeDirectory(directory) }
+        let made = try ReceiptsCLITests.run(["prove", "3", "--log", directory])
+        #expect(made.status == 0, "\(made.error)")
+        let proof = directory + ".proof"
+        writeBytes(Array(made.output.utf8), to: proof)
+        defer { try? FileManager.default.removeItem(atPath: proof) }
+        let key = testSigner().verifierKey.text
+
+        let witnessed = try ReceiptsCLITests.run(
+            ["prove", "--verify", proof, "--key", key, "--witness-key", Self.witnesses[0].key.text])
+        #expect(witnessed.status == 0, "\(witnessed.error)")
+        #expect(witnessed.output.contains("with the required witness cosignatures"), "\(witnessed.output)")
+
+        let short = try ReceiptsCLITests.run(
+            ["prove", "--verify", proof, "--key", key, "--witness-key", Self.witnesses[1].key.text])
+        #expect(short.status != 0)
+        #expect(
+            short.error.contains(
+                "Witness quorum not met: the proof's checkpoint is cosigned by none of the given witnesses"),
+            "\(short.error)")
+    }
+
     @Test("a checkpoint without cosignatures fails a quorum of 1, and passes when no witness is required")
     func missing() async throws {
         let (directory, _) = try await Self.fixture(cosignedBy: [])

@@ -174,18 +174,10 @@ public struct Auditor: Sendable {
         case .success(let by):
             report.cosignedBy = by.map(\.name)
             return nil
-        case .failure(.invalidCosignature(let witness)):
+        case .failure(let shortfall):
             return checkpointFailure(
                 .witnessQuorum,
-                "the cosignature by witness \(witness.name)+\(witness.keyIDHex) on the newest checkpoint does not verify: the checkpoint or the cosignature was altered or forged",
-                size: size,
-                source: newest.2
-            )
-        case .failure(.notEnough(let valid, let needed)):
-            let found = valid.isEmpty ? "none of the given witnesses" : valid.map(\.name).joined(separator: ", ")
-            return checkpointFailure(
-                .witnessQuorum,
-                "the newest checkpoint is cosigned by \(found), but \(needed) of the \(policy.witnesses.count) given witness key(s) must cosign it; have the router submit it to its witnesses, or check the --witness-key values",
+                policy.explain(shortfall, checkpoint: "the newest checkpoint"),
                 size: size,
                 source: newest.2
             )

@@ -35,6 +35,20 @@ public struct WitnessPolicy: Sendable, Hashable {
         self.quorum = quorum
     }
 
+    /// A sentence for `shortfall` on `checkpoint` ("the newest checkpoint", "the proof's checkpoint"): what is
+    /// wrong and what to do.
+    public func explain(_ shortfall: Shortfall, checkpoint: String) -> String {
+        switch shortfall {
+        case .invalidCosignature(let witness):
+            return
+                "the cosignature by witness \(witness.name)+\(witness.keyIDHex) on \(checkpoint) does not verify: the checkpoint or the cosignature was altered or forged"
+        case .notEnough(let valid, let needed):
+            let found = valid.isEmpty ? "none of the given witnesses" : valid.map(\.name).joined(separator: ", ")
+            return
+                "\(checkpoint) is cosigned by \(found), but \(needed) of the \(witnesses.count) given witness key(s) must cosign it; have the router submit it to its witnesses, or check the --witness-key values"
+        }
+    }
+
     /// Checks a signed checkpoint's cosignatures. Lines by other keys are ignored; a listed witness's line that does
     /// not verify fails the check outright, as a failing known signature does for a note.
     public func check(_ note: SignedNote) -> Result<[CosignerKey], Shortfall> {
