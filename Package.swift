@@ -206,6 +206,7 @@ let package = Package(
             name: "AirlockEndToEndTests",
             dependencies: [
                 "AirlockPolicy",
+                "AirlockReceipts",
                 "AirlockMockUpstream",
                 "AirlockTestSupport",
                 "CAirlockLinux",

@@ -234,6 +234,26 @@ public final class ReceiptLog: Sendable {
         return (index, nil)
     }
 
+    /// Adds witness cosignature lines to the stored checkpoint if it is still `checkpoint` (same text): `checkpoint`
+    /// is replaced and the cosigned note appended to `checkpoints.log`, as for a new checkpoint. Returns false, and
+    /// changes nothing, when a newer checkpoint has replaced it, when every line is there already, or once the log
+    /// is closing. The lines are not checked here; the caller verifies them against the witnesses' keys.
+    public func addCosignatures(_ lines: [SignedNote.Signature], to checkpoint: SignedCheckpoint) throws(ReceiptLogError)
+        -> Bool
+    {
+        core.checkpointFiles.lock()
+        defer { core.checkpointFiles.unlock() }
+        guard !core.withLock({ core.closing || core.closed }) else { return false }
+        let path = configuration.directory + "/" + LogFiles.checkpoint
+        guard let bytes = try FileSystem.readFile(path) else { return false }
+        let stored = try SignedCheckpoint(parsing: bytes)
+        guard stored.note.text == checkpoint.note.text else { return false }
+        let cosigned = try stored.note.adding(lines)
+        guard cosigned != stored.note else { return false }
+        try CheckpointFiles.write(cosigned.serialized, directory: configuration.directory)
+        return true
+    }
+
     /// The number of records known to be durable.
     public var durableSize: UInt64 { core.withLock { core.durableSize } }
 

@@ -27,6 +27,9 @@ extension Router {
                         await self?.reload()
                     }
                 }
+                if let submitter = shared.witnessSubmitter {
+                    group.addTask { await submitter.run() }
+                }
                 for channel in shared.serverChannels {
                     group.addTask { try? await channel.closeFuture.get() }
                 }

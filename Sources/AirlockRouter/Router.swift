@@ -42,6 +42,8 @@ public final class Router: Service, Sendable {
         let budgets: any TokenLedger
         let receipts: any ReceiptSink
         let ownedLog: ReceiptLogSink?
+        /// Submits the log's checkpoints to `receipts.witnesses`, when there are any.
+        let witnessSubmitter: WitnessSubmitter?
         let clients: UpstreamHTTPClient
         let metrics: RouterMetrics
         let operatorEndpoints: OperatorEndpoints
@@ -111,6 +113,17 @@ public final class Router: Service, Sendable {
             inner = DisabledReceipts()
         }
         let sink = MeteredReceipts(inner: inner, metrics: metrics)
+        var witnessSubmitter: WitnessSubmitter?
+        if let log = ownedLog?.log, !config.receipts.witnesses.isEmpty {
+            do {
+                witnessSubmitter = try WitnessSubmitter(
+                    log: log, settings: config.receipts.witnesses, group: group, logger: logger
+                )
+            } catch {
+                try? await log.close()
+                throw error
+            }
+        }
         let clients = UpstreamHTTPClient(group: group)
         let holder = RuntimeHolder(
             RouterRuntime(
@@ -195,6 +208,7 @@ public final class Router: Service, Sendable {
                 budgets: budgets,
                 receipts: sink,
                 ownedLog: ownedLog,
+                witnessSubmitter: witnessSubmitter,
                 clients: clients,
                 metrics: metrics,
                 operatorEndpoints: operatorEndpoints,

@@ -16,19 +16,38 @@ struct ReceiptsCommand: AsyncParsableCommand {
 
 /// Reads `--key` values: a verifier key string, or a file holding one per line.
 func loadVerifierKeys(_ values: [String]) throws -> [NoteVerifierKey] {
-    var keys: [NoteVerifierKey] = []
+    let keys = try keyLines(values).map { try NoteVerifierKey(text: $0) }
+    guard !keys.isEmpty else { throw ValidationError("give at least one --key (a verifier key or a file with one)") }
+    return keys
+}
+
+/// Reads `--witness-key` values (a witness's cosigner key, or a file of them) and `--witnesses` into a k-of-n
+/// policy (c2sp.org/tlog-policy); nil when neither is given. Without `--witnesses` every witness must cosign.
+func loadWitnessPolicy(_ values: [String], quorum: Int?) throws -> WitnessPolicy? {
+    let keys = try keyLines(values).map { try CosignerKey(text: $0) }
+    if keys.isEmpty {
+        guard quorum == nil else {
+            throw ValidationError("--witnesses needs the witnesses' keys: give each with --witness-key (from 'airlock witness keygen')")
+        }
+        return nil
+    }
+    return try WitnessPolicy(witnesses: keys, quorum: quorum ?? keys.count)
+}
+
+/// Key option values: each is a key itself, or a file holding one key per line.
+private func keyLines(_ values: [String]) throws -> [String] {
+    var lines: [String] = []
     for value in values {
         if FileManager.default.fileExists(atPath: value) {
             let text = try String(contentsOfFile: value, encoding: .utf8)
             for line in text.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                keys.append(try NoteVerifierKey(text: String(line)))
+                lines.append(String(line))
             }
         } else {
-            keys.append(try NoteVerifierKey(text: value))
+            lines.append(value)
         }
     }
-    guard !keys.isEmpty else { throw ValidationError("give at least one --key (a verifier key or a file with one)") }
-    return keys
+    return lines
 }
 
 func readFileBytes(_ path: String) throws -> [UInt8] {
@@ -51,9 +70,23 @@ struct ReceiptsVerify: ParsableCommand {
     var trustedCheckpoint: String?
     @Option(help: "Write the newest verified checkpoint here, to pass as --trusted-checkpoint next time.")
     var saveCheckpoint: String?
+    @Option(
+        name: .customLong("witness-key"),
+        help: "A witness's key (name+id+base64, from 'airlock witness keygen') or a file of them. Repeatable."
+    )
+    var witnessKeys: [String] = []
+    @Option(
+        name: .customLong("witnesses"),
+        help: "How many of the --witness-key witnesses must have validly cosigned the newest checkpoint (default: all)."
+    )
+    var witnessQuorum: Int?
 
     func run() throws {
-        let auditor = Auditor(directory: directory, keys: try loadVerifierKeys(keys))
+        let auditor = Auditor(
+            directory: directory,
+            keys: try loadVerifierKeys(keys),
+            witnessPolicy: try loadWitnessPolicy(witnessKeys, quorum: witnessQuorum)
+        )
         let trusted = try trustedCheckpoint.map(readFileBytes)
         let report = try auditor.verify(trustedCheckpoint: trusted)
         print(report.summary)
@@ -146,6 +179,16 @@ struct ReceiptsProve: ParsableCommand {
     var keys: [String] = []
     @Option(help: "The exact record bytes (when verifying), if not taken from the proof's extra line.")
     var leaf: String?
+    @Option(
+        name: .customLong("witness-key"),
+        help: "When verifying: a witness's key or a file of them, whose cosignatures the checkpoint needs. Repeatable."
+    )
+    var witnessKeys: [String] = []
+    @Option(
+        name: .customLong("witnesses"),
+        help: "When verifying: how many of the --witness-key witnesses must have cosigned (default: all)."
+    )
+    var witnessQuorum: Int?
 
     func run() throws {
         if let verify {
@@ -153,9 +196,11 @@ struct ReceiptsProve: ParsableCommand {
             let checkpoint = try ProofChecker.verify(
                 proof,
                 keys: try loadVerifierKeys(keys),
-                leaf: try leaf.map(readFileBytes).map { Array($0.prefix { $0 != UInt8(ascii: "\n") }) }
+                leaf: try leaf.map(readFileBytes).map { Array($0.prefix { $0 != UInt8(ascii: "\n") }) },
+                witnessPolicy: try loadWitnessPolicy(witnessKeys, quorum: witnessQuorum)
             )
-            print("OK: record \(proof.index) is included in \(checkpoint.origin) at size \(checkpoint.size)")
+            let witnessed = witnessKeys.isEmpty ? "" : ", with the required witness cosignatures"
+            print("OK: record \(proof.index) is included in \(checkpoint.origin) at size \(checkpoint.size)\(witnessed)")
             return
         }
         guard let index, let log else { throw ValidationError("give INDEX and --log DIR, or --verify FILE") }

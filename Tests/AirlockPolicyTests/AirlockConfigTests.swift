@@ -96,6 +96,9 @@ struct AirlockConfigTests {
         ("origin: airlock.test/receipts", "origin: \"has space\"", "receipts.origin"),
         ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: []", "receipts.signing_keys"),
         ("directory: /var/lib/airlock/receipts", "directory: receipts", "receipts.directory"),
+        ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: [/etc/airlock/receipts.key]\n  witnesses: [{url: \"https://127.0.0.1:7380\", key: w+00000000+BA}]", "receipts.witnesses[0].url"),
+        ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: [/etc/airlock/receipts.key]\n  witnesses: [{url: \"http://127.0.0.1\", key: w+00000000+BA}]", "receipts.witnesses[0].url"),
+        ("signing_keys: [/etc/airlock/receipts.key]", "signing_keys: [/etc/airlock/receipts.key]\n  witnesses: [{url: \"http://127.0.0.1:7380\", key: witness}]", "receipts.witnesses[0].key"),
         // A `10m` typo for retry.base once built an invalid range (cap from base to 300 s) and trapped.
         ("version: 1", "version: 1\nretry: {base: 10m}", "retry.base"),
         ("version: 1", "version: 1\nretry: {base: 10m, cap: 1h}", "retry.cap"),

@@ -63,6 +63,13 @@ public final class AirlockProcess: @unchecked Sendable {
         return text
     }
 
+    /// Runs `airlock` with `arguments` to its end and returns its status and output.
+    public static func runToEnd(_ arguments: [String], seconds: Double = 30) async throws -> (status: Int32, output: String, error: String) {
+        let child = try AirlockProcess(arguments, captureOutput: true)
+        let status = try await child.waitForExit(seconds: seconds)
+        return (status, child.standardOutput(), child.standardError())
+    }
+
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }

@@ -342,6 +342,22 @@ extension AirlockConfig {
         check(receipts.batchDelay, in: .milliseconds(0)...(.seconds(1)), "receipts.batch_delay", add)
         check(receipts.checkpointEvery, in: 1...10_000_000, "receipts.checkpoint_every", add)
         check(receipts.checkpointInterval, in: .milliseconds(100)...(.seconds(3600)), "receipts.checkpoint_interval", add)
+        for (i, witness) in receipts.witnesses.enumerated() {
+            if WitnessURL(witness.url) == nil {
+                add(
+                    "receipts.witnesses[\(i)].url",
+                    "\"\(witness.url)\" is not an http://host:port[/path] URL",
+                    "Give the witness's submission prefix, e.g. http://127.0.0.1:7380 (put a TLS proxy in front for another host)."
+                )
+            }
+            if witness.key.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false).filter({ !$0.isEmpty }).count != 3 {
+                add(
+                    "receipts.witnesses[\(i)].key",
+                    "\"\(witness.key)\" is not a witness key name+keyid+base64",
+                    "Use the witness key printed by `airlock witness keygen` (its PREFIX.pub)."
+                )
+            }
+        }
     }
 
     private func check(_ value: Int, in range: ClosedRange<Int>, _ path: String, _ add: (String, String, String) -> Void) {

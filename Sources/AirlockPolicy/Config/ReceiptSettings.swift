@@ -20,6 +20,21 @@ public struct ReceiptSettings: Decodable, Sendable, Equatable {
     public var batchDelay: ConfigDuration
     public var checkpointEvery: Int
     public var checkpointInterval: ConfigDuration
+    /// Witnesses each new checkpoint is submitted to; their cosignatures are added to the stored checkpoint.
+    public var witnesses: [WitnessSettings]
+
+    /// One witness (c2sp.org/tlog-witness) the router submits its checkpoints to.
+    public struct WitnessSettings: Decodable, Sendable, Equatable {
+        /// The witness's submission prefix, `http://host:port[/path]`; `/add-checkpoint` is appended.
+        public var url: String
+        /// The witness key (`name+keyid+base64`, from `airlock witness keygen`): only its cosignatures are kept.
+        public var key: String
+
+        public init(url: String, key: String) {
+            self.url = url
+            self.key = key
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case enabled, directory, origin, durability
@@ -28,6 +43,7 @@ public struct ReceiptSettings: Decodable, Sendable, Equatable {
         case batchDelay = "batch_delay"
         case checkpointEvery = "checkpoint_every"
         case checkpointInterval = "checkpoint_interval"
+        case witnesses
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +63,7 @@ public struct ReceiptSettings: Decodable, Sendable, Equatable {
         batchDelay = try c.decodeIfPresent(ConfigDuration.self, forKey: .batchDelay) ?? .milliseconds(2)
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? 10_000
         checkpointInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .checkpointInterval) ?? .seconds(10)
+        witnesses = try c.decodeIfPresent([WitnessSettings].self, forKey: .witnesses) ?? []
     }
 
     public init(
@@ -58,7 +75,8 @@ public struct ReceiptSettings: Decodable, Sendable, Equatable {
         durability: DurabilityMode = .sync,
         batchDelay: ConfigDuration = .milliseconds(2),
         checkpointEvery: Int = 10_000,
-        checkpointInterval: ConfigDuration = .seconds(10)
+        checkpointInterval: ConfigDuration = .seconds(10),
+        witnesses: [WitnessSettings] = []
     ) {
         self.enabled = enabled
         self.directory = directory
@@ -69,6 +87,7 @@ public struct ReceiptSettings: Decodable, Sendable, Equatable {
         self.batchDelay = batchDelay
         self.checkpointEvery = checkpointEvery
         self.checkpointInterval = checkpointInterval
+        self.witnesses = witnesses
     }
 
     /// Receipts off.

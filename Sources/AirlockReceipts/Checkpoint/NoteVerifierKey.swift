@@ -26,6 +26,25 @@ public struct NoteVerifierKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the text form. The key id in the text must match the one computed from the name and key.
     public init(text: String) throws(ReceiptLogError) {
+        let parts = try Self.parseText(text, expecting: "a verifier key", keygen: "airlock receipts keygen")
+        guard parts.type == Self.ed25519Type else {
+            throw ReceiptLogError(
+                .invalidKey,
+                parts.type == CosignerKey.cosignatureV1Type
+                    ? "'\(parts.name)' is a witness key (type 4), not a log's checkpoint verifier key (type 1): witness keys go in --witness-key; a log's key is the .pub of 'airlock receipts keygen'"
+                    : "verifier key '\(parts.name)' is not an Ed25519 note key (type \(parts.type), expected 1)"
+            )
+        }
+        try self.init(name: parts.name, publicKey: parts.key)
+        try Self.checkStatedID(parts.statedID, name: name, keyID: keyID)
+    }
+
+    /// The parts of a c2sp.org/signed-note verifier key `<name>+<8 hex digits key id>+<base64(type || key)>`.
+    static func parseText(
+        _ text: String,
+        expecting what: String,
+        keygen: String
+    ) throws(ReceiptLogError) -> (name: String, statedID: UInt32, type: UInt8, key: [UInt8]) {
         let trimmed = text.trimmingTrailingNewlines()
         let parts = trimmed.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[1].utf8.count == 8, let idBytes = Hex.decode(parts[1]),
@@ -33,18 +52,18 @@ public struct NoteVerifierKey: Sendable, Hashable, CustomStringConvertible {
         else {
             throw ReceiptLogError(
                 .invalidKey,
-                "'\(trimmed)' is not a verifier key of the form name+keyid+base64 (run 'airlock receipts keygen')"
+                "'\(trimmed)' is not \(what) of the form name+keyid+base64 (run '\(keygen)')"
             )
         }
-        guard material[0] == Self.ed25519Type else {
-            throw ReceiptLogError(.invalidKey, "verifier key '\(parts[0])' is not an Ed25519 key (type \(material[0]))")
-        }
-        try self.init(name: String(parts[0]), publicKey: Array(material[1...]))
         let stated = idBytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return (String(parts[0]), stated, material[0], Array(material[1...]))
+    }
+
+    static func checkStatedID(_ stated: UInt32, name: String, keyID: UInt32) throws(ReceiptLogError) {
         guard stated == keyID else {
             throw ReceiptLogError(
                 .invalidKey,
-                "verifier key '\(name)' states key id \(Self.hex(stated)) but its key has id \(Self.hex(keyID))"
+                "verifier key '\(name)' states key id \(hex(stated)) but its key has id \(hex(keyID))"
             )
         }
     }

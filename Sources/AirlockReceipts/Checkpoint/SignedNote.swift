@@ -11,6 +11,13 @@ public struct SignedNote: Sendable, Hashable {
         public let keyID: UInt32
         /// The signature bytes after the key id.
         public let signature: [UInt8]
+
+        /// The note line, `— <name> <base64(key id || signature)>` and a newline.
+        public var line: String {
+            let id = keyID
+            let bytes = [UInt8(id >> 24), UInt8(id >> 16 & 0xff), UInt8(id >> 8 & 0xff), UInt8(id & 0xff)] + signature
+            return SignedNote.dash + name + " " + Base64.encode(bytes) + "\n"
+        }
     }
 
     /// The outcome of checking a note's signatures against a set of known keys.
@@ -28,7 +35,7 @@ public struct SignedNote: Sendable, Hashable {
     /// The largest note accepted, in bytes.
     public static let maxBytes = 1 << 20
 
-    private static let dash = "\u{2014} "
+    static let dash = "\u{2014} "
 
     /// The signed text, including its final newline.
     public let text: String
@@ -49,15 +56,17 @@ public struct SignedNote: Sendable, Hashable {
     /// The note as bytes.
     public var serialized: [UInt8] {
         var out = text + "\n"
-        for signature in signatures {
-            out += Self.dash + signature.name + " " + Self.encode(signature) + "\n"
-        }
+        for signature in signatures { out += signature.line }
         return Array(out.utf8)
     }
 
-    private static func encode(_ signature: Signature) -> String {
-        let id = signature.keyID
-        return Base64.encode([UInt8(id >> 24), UInt8(id >> 16 & 0xff), UInt8(id >> 8 & 0xff), UInt8(id & 0xff)] + signature.signature)
+    /// The same note with `more` signatures after its own (a witness's cosignatures); a line already present is not
+    /// added twice.
+    public func adding(_ more: [Signature]) throws(ReceiptLogError) -> SignedNote {
+        var all = signatures
+        for signature in more where !all.contains(signature) { all.append(signature) }
+        guard all.count <= Self.maxSignatures else { throw Self.malformed("more than 100 signatures") }
+        return SignedNote(text: text, signatures: all)
     }
 
     /// Parses a note. Checks the syntax only; use ``check(keys:)`` for the signatures.

@@ -374,6 +374,8 @@ final class CommitWorker: @unchecked Sendable {
     }
 
     private func writeCheckpoint() {
+        core.checkpointFiles.lock()
+        defer { core.checkpointFiles.unlock() }
         do {
             try Self.writeCheckpoint(range: range, origin: origin, keys: keys, signers: signers, directory: directory)
             schedule.checkpointWritten(size: range.size)

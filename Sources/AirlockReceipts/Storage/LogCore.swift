@@ -17,6 +17,10 @@ final class LogCore: @unchecked Sendable {
     var durableSize: UInt64
     /// Whether ``ReceiptLog/appendRecoveryRecord()`` has appended its record.
     var recoveryRecorded = false
+    /// Held while `checkpoint` and `checkpoints.log` are written, by the commit thread (a new checkpoint) and by
+    /// ``ReceiptLog/addCosignatures(_:to:)`` (the same checkpoint with cosignatures), so neither overwrites the
+    /// other. Not `condition`: the writes fsync, and appenders must not wait for them.
+    let checkpointFiles = NSLock()
 
     init(size: UInt64, durability: Durability) {
         self.nextIndex = size

@@ -11,14 +11,14 @@ import Darwin
 struct LogLock {
     private let fd: Int32
 
-    init(directory: String) throws(ReceiptLogError) {
+    init(directory: String, holder: String = "this receipt log") throws(ReceiptLogError) {
         let path = directory + "/" + LogFiles.lock
         let fd = try syscall("open lock file", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             throw ReceiptLogError(
                 .locked,
-                "another process has this receipt log open for writing; stop it first",
+                "another process has \(holder) open for writing; stop it first",
                 path: directory
             )
         }

@@ -15,6 +15,7 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
             case locked
             case closed
             case failed
+            case witnessQuorum
         }
 
         fileprivate let base: Base
@@ -37,6 +38,8 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let closed = Code(base: .closed)
         /// An earlier I/O failure left the log unable to accept appends; reopen it to recover.
         public static let failed = Code(base: .failed)
+        /// A checkpoint lacks the witness cosignatures required of it.
+        public static let witnessQuorum = Code(base: .witnessQuorum)
 
         public var description: String { base.rawValue }
 
@@ -52,6 +55,7 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
             case .locked: "Receipt log in use"
             case .closed: "Receipt log closed"
             case .failed: "Receipt log stopped"
+            case .witnessQuorum: "Witness quorum not met"
             }
         }
     }

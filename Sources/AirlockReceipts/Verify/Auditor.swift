@@ -14,11 +14,15 @@ public struct Auditor: Sendable {
     public let directory: String
     /// The verifier keys the auditor trusts. Signatures by other keys are ignored.
     public let keys: [NoteVerifierKey]
+    /// The witness cosignatures the newest checkpoint must carry, if any.
+    public let witnessPolicy: WitnessPolicy?
 
-    /// An auditor for `directory` trusting `keys`.
-    public init(directory: String, keys: [NoteVerifierKey]) {
+    /// An auditor for `directory` trusting `keys`; with `witnessPolicy`, the log's newest checkpoint counts as
+    /// verified only with a quorum of valid witness cosignatures.
+    public init(directory: String, keys: [NoteVerifierKey], witnessPolicy: WitnessPolicy? = nil) {
         self.directory = directory
         self.keys = keys
+        self.witnessPolicy = witnessPolicy
     }
 
     /// Verifies the log. Integrity failures are reported in ``VerificationReport/failure``; only a directory that
@@ -143,6 +147,43 @@ public struct Auditor: Sendable {
         }
     }
 
+    /// The newest checkpoint must carry the policy's quorum of witness cosignatures (c2sp.org/tlog-policy).
+    private func checkWitnesses(
+        _ policy: WitnessPolicy,
+        checkpoints: [(SignedCheckpoint, [NoteVerifierKey], String)],
+        into report: inout VerificationReport
+    ) -> VerificationFailure? {
+        // The last of the largest: the `checkpoint` file comes after its copy in the history.
+        let largest = checkpoints.map(\.0.checkpoint.size).max()
+        guard let newest = checkpoints.last(where: { $0.0.checkpoint.size == largest }) else {
+            return checkpointFailure(
+                .witnessQuorum,
+                "the log has no checkpoint, so none can carry the \(policy.quorum) witness cosignature(s) required",
+                size: nil,
+                source: LogFiles.checkpoint
+            )
+        }
+        let size = newest.0.checkpoint.size
+        // The newest checkpoint may be stored more than once (the `checkpoint` file and its history entry); the
+        // cosignatures on any copy of the same text count.
+        var note = newest.0.note
+        for (other, _, _) in checkpoints where other.checkpoint.size == size && other.note.text == note.text {
+            note = (try? note.adding(other.note.signatures)) ?? note
+        }
+        switch policy.check(note) {
+        case .success(let by):
+            report.cosignedBy = by.map(\.name)
+            return nil
+        case .failure(let shortfall):
+            return checkpointFailure(
+                .witnessQuorum,
+                policy.explain(shortfall, checkpoint: "the newest checkpoint"),
+                size: size,
+                source: newest.2
+            )
+        }
+    }
+
     private func verify(
         trustedCheckpoint: [UInt8]?,
         into report: inout VerificationReport
@@ -189,6 +230,10 @@ public struct Auditor: Sendable {
                 size: checkpoint.checkpoint.size,
                 source: source
             )
+        }
+
+        if let witnessPolicy, let failure = checkWitnesses(witnessPolicy, checkpoints: checkpoints, into: &report) {
+            return failure
         }
 
         var trusted: SignedCheckpoint?

@@ -69,15 +69,20 @@ public struct Prover: Sendable {
 
 /// Checks proofs without the log: all that is needed is the proof, the verifier keys and (for inclusion) the leaf.
 public enum ProofChecker {
-    /// Verifies a tlog-proof: the checkpoint signature under `keys`, then the inclusion path from the leaf (the one
-    /// given, or else the proof's `extra` bytes) to the checkpoint root. Returns the verified checkpoint.
+    /// Verifies a tlog-proof: the checkpoint signature under `keys`, the witness cosignatures `witnessPolicy`
+    /// requires, then the inclusion path from the leaf (the one given, or else the proof's `extra` bytes) to the
+    /// checkpoint root. Returns the verified checkpoint.
     @discardableResult
     public static func verify(
         _ proof: TLogProof,
         keys: [NoteVerifierKey],
-        leaf: [UInt8]? = nil
+        leaf: [UInt8]? = nil,
+        witnessPolicy: WitnessPolicy? = nil
     ) throws(ReceiptLogError) -> Checkpoint {
         try checkSignature(proof.checkpoint, keys: keys, what: "the proof's checkpoint")
+        if let witnessPolicy, case .failure(let shortfall) = witnessPolicy.check(proof.checkpoint.note) {
+            throw ReceiptLogError(.witnessQuorum, witnessPolicy.explain(shortfall, checkpoint: "the proof's checkpoint"))
+        }
         guard let leafBytes = leaf ?? proof.leaf else {
             throw ReceiptLogError(.malformedProof, "the proof carries no leaf bytes; pass the record with --leaf")
         }

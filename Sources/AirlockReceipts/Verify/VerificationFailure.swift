@@ -52,6 +52,8 @@ public struct VerificationFailure: Error, Sendable, Hashable, CustomStringConver
         public static let announcedKeyMissing = Reason(rawValue: "announced-key-missing")
         /// `checkpoint` or `checkpoints.log` is missing although a trusted checkpoint says the log was signed.
         public static let missingCheckpoint = Reason(rawValue: "missing-checkpoint")
+        /// The newest checkpoint lacks the required quorum of valid witness cosignatures.
+        public static let witnessQuorum = Reason(rawValue: "witness-quorum")
         /// `checkpoint` is not the newest entry of `checkpoints.log`.
         public static let checkpointNotLatest = Reason(rawValue: "checkpoint-not-latest")
     }

@@ -16,6 +16,8 @@ public struct VerificationReport: Sendable {
     public var latestCheckpoint: SignedCheckpoint?
     /// Names of the keys whose signatures verified on the newest checkpoint.
     public var signedBy: [String] = []
+    /// The witnesses whose valid cosignatures met the required quorum on the newest checkpoint.
+    public var cosignedBy: [String] = []
     /// The trusted checkpoint the log was checked against, if one was given.
     public var trustedCheckpoint: Checkpoint?
     /// Things an auditor should know that are not failures.
@@ -43,6 +45,9 @@ public struct VerificationReport: Sendable {
         lines.append("checkpoints: \(checkpointsChecked) checked")
         if let latest = latestCheckpoint {
             lines.append("latest:      size \(latest.checkpoint.size), signed by \(signedBy.joined(separator: ", "))")
+            if !cosignedBy.isEmpty {
+                lines.append("witnessed:   by \(cosignedBy.joined(separator: ", "))")
+            }
             if latest.checkpoint.size < size {
                 lines.append("             \(size - latest.checkpoint.size) newer record(s) not yet covered by a checkpoint")
             }

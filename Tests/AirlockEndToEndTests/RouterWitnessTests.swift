@@ -1,0 +1,117 @@
+import AirlockMockUpstream
+import AirlockReceipts
+import AirlockTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `airlock router` with `receipts.witnesses`, against a real `airlock witness` process: checkpoints are submitted,
+/// cosigned and stored with their cosignatures; a second router writing another history under the same origin
+/// and key is refused.
+@Suite("Router and witness processes", .timeLimit(.minutes(2)))
+struct RouterWitnessTests {
+    /// A router stack whose receipt log in `logDirectory` is submitted to the witness at `witnessPort`.
+    static func stack(keyFile: String, witnessPort: Int, witnessKey: CosignerKey) async throws -> (
+        RouterProcessTests.Stack, String
+    ) {
+        let stack = try await RouterProcessTests.stack(routerPort: 0)
+        let logDirectory = stack.directory + "/receipts"
+        let receipts = """
+            receipts:
+              directory: \(logDirectory)
+              origin: router.test/receipts
+              signing_keys: [\(keyFile)]
+              checkpoint_every: 1
+              checkpoint_interval: 100ms
+              witnesses:
+                - url: http://127.0.0.1:\(witnessPort)
+                  key: \(witnessKey.text)
+            """
+        let config = try String(contentsOfFile: stack.config, encoding: .utf8)
+            .replacingOccurrences(of: "receipts: {enabled: false}", with: receipts)
+        try TempDirectory.write(stack.config, config, mode: 0o644)
+        return (stack, logDirectory)
+    }
+
+    static func storedCheckpoint(_ logDirectory: String) -> SignedCheckpoint? {
+        guard let data = FileManager.default.contents(atPath: logDirectory + "/checkpoint") else { return nil }
+        return try? SignedCheckpoint(parsing: [UInt8](data))
+    }
+
+    static func cosigned(_ checkpoint: SignedCheckpoint?, by key: CosignerKey) -> Bool {
+        guard let checkpoint else { return false }
+        return (try? WitnessPolicy(witnesses: [key], quorum: 1).check(checkpoint.note).get()) != nil
+    }
+
+    @Test(
+        "each new checkpoint is cosigned and stored with the cosignature; verify with a quorum passes; a forked router is refused"
+    )
+    func cosignedAndForkRefused() async throws {
+        let directory = TempDirectory.make()
+        chmod(directory, 0o755)
+        _ = try await AirlockProcess.runToEnd([
+            "witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness",
+        ])
+        let log = try await AirlockProcess.runToEnd([
+            "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
+        ])
+        let logKey = log.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let witness = try await WitnessProcessTests.Running(
+            keyFile: directory + "/witness.key", logs: [logKey], state: directory + "/state")
+
+        let (stack, logDirectory) = try await Self.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
+        let (router, port) = try await RouterProcessTests.startRouterWithPort(stack)
+        #expect(try await RouterProcessTests.chat(port).hasPrefix("HTTP/1.1 200"))
+        let first = await eventually(seconds: 15) {
+            Self.cosigned(Self.storedCheckpoint(logDirectory), by: witness.key)
+        }
+        #expect(first, "no cosigned checkpoint appeared in \(logDirectory)/checkpoint")
+        let firstSize = Self.storedCheckpoint(logDirectory)?.checkpoint.size ?? 0
+
+        // The log grows: the next checkpoint is submitted with a consistency proof from the cosigned size.
+        for _ in 0..<3 { #expect(try await RouterProcessTests.chat(port).hasPrefix("HTTP/1.1 200")) }
+        let grown = await eventually(seconds: 15) {
+            guard let stored = Self.storedCheckpoint(logDirectory) else { return false }
+            return stored.checkpoint.size > firstSize && Self.cosigned(stored, by: witness.key)
+        }
+        #expect(grown, "the grown log's checkpoint was not cosigned")
+
+        let verify = try await AirlockProcess.runToEnd(
+            [
+                "receipts", "verify", logDirectory, "--key", logKey, "--witness-key", witness.key.text, "--witnesses",
+                "1",
+            ]
+        )
+        #expect(verify.status == 0, "\(verify.output)\(verify.error)")
+        #expect(verify.output.contains("witnessed:   by witness.test/w1"), "\(verify.output)")
+
+        // A second router with the same origin and key but its own log: another history, which the witness refuses.
+        let (forkStack, forkDirectory) = try await Self.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
+        let (fork, forkPort) = try await RouterProcessTests.startRouterWithPort(forkStack)
+        #expect(try await RouterProcessTests.chat(forkPort).hasPrefix("HTTP/1.1 200"))
+        try await Task.sleep(for: .seconds(3))
+        #expect(Self.storedCheckpoint(forkDirectory) != nil)
+        #expect(
+            !Self.cosigned(Self.storedCheckpoint(forkDirectory), by: witness.key), "the witness cosigned a forked log")
+        let forkVerify = try await AirlockProcess.runToEnd(
+            ["receipts", "verify", forkDirectory, "--key", logKey, "--witness-key", witness.key.text]
+        )
+        #expect(forkVerify.status == 1)
+        #expect(forkVerify.output.hasPrefix("FAILED: witness-quorum"), "\(forkVerify.output)")
+
+        fork.signal(SIGTERM)
+        #expect(try await fork.waitForExit() == 0)
+        #expect(fork.standardError().contains("witness refused the checkpoint"), "\(fork.standardError())")
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit() == 0)
+        let witnessLog = try await witness.stop()
+        #expect(witnessLog.contains("refused for 'router.test/receipts'"), "\(witnessLog)")
+        try await stack.mock.shutdown()
+        try await forkStack.mock.shutdown()
+    }
+}
