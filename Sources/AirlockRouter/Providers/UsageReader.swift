@@ -39,24 +39,31 @@ struct UsageReader: Sendable {
     /// belongs): `usage` is then the most one request can cost.
     private(set) var invalid = false
     private let streaming: Bool
-    /// The members where this endpoint's usage is, first found first taken: in a whole body, or in each event.
-    private let paths: [[String]]
+    /// Finders for the members where this endpoint's usage is, first found first taken: in a whole body, or in
+    /// each event.
     private var members: [JSONMemberStream]
     private var events = SSEDataStream()
 
     /// The most a usage object may take: far beyond any real one, so a value past it is no reading.
     static let maxUsageValue = 64 << 10
 
+    /// The finders of each kind of answer, built once; a reader starts from a copy.
+    private static let wholeMembers = [JSONMemberStream(path: ["usage"], maxValue: maxUsageValue)]
+    private static let responsesMembers = [JSONMemberStream(path: ["response", "usage"], maxValue: maxUsageValue)]
+    /// message_start carries the input tokens in message.usage; each message_delta cumulative output in usage.
+    private static let messagesMembers = [
+        JSONMemberStream(path: ["message", "usage"], maxValue: maxUsageValue),
+        JSONMemberStream(path: ["usage"], maxValue: maxUsageValue),
+    ]
+
     init(endpoint: Endpoint, streaming: Bool) {
         self.endpoint = endpoint
         self.streaming = streaming
         switch (endpoint, streaming) {
-        case (.responses, true): paths = [["response", "usage"]]
-        // message_start carries the input tokens in message.usage; each message_delta cumulative output in usage.
-        case (.messages, true): paths = [["message", "usage"], ["usage"]]
-        default: paths = [["usage"]]
+        case (.responses, true): members = Self.responsesMembers
+        case (.messages, true): members = Self.messagesMembers
+        default: members = Self.wholeMembers
         }
-        members = paths.map { JSONMemberStream(path: $0, maxValue: Self.maxUsageValue) }
     }
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) {
