@@ -10,7 +10,22 @@ import UnixSignals
 extension Router {
     /// Serves until graceful shutdown, then drains. SIGHUP reloads the configuration file.
     public func run() async throws {
+        try await run(whenServing: {})
+    }
+
+    /// Serves as `run()` does, calling `whenServing` once SIGHUP is trapped (run under a `ServiceGroup`, SIGTERM
+    /// and SIGINT are by then too): a ready file written there tells a supervisor it may signal the router. When
+    /// `whenServing` throws, the router shuts down as on SIGTERM and the error is rethrown.
+    public func run(whenServing: @Sendable () throws -> Void) async throws {
         let shared = state
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        do {
+            try whenServing()
+        } catch {
+            initiateShutdown()
+            await stop()
+            throw error
+        }
         logger.info("router serving", metadata: ["listeners": "\(boundAddresses.joined(separator: ", "))", "policy.digest": "\(policyDigest)"])
         shared.operatorEndpoints.setReady(true, "serving")
         await withGracefulShutdownHandler {
@@ -23,7 +38,7 @@ extension Router {
                     }
                 }
                 group.addTask { [weak self] in
-                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    for await _ in hangups {
                         await self?.reload()
                     }
                 }
@@ -39,6 +54,12 @@ extension Router {
         } onGracefulShutdown: {
             self.initiateShutdown()
         }
+        await stop()
+    }
+
+    /// Drains what is in flight, closes connections, records what is left, and closes the receipt log.
+    private func stop() async {
+        let shared = state
         let drain = holder.current.config.router.drainTimeout.duration
         logger.info("draining", metadata: ["in_flight": "\(shared.tracker.inFlight)", "drain.timeout": "\(drain)"])
         await shared.tracker.drain(timeout: drain)

@@ -59,24 +59,40 @@ struct RouterCommand: AsyncParsableCommand {
             printError("airlock router: \(error)")
             throw ExitCode(1)
         }
+        var ready: (path: String, contents: String)?
         if let readyFile {
             let listeners = router.boundAddresses.map { "\"\($0)\"" }.joined(separator: ",")
-            let json = "{\"listeners\":[\(listeners)],\"policy_digest\":\"\(router.policyDigest)\"}\n"
-            do {
-                try AtomicFile.write(readyFile, json)
-            } catch {
-                printError("airlock router: cannot write --ready-file \(readyFile): \(error)")
-                throw ExitCode(1)
-            }
+            ready = (readyFile, "{\"listeners\":[\(listeners)],\"policy_digest\":\"\(router.policyDigest)\"}\n")
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: router)],
+                services: [.init(service: ServingRouter(router: router, ready: ready))],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
+    }
+}
+
+/// The router as the service group runs it: `--ready-file` is written only once SIGTERM, SIGINT and SIGHUP are
+/// handled, so a supervisor that signals the router the moment the file appears gets a graceful shutdown (exit 0) or
+/// a reload, never a process killed by the signal's default action.
+private struct ServingRouter: Service {
+    let router: Router
+    let ready: (path: String, contents: String)?
+
+    func run() async throws {
+        let ready = self.ready
+        try await router.run(whenServing: {
+            guard let ready else { return }
+            do {
+                try AtomicFile.write(ready.path, ready.contents)
+            } catch {
+                printError("airlock router: cannot write --ready-file \(ready.path): \(error)")
+                throw ExitCode(1)
+            }
+        })
     }
 }
 

@@ -126,6 +126,59 @@ struct RouterProcessTests {
         try await stack.mock.shutdown()
     }
 
+    @Test("SIGTERM or SIGHUP the instant the ready file appears (a supervisor's stop or reload right after start): a clean exit 0, or a router still serving")
+    func termRightAfterReady() async throws {
+        let stack = try await Self.stack(routerPort: 0)
+        let run = stack.directory + "/run"
+        mkdir(run, 0o777)
+        chmod(run, 0o777)
+        for round in 0..<12 {
+            let ready = run + "/ready-\(round).json"
+            let router = try AirlockProcess(["router", "--config", stack.config, "--ready-file", ready, "--log-level", "error", "--allow-root"])
+            let pid = router.pid
+            // Polled without sleeping, so the signal lands as close to the file's appearance as a supervisor's would.
+            let seen = try await offPool { () -> Bool in
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    if access(ready, F_OK) == 0 {
+                        kill(pid, round % 2 == 0 ? SIGTERM : SIGHUP)
+                        return true
+                    }
+                    if kill(pid, 0) != 0 { return false }
+                }
+                return false
+            }
+            try #require(seen, "round \(round): the ready file never appeared: \(router.standardError())")
+            if round % 2 == 1 {
+                // A reload: the router goes on serving.
+                let port = Int(try String(contentsOfFile: ready, encoding: .utf8).split(separator: "\"").dropFirst(3).first?.split(separator: ":").last ?? "") ?? 0
+                let answer = try await offPool {
+                    let socket = try RawSocket(port: port, timeoutSeconds: 10)
+                    socket.send("GET /v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                    return socket.readAll().text
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "round \(round): after SIGHUP: \(answer.prefix(80))")
+                router.signal(SIGTERM)
+            }
+            let status = try await router.waitForExit()
+            #expect(
+                router.process.terminationReason == .exit && status == 0,
+                "round \(round): \(router.process.terminationReason == .exit ? "exit status" : "killed by signal") \(status)"
+            )
+        }
+        try await stack.mock.shutdown()
+    }
+
+    @Test("a ready file that cannot be written stops the router with exit 1 and says which file")
+    func unwritableReadyFile() async throws {
+        let stack = try await Self.stack(routerPort: 0)
+        let ready = stack.directory + "/no-such-folder/ready.json"
+        let result = try await AirlockProcess.runToEnd(["router", "--config", stack.config, "--ready-file", ready, "--log-level", "error", "--allow-root"])
+        #expect(result.status == 1)
+        #expect(result.error.contains("cannot write --ready-file \(ready)"), "\(result.error)")
+        try await stack.mock.shutdown()
+    }
+
     @Test("SIGKILL mid-stream: the open reservation is charged at start-up, the settled request once, nothing twice")
     func reservationSurvivesKill() async throws {
         let stack = try await Self.stack(routerPort: 0)
