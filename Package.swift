@@ -151,7 +151,7 @@ let package = Package(
         .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockSandboxTests",
-            dependencies: ["AirlockJSON", "AirlockSandbox", "CAirlockSandbox", "airlock-escape"],
+            dependencies: ["AirlockJSON", "AirlockSandbox", "AirlockTestSupport", "CAirlockSandbox", "airlock-escape"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockReceiptsTests",
-            dependencies: ["AirlockJSON", "AirlockReceipts", "airlock-receipts-writer"],
+            dependencies: ["AirlockJSON", "AirlockReceipts", "AirlockTestSupport", "airlock-receipts-writer"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -59,7 +60,9 @@ struct CrashSafetyTests {
                 kill(writer.process.processIdentifier, SIGKILL)
                 kills += 1
             }
-            let lines = writer.finish()
+            // Waiting for the writer and verifying the log block a thread for up to seconds: not one of the few
+            // that run every test's tasks (the in-process routers of other suites would stall behind it).
+            let lines = try await offPool { writer.finish() }
             #expect(writer.process.terminationReason == .uncaughtSignal, "round \(round): \(lines.suffix(3))")
             if let opened = lines.first(where: { $0.hasPrefix("opened size=") }) {
                 // Appending resumed after every acknowledged record of the earlier rounds.
@@ -69,7 +72,7 @@ struct CrashSafetyTests {
             #expect(!lines.contains { $0.hasPrefix("error") }, "round \(round): \(lines.filter { $0.hasPrefix("error") })")
             acknowledged.formUnion(WriterProcess.acknowledged(lines))
 
-            let report = try Auditor(directory: directory, keys: [verifier]).verify()
+            let report = try await offPool { try Auditor(directory: directory, keys: [verifier]).verify() }
             #expect(report.isValid, "round \(round): \(report.summary)")
             if let missing = acknowledged.first(where: { $0 >= report.size }) {
                 Issue.record("round \(round): acknowledged index \(missing) is missing (log has \(report.size))")

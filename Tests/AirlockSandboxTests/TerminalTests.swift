@@ -1,4 +1,5 @@
 import AirlockSandbox
+import AirlockTestSupport
 import CAirlockSandbox
 import Foundation
 import Glibc
@@ -69,7 +70,7 @@ struct TerminalTests {
     @Test("the worker's stty, window size and TIOCEXCL change only its own pty; input and output are relayed",
           .enabled(if: canRunModes, "needs root, and setpriv to start the launcher as an ordinary user"),
           arguments: ["privileged", "user-namespace", "unprivileged"])
-    func ownTerminal(mode: String) throws {
+    func ownTerminal(mode: String) async throws {
         let terminal = try OperatorTerminal()
         defer {
             close(terminal.master)
@@ -91,33 +92,38 @@ struct TerminalTests {
             "\(TestSupport.productsDirectory)/airlock", "run", "--no-router", "--no-seccomp-cache", "--policy", policy,
             "--workdir", workdir,
         ] + (mode == "unprivileged" ? ["--isolation", "unprivileged"] : []) + ["--", "/bin/sh", "-c", script]
-        let process = Process()
-        if mode == "privileged" {
-            process.executableURL = URL(fileURLWithPath: run[0])
-            process.arguments = Array(run.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=\(launcherUID)", "--regid=\(launcherUID)", "--clear-groups"] + run
-            process.environment = ["PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", "TERM": "xterm"]
-        }
-        process.currentDirectoryURL = URL(fileURLWithPath: workdir)
-        let handle = FileHandle(fileDescriptor: terminal.slave, closeOnDealloc: false)
-        process.standardInput = handle
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        var sent = false
-        let output = terminal.readAll(until: {
-            if !sent {
-                // The worker turned its echo off: what the operator types is not shown twice.
-                sent = true
-                usleep(300_000)
-                terminal.write("hello\n")
+        // The relay is watched and the worker waited for on a thread of their own, for up to seconds: not on one of
+        // the few threads that run every test's tasks.
+        let (status, output) = try await offPool { () throws -> (Int32, String) in
+            let process = Process()
+            if mode == "privileged" {
+                process.executableURL = URL(fileURLWithPath: run[0])
+                process.arguments = Array(run.dropFirst())
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = ["--reuid=\(launcherUID)", "--regid=\(launcherUID)", "--clear-groups"] + run
+                process.environment = ["PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", "TERM": "xterm"]
             }
-            return !process.isRunning
-        })
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(mode): \(output)")
+            process.currentDirectoryURL = URL(fileURLWithPath: workdir)
+            let handle = FileHandle(fileDescriptor: terminal.slave, closeOnDealloc: false)
+            process.standardInput = handle
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            var sent = false
+            let output = terminal.readAll(until: {
+                if !sent {
+                    // The worker turned its echo off: what the operator types is not shown twice.
+                    sent = true
+                    usleep(300_000)
+                    terminal.write("hello\n")
+                }
+                return !process.isRunning
+            })
+            process.waitUntilExit()
+            return (process.terminationStatus, output)
+        }
+        #expect(status == 0, "\(mode): \(output)")
         #expect(output.contains("SIZE 24 80"), "the worker starts with the operator's size: \(output)")
         #expect(output.contains("TTY True"), "\(output)")
         #expect(output.contains("GOT:hello"), "input reaches the worker: \(output)")
