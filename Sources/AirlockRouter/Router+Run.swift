@@ -4,6 +4,7 @@ import Glibc
 import AirlockPolicy
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -33,7 +34,10 @@ extension Router {
                 group.addTask { [holder, logger] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
-                        try? shared.budgets.sync()
+                        // fdatasync can take seconds on a busy disk: on the blocking-I/O pool, never on one of the
+                        // few threads that run every request's tasks.
+                        let budgets = shared.budgets
+                        try? await NIOThreadPool.singleton.runIfActive { try budgets.sync() }
                         await Self.recordFloods(holder.current, before: WallClock.nanoseconds() / 1_000_000_000, logger: logger)
                     }
                 }
