@@ -169,6 +169,30 @@ struct RouterProcessTests {
         try await stack.mock.shutdown()
     }
 
+    @Test("the router's own upstream calls ignore proxy environment variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, either case)")
+    func proxyVariablesIgnored() async throws {
+        let stack = try await Self.stack(routerPort: 0)
+        let ready = stack.directory + "/ready.json"
+        // Port 9 (discard) on loopback: nothing listens, so a request sent through the proxy would fail.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"] {
+            environment[name] = "http://127.0.0.1:9"
+            environment[name.lowercased()] = "http://127.0.0.1:9"
+        }
+        environment["NO_PROXY"] = nil
+        environment["no_proxy"] = nil
+        let router = try AirlockProcess(
+            ["router", "--config", stack.config, "--ready-file", ready, "--log-level", "error", "--allow-root"], environment: environment)
+        let text = try await router.waitForFile(ready)
+        let port = Int(text.split(separator: "\"").dropFirst(3).first?.split(separator: ":").last ?? "") ?? 0
+        let answer = try await Self.chat(port)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
+        #expect(stack.mock.requestCount == 1)
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit() == 0)
+        try await stack.mock.shutdown()
+    }
+
     @Test("a ready file that cannot be written stops the router with exit 1 and says which file")
     func unwritableReadyFile() async throws {
         let stack = try await Self.stack(routerPort: 0)

@@ -377,16 +377,10 @@ struct EgressProxyTests {
         #expect(denied["reason"]?.stringValue == "not_allowlisted" && denied["host"]?.stringValue == "nowhere.test")
     }
 
-    @Test("the router's own upstream calls ignore proxy environment variables and never use the egress proxy")
+    /// Proxy variables in the router's environment: `Router process › the router's own upstream calls ignore proxy
+    /// environment variables` (a real process; setting them here would race every other test's child processes).
+    @Test("the router's own upstream calls never use the egress proxy")
     func upstreamNotSteered() async throws {
-        setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1)
-        setenv("HTTP_PROXY", "http://127.0.0.1:9", 1)
-        setenv("ALL_PROXY", "http://127.0.0.1:9", 1)
-        defer {
-            unsetenv("HTTPS_PROXY")
-            unsetenv("HTTP_PROXY")
-            unsetenv("ALL_PROXY")
-        }
         try await Self.withEgress { h, _ in
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 200)
