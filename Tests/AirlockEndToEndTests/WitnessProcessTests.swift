@@ -69,13 +69,17 @@ struct WitnessProcessTests {
         }
 
         func post(_ body: String, path: String = "/add-checkpoint", method: String = "POST") async throws -> Answer {
+            try await exchange(
+                "\(method) \(path) HTTP/1.1\r\nhost: witness\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n"
+                    + body)
+        }
+
+        /// Sends `request` exactly as given and reads the answer to the close.
+        func exchange(_ request: String) async throws -> Answer {
             let port = self.port
             let raw = try await offPool {
                 let socket = try RawSocket(port: port)
-                socket.send(
-                    "\(method) \(path) HTTP/1.1\r\nhost: witness\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n"
-                        + body
-                )
+                socket.send(request)
                 return socket.readAll().text
             }
             guard let split = raw.range(of: "\r\n\r\n") else { throw TestSupportError("no HTTP answer: '\(raw)'") }
@@ -226,6 +230,17 @@ struct WitnessProcessTests {
             ).status == 400)
         #expect(try await witness.post("old 0\n").status == 400)
         #expect(try await witness.post(String(repeating: "x", count: 5000)).status == 413)
+        // Request smuggling shapes are refused on the head, as on the router's own listeners.
+        let body = "old 0\n\n"
+        for framing in [
+            "content-length: \(body.utf8.count)\r\ntransfer-encoding: chunked",
+            "content-length: \(body.utf8.count)\r\ncontent-length: \(body.utf8.count)",
+            "transfer-encoding: identity, chunked",
+        ] {
+            let answer = try await witness.exchange(
+                "POST /add-checkpoint HTTP/1.1\r\nhost: witness\r\n\(framing)\r\nconnection: close\r\n\r\n\(body)")
+            #expect(answer.status == 400, "\(framing): \(answer)")
+        }
         #expect(try await witness.post("", method: "GET").status == 405)
         #expect(try await witness.post("", path: "/other").status == 404)
         // Nothing above changed the state: the first real checkpoint is cosigned from size 0.

@@ -220,11 +220,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
 /// Checks on a request head that need no body: smuggling shapes, header size, declared body size.
 enum HeadChecks {
-    static func tooLarge(_ limit: Int) -> RouterError {
+    /// `server` names whose limit it is in the message ("router", "witness").
+    static func tooLarge(_ limit: Int, server: String = "router") -> RouterError {
         RouterError(
             status: 413,
             reason: "body_too_large",
-            message: "The request body is larger than the router's limit of \(limit) bytes."
+            message: "The request body is larger than the \(server)'s limit of \(limit) bytes."
         )
     }
 
@@ -243,6 +244,11 @@ enum HeadChecks {
                 message: "The request headers are larger than the router's limit of \(limits.maxHeaderBytes) bytes."
             )
         }
+        return framing(head, maxBodyBytes: limits.maxBodyBytes)
+    }
+
+    /// How the body is framed, and its declared size: every listener that reads a body checks this on the head.
+    static func framing(_ head: HTTPRequestHead, maxBodyBytes: Int, server: String = "router") -> RouterError? {
         let lengths = head.headers[canonicalForm: "content-length"]
         let encodings = head.headers[canonicalForm: "transfer-encoding"]
         // Request smuggling shapes (RFC 9112 §6.3): never guess which framing the peer meant.
@@ -259,8 +265,8 @@ enum HeadChecks {
             guard let declared = Int(length), declared >= 0 else {
                 return .badRequest("ambiguous_framing", "Content-Length is not a number.")
             }
-            if declared > limits.maxBodyBytes {
-                return tooLarge(limits.maxBodyBytes)
+            if declared > maxBodyBytes {
+                return tooLarge(maxBodyBytes, server: server)
             }
         }
         return nil

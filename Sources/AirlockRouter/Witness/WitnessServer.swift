@@ -156,20 +156,14 @@ final class WitnessHTTPHandler: ChannelInboundHandler {
                 refuse(context, 405, "add-checkpoint takes POST")
                 return
             }
-            if let declared = head.headers.first(name: "content-length").flatMap(Int.init),
-                declared > configuration.maxBodyBytes
-            {
-                refuse(
-                    context, 413,
-                    "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
+            if let refusal = HeadChecks.framing(head, maxBodyBytes: configuration.maxBodyBytes, server: "witness") {
+                refuse(context, refusal.status, refusal.message)
                 return
             }
             state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
         case (.body(var chunk), .receiving(let head, var body)):
             guard body.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
-                refuse(
-                    context, 413,
-                    "the request body is larger than the witness's limit of \(configuration.maxBodyBytes) bytes")
+                refuse(context, 413, HeadChecks.tooLarge(configuration.maxBodyBytes, server: "witness").message)
                 return
             }
             state = .answering
