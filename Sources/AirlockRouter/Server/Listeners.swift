@@ -92,8 +92,10 @@ struct ListenerFactory {
                         try sync.addHandler(EgressProxyHandler(peer: peer, proxy: runtime.egress))
                         return
                     }
-                    try sync.addHandler(FirstByteDetector())
+                    let firstByte = FirstByteDetector()
+                    try sync.addHandler(firstByte)
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+                    try sync.addHandler(DecodedPartObserver(firstByte.decoded))
                     try sync.addHandler(RequestGate())
                     try sync.addHandler(HTTPServerProtocolErrorHandler())
                     try sync.addHandler(

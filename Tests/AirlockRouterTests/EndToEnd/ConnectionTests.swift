@@ -19,6 +19,20 @@ struct ConnectionTests {
         "POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
+    /// A harness whose router has these head and idle timeouts, and a raw connection to it that waits for answers
+    /// longer than either.
+    func withTimeouts(
+        header: ConfigDuration, idle: ConfigDuration, _ body: (Harness, RawSocket) async throws -> Void
+    ) async throws {
+        try await withHarness(configure: { c, _ in
+            c.router.limits.headerTimeout = header
+            c.router.limits.idleTimeout = idle
+        }) { h in
+            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 70)
+            try await body(h, socket)
+        }
+    }
+
     @Test("request smuggling shapes are refused with 400 and the connection closed", arguments: [
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\n{}",
@@ -104,14 +118,10 @@ struct ConnectionTests {
 
     @Test("a partial head sent behind a request in flight is cut off at header_timeout after the answer, not idle_timeout")
     func partialPipelinedHead() async throws {
-        try await withHarness(configure: { c, _ in
-            c.router.limits.headerTimeout = .milliseconds(500)
-            c.router.limits.idleTimeout = .seconds(60)
-        }) { h in
+        try await withTimeouts(header: .milliseconds(500), idle: .seconds(60)) { h, socket in
             h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 1_000))
-            let socket = try RawSocket(port: h.routerPort, timeoutSeconds: 70)
             let body = Harness.chat()
-            socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            socket.send(Self.post("/v1/chat/completions", body))
             #expect(await eventually(seconds: 20) { h.mock.requestCount == 1 })
             // While the first request waits for its upstream, the next head starts and never ends.
             socket.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
@@ -122,6 +132,50 @@ struct ConnectionTests {
             // The answer takes about a second, then header_timeout (500 ms) cuts the partial head; idle_timeout is
             // 60 s. The margin absorbs a starved machine.
             #expect(ContinuousClock.now - start < .seconds(30))
+        }
+    }
+
+    @Test(
+        "a partial head that arrives in the same read as the previous request's end is cut off at header_timeout",
+        arguments: [false, true]
+    )
+    func partialHeadInSameRead(behindOneInFlight: Bool) async throws {
+        try await withTimeouts(header: .milliseconds(500), idle: .seconds(60)) { h, socket in
+            let body = Harness.chat()
+            let request = Self.post("/v1/chat/completions", body)
+            if behindOneInFlight {
+                // The whole request and the partial head wait in the request gate behind one being answered.
+                h.mock.addFault(MockFault(count: 1, delayBeforeHeadersMs: 1_000))
+                socket.send(request)
+                #expect(await eventually(seconds: 20) { h.mock.requestCount == 1 })
+            }
+            // One write: a whole request, then the start of the next head (cut inside its method, so the decoder
+            // holds no bytes of it and emits nothing) that never ends.
+            socket.send(request + "PO")
+            let start = ContinuousClock.now
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.components(separatedBy: "HTTP/1.1 200").count == (behindOneInFlight ? 3 : 2), "\(text)")
+            #expect(closed)
+            // Cut by header_timeout (500 ms) after the answers, not by idle_timeout (60 s); the margin absorbs a
+            // starved machine.
+            #expect(ContinuousClock.now - start < .seconds(30))
+        }
+    }
+
+    @Test(
+        "a whole request, even with an empty line after its body, leaves the connection on idle_timeout, not header_timeout",
+        arguments: ["", "\r\n"]
+    )
+    func wholeRequestStaysIdle(after: String) async throws {
+        try await withTimeouts(header: .milliseconds(200), idle: .seconds(3)) { h, socket in
+            let body = Harness.chat()
+            let start = ContinuousClock.now
+            socket.send(Self.post("/v1/chat/completions", body) + after)
+            let (text, closed) = try await offPool { socket.readAll() }
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text)")
+            #expect(closed)
+            // RFC 9112 §2.2: an empty line before a request-line is ignored, so it starts no head.
+            #expect(ContinuousClock.now - start >= .milliseconds(2_800))
         }
     }
 
