@@ -236,14 +236,24 @@ public final class ReceiptLog: Sendable {
 
     /// Adds witness cosignature lines to the stored checkpoint if it is still `checkpoint` (same text): `checkpoint`
     /// is replaced and the cosigned note appended to `checkpoints.log`, as for a new checkpoint. Returns false, and
-    /// changes nothing, when a newer checkpoint has replaced it, when every line is there already, or once the log
+    /// changes nothing, when a newer checkpoint has replaced it, when every line is there already, or while the log
     /// is closing. The lines are not checked here; the caller verifies them against the witnesses' keys.
+    ///
+    /// Once the log is closed it still adds them to its final checkpoint, under the directory lock taken again for
+    /// the write; it throws ``ReceiptLogError/Code/locked`` when another process has opened the log since.
     public func addCosignatures(_ lines: [SignedNote.Signature], to checkpoint: SignedCheckpoint) throws(ReceiptLogError)
         -> Bool
     {
         core.checkpointFiles.lock()
         defer { core.checkpointFiles.unlock() }
-        guard !core.withLock({ core.closing || core.closed }) else { return false }
+        let (closing, closed) = core.withLock { (core.closing, core.closed) }
+        var relock: LogLock?
+        if closed {
+            relock = try LogLock(directory: configuration.directory)
+        } else if closing {
+            return false
+        }
+        defer { relock?.release() }
         let path = configuration.directory + "/" + LogFiles.checkpoint
         guard let bytes = try FileSystem.readFile(path) else { return false }
         let stored = try SignedCheckpoint(parsing: bytes)

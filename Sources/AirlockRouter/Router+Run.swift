@@ -74,6 +74,9 @@ extension Router {
         await shared.clients.shutdown()
         do {
             try await shared.ownedLog?.close()
+            // The checkpoint written on closing commits to the last records: witnesses cosign it now, so an auditor
+            // requiring their quorum can verify the log of a stopped router, and a rollback below it is refused.
+            await shared.witnessSubmitter?.submitNewest(timeout: WitnessSubmitter.shutdownTimeout)
         } catch {
             logger.error("closing the receipt log failed", metadata: ["error": "\(error)"])
         }

@@ -14,9 +14,10 @@ import Glibc
 @Suite("Router and witness processes", .timeLimit(.minutes(2)))
 struct RouterWitnessTests {
     /// A router stack whose receipt log in `logDirectory` is submitted to the witness at `witnessPort`.
-    static func stack(keyFile: String, witnessPort: Int, witnessKey: CosignerKey) async throws -> (
-        RouterProcessTests.Stack, String
-    ) {
+    static func stack(
+        keyFile: String, witnessPort: Int, witnessKey: CosignerKey, checkpointEvery: Int = 1,
+        checkpointInterval: String = "100ms"
+    ) async throws -> (RouterProcessTests.Stack, String) {
         let stack = try await RouterProcessTests.stack(routerPort: 0)
         let logDirectory = stack.directory + "/receipts"
         let receipts = """
@@ -24,8 +25,8 @@ struct RouterWitnessTests {
               directory: \(logDirectory)
               origin: router.test/receipts
               signing_keys: [\(keyFile)]
-              checkpoint_every: 1
-              checkpoint_interval: 100ms
+              checkpoint_every: \(checkpointEvery)
+              checkpoint_interval: \(checkpointInterval)
               witnesses:
                 - url: http://127.0.0.1:\(witnessPort)
                   key: \(witnessKey.text)
@@ -34,6 +35,22 @@ struct RouterWitnessTests {
             .replacingOccurrences(of: "receipts: {enabled: false}", with: receipts)
         try TempDirectory.write(stack.config, config, mode: 0o644)
         return (stack, logDirectory)
+    }
+
+    /// A directory with a witness key and a log key (`log.key`), and a witness process that witnesses that log.
+    static func keysAndWitness() async throws -> (directory: String, logKey: String, witness: WitnessProcessTests.Running) {
+        let directory = TempDirectory.make()
+        chmod(directory, 0o755)
+        _ = try await AirlockProcess.runToEnd([
+            "witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness",
+        ])
+        let log = try await AirlockProcess.runToEnd([
+            "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
+        ])
+        let logKey = log.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let witness = try await WitnessProcessTests.Running(
+            keyFile: directory + "/witness.key", logs: [logKey], state: directory + "/state")
+        return (directory, logKey, witness)
     }
 
     static func storedCheckpoint(_ logDirectory: String) -> SignedCheckpoint? {
@@ -46,21 +63,35 @@ struct RouterWitnessTests {
         return (try? WitnessPolicy(witnesses: [key], quorum: 1).check(checkpoint.note).get()) != nil
     }
 
+    @Test("the checkpoint a router writes as it shuts down is cosigned and stored before it exits")
+    func shutdownCheckpointCosigned() async throws {
+        let (directory, logKey, witness) = try await Self.keysAndWitness()
+        // No checkpoint falls due while it serves: the records of these requests are first committed to by the
+        // checkpoint written at shutdown.
+        let (stack, logDirectory) = try await Self.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key,
+            checkpointEvery: 100_000, checkpointInterval: "1h")
+        let (router, port) = try await RouterProcessTests.startRouterWithPort(stack)
+        for _ in 0..<3 { #expect(try await RouterProcessTests.chat(port).hasPrefix("HTTP/1.1 200")) }
+        let before = Self.storedCheckpoint(logDirectory)?.checkpoint.size ?? 0
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit() == 0)
+        let final = Self.storedCheckpoint(logDirectory)
+        #expect((final?.checkpoint.size ?? 0) > before, "no checkpoint was written at shutdown")
+        #expect(Self.cosigned(final, by: witness.key), "the shutdown checkpoint is not cosigned")
+        let verify = try await AirlockProcess.runToEnd(
+            ["receipts", "verify", logDirectory, "--key", logKey, "--witness-key", witness.key.text]
+        )
+        #expect(verify.status == 0, "\(verify.output)\(verify.error)")
+        _ = try await witness.stop()
+        try await stack.mock.shutdown()
+    }
+
     @Test(
         "each new checkpoint is cosigned and stored with the cosignature; verify with a quorum passes; a forked router is refused"
     )
     func cosignedAndForkRefused() async throws {
-        let directory = TempDirectory.make()
-        chmod(directory, 0o755)
-        _ = try await AirlockProcess.runToEnd([
-            "witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness",
-        ])
-        let log = try await AirlockProcess.runToEnd([
-            "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
-        ])
-        let logKey = log.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let witness = try await WitnessProcessTests.Running(
-            keyFile: directory + "/witness.key", logs: [logKey], state: directory + "/state")
+        let (directory, logKey, witness) = try await Self.keysAndWitness()
 
         let (stack, logDirectory) = try await Self.stack(
             keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)

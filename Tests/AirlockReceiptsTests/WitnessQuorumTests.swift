@@ -149,11 +149,21 @@ struct WitnessQuorumTests {
         let newer = try await Self.checkpoint(of: 15, reader)
         #expect(try !log.addCosignatures([line], to: checkpoint))
         try await log.close()
-        #expect(try !log.addCosignatures([line], to: newer), "cosignatures were written after close")
 
+        // The closed log's final checkpoint can still be cosigned (a router submits it to its witnesses as it
+        // exits), under the directory lock taken again: never while another process has the log open.
+        let finalLine = try Self.witnesses[0].cosign(checkpointText: newer.note.text, timestamp: 1_765_000_001)
+            .noteSignature
         let reopened = try await ReceiptLog.open(testConfiguration(directory, everyRecords: 5))
+        #expect {
+            try log.addCosignatures([finalLine], to: newer)
+        } throws: { error in
+            (error as? ReceiptLogError)?.code == .locked
+        }
         try await reopened.close()
-        let after = try Auditor(directory: directory, keys: [testSigner().verifierKey]).verify()
+        #expect(try log.addCosignatures([finalLine], to: newer))
+        #expect(try !log.addCosignatures([line], to: checkpoint), "cosignatures were written over a newer checkpoint")
+        let after = try Auditor(directory: directory, keys: [testSigner().verifierKey], witnessPolicy: policy).verify()
         #expect(after.isValid, "\(after.summary)")
     }
 

@@ -2,10 +2,16 @@ import AirlockPolicy
 import AirlockReceipts
 import Logging
 import NIOCore
+import NIOPosix
 
 /// Submits the receipt log's newest checkpoint to each configured witness (c2sp.org/tlog-witness) and adds the
 /// valid cosignatures to the stored checkpoint. It reads the `checkpoint` file once a second, so the commit path
 /// never waits for a witness; a witness that is down or refuses is logged and retried, and never stops the router.
+/// The checkpoint written at shutdown is submitted after the log is closed, before the router exits.
+///
+/// Consistency proofs come from the log's Merkle tree, which the submitter keeps in memory (about 64 bytes per
+/// record) and extends from the segment files as the log grows: each record is read once, not once per proof. All
+/// file reading runs on NIO's blocking-I/O thread pool, never on the threads that run requests.
 final class WitnessSubmitter: Sendable {
     /// One configured witness.
     struct Target: Sendable {
@@ -18,7 +24,18 @@ final class WitnessSubmitter: Sendable {
     private let client: WitnessClient
     private let logger: Logger
     private let interval: Duration
-    private let timeout = TimeAmount.seconds(10)
+    /// How long one submission may take while the router serves.
+    static let timeout = TimeAmount.seconds(10)
+    /// How long one submission may take at shutdown, when the router waits for it before exiting.
+    static let shutdownTimeout = TimeAmount.seconds(3)
+
+    /// The log's tree as far as it has been read.
+    private struct TreeFollower: Sendable {
+        var reader: LogFollower
+        var tree = MerkleTree()
+    }
+
+    private let follower: Locked<TreeFollower>
 
     /// What is known of each witness (by position in `targets`): the size it last cosigned, and the size it refused
     /// (not retried until the log grows).
@@ -52,6 +69,7 @@ final class WitnessSubmitter: Sendable {
         self.logger = logger
         self.interval = interval
         self.progress = Locked(Array(repeating: Progress(), count: targets.count))
+        self.follower = Locked(TreeFollower(reader: LogFollower(directory: log.configuration.directory)))
     }
 
     /// Submits until cancelled.
@@ -62,26 +80,58 @@ final class WitnessSubmitter: Sendable {
         }
     }
 
-    /// Submits the stored checkpoint to every witness whose cosignature it lacks.
-    func submitNewest() async {
+    /// Submits the stored checkpoint to every witness whose cosignature it lacks, each submission bounded by
+    /// `timeout`.
+    func submitNewest(timeout: TimeAmount = WitnessSubmitter.timeout) async {
         let newest: SignedCheckpoint
         do {
-            guard let stored = try LogReader(directory: log.configuration.directory).latestCheckpoint() else { return }
+            let directory = log.configuration.directory
+            guard
+                let stored = try await NIOThreadPool.singleton.runIfActive({
+                    try LogReader(directory: directory).latestCheckpoint()
+                })
+            else { return }
             newest = stored
         } catch {
             logger.error("witness submission: cannot read the checkpoint", metadata: ["error": "\(error)"])
             return
         }
-        var prover: Prover?
         for (position, target) in targets.enumerated() {
             if Self.isCosigned(newest.note, by: target.key) { continue }
             let known = progress.withLock { $0[position] }
             if known.refusedSize == newest.checkpoint.size { continue }
-            await submit(newest, to: target, position: position, prover: &prover)
+            await submit(newest, to: target, position: position, timeout: timeout)
         }
     }
 
-    private func submit(_ checkpoint: SignedCheckpoint, to target: Target, position: Int, prover: inout Prover?) async {
+    /// The consistency proof from `old` records to `checkpoint`, from the tree extended with the records added
+    /// since the last proof. Blocks on file reads: call it on the blocking-I/O pool.
+    private func consistencyProof(from old: UInt64, to checkpoint: Checkpoint) throws -> [MerkleHash] {
+        let directory = log.configuration.directory
+        return try follower.withLock { (follower: inout TreeFollower) throws -> [MerkleHash] in
+            while follower.tree.size < checkpoint.size {
+                let entries = try follower.reader.poll(limit: 65_536)
+                if entries.isEmpty {
+                    throw ReceiptLogError(
+                        .integrityAlarm,
+                        "the checkpoint commits to \(checkpoint.size) records but the log has \(follower.tree.size): run 'airlock receipts verify'",
+                        path: directory
+                    )
+                }
+                for entry in entries { follower.tree.append(leafHash: entry.leafHash) }
+            }
+            guard follower.tree.rootHash(size: checkpoint.size) == checkpoint.root else {
+                throw ReceiptLogError(
+                    .integrityAlarm,
+                    "the stored records do not reproduce the checkpoint root at size \(checkpoint.size): run 'airlock receipts verify'",
+                    path: directory
+                )
+            }
+            return try follower.tree.consistencyProof(oldSize: old, newSize: checkpoint.size)
+        }
+    }
+
+    private func submit(_ checkpoint: SignedCheckpoint, to target: Target, position: Int, timeout: TimeAmount) async {
         let size = checkpoint.checkpoint.size
         let witness = "\(target.key.name) (\(target.url.host):\(target.url.port))"
         var old = progress.withLock { $0[position].cosignedSize } ?? 0
@@ -100,8 +150,10 @@ final class WitnessSubmitter: Sendable {
                 if old == 0 || old == size {
                     proof = []
                 } else {
-                    if prover == nil { prover = try Prover(directory: log.configuration.directory) }
-                    proof = try prover!.tree.consistencyProof(oldSize: old, newSize: size)
+                    let from = old
+                    proof = try await NIOThreadPool.singleton.runIfActive {
+                        try self.consistencyProof(from: from, to: checkpoint.checkpoint)
+                    }
                 }
             } catch {
                 logger.error(
@@ -122,7 +174,7 @@ final class WitnessSubmitter: Sendable {
             }
             switch answer.status {
             case 200:
-                accept(answer.body, for: checkpoint, from: target, position: position, witness: witness)
+                await accept(answer.body, for: checkpoint, from: target, position: position, witness: witness)
                 return
             case 409 where answer.contentType.hasPrefix("text/x.tlog.size"):
                 guard let theirs = UInt64(answer.body.trimmingWhitespace()), theirs != old else {
@@ -140,7 +192,7 @@ final class WitnessSubmitter: Sendable {
 
     private func accept(
         _ body: String, for checkpoint: SignedCheckpoint, from target: Target, position: Int, witness: String
-    ) {
+    ) async {
         let size = checkpoint.checkpoint.size
         let lines: [SignedNote.Signature]
         do {
@@ -165,7 +217,8 @@ final class WitnessSubmitter: Sendable {
         }
         progress.withLock { $0[position] = Progress(cosignedSize: size, refusedSize: nil) }
         do {
-            if try log.addCosignatures(lines, to: checkpoint) {
+            let log = self.log
+            if try await NIOThreadPool.singleton.runIfActive({ try log.addCosignatures(lines, to: checkpoint) }) {
                 logger.info("checkpoint cosigned", metadata: ["witness": "\(witness)", "checkpoint.size": "\(size)"])
             }
         } catch {
