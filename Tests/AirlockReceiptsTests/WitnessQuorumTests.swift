@@ -28,22 +28,22 @@ struct WitnessQuorumTests {
         return (directory, stored.checkpoint.size)
     }
 
-    static func verify(_ directory: String, witnesses: [Cosigner], quorum: Int?) throws -> ReceiptsCLITests.Run {
+    static func verify(_ directory: String, witnesses: [Cosigner], quorum: Int?) async throws -> ReceiptsCLITests.Run {
         var arguments = ["verify", directory, "--key", testSigner().verifierKey.text]
         for witness in witnesses { arguments += ["--witness-key", witness.key.text] }
         if let quorum { arguments += ["--witnesses", String(quorum)] }
-        return try ReceiptsCLITests.run(arguments)
+        return try await ReceiptsCLITests.run(arguments)
     }
 
     @Test("2 of 3 witnesses cosigned: a quorum of 2 verifies and names them; all 3 (the default) fails")
     func quorum() async throws {
         let (directory, size) = try await Self.fixture(cosignedBy: Array(Self.witnesses.prefix(2)))
         defer { removeDirectory(directory) }
-        let two = try Self.verify(directory, witnesses: Self.witnesses, quorum: 2)
+        let two = try await Self.verify(directory, witnesses: Self.witnesses, quorum: 2)
         #expect(two.status == 0, "\(two.output)\(two.error)")
         #expect(two.output.contains("witnessed:   by witness.test/w1, witness.test/w2"), "\(two.output)")
 
-        let all = try Self.verify(directory, witnesses: Self.witnesses, quorum: nil)
+        let all = try await Self.verify(directory, witnesses: Self.witnesses, quorum: nil)
         #expect(all.status == 1)
         #expect(
             all.output.hasPrefix(
@@ -57,19 +57,19 @@ struct WitnessQuorumTests {
     func proofWithCosignatures() async throws {
         let (directory, _) = try await Self.fixture(cosignedBy: [Self.witnesses[0]])
         defer { removeDirectory(directory) }
-        let made = try ReceiptsCLITests.run(["prove", "3", "--log", directory])
+        let made = try await ReceiptsCLITests.run(["prove", "3", "--log", directory])
         #expect(made.status == 0, "\(made.error)")
         let proof = directory + ".proof"
         writeBytes(Array(made.output.utf8), to: proof)
         defer { try? FileManager.default.removeItem(atPath: proof) }
         let key = testSigner().verifierKey.text
 
-        let witnessed = try ReceiptsCLITests.run(
+        let witnessed = try await ReceiptsCLITests.run(
             ["prove", "--verify", proof, "--key", key, "--witness-key", Self.witnesses[0].key.text])
         #expect(witnessed.status == 0, "\(witnessed.error)")
         #expect(witnessed.output.contains("with the required witness cosignatures"), "\(witnessed.output)")
 
-        let short = try ReceiptsCLITests.run(
+        let short = try await ReceiptsCLITests.run(
             ["prove", "--verify", proof, "--key", key, "--witness-key", Self.witnesses[1].key.text])
         #expect(short.status != 0)
         #expect(
@@ -82,12 +82,12 @@ struct WitnessQuorumTests {
     func missing() async throws {
         let (directory, _) = try await Self.fixture(cosignedBy: [])
         defer { removeDirectory(directory) }
-        let one = try Self.verify(directory, witnesses: [Self.witnesses[0]], quorum: 1)
+        let one = try await Self.verify(directory, witnesses: [Self.witnesses[0]], quorum: 1)
         #expect(one.status == 1)
         #expect(
             one.output.contains("the newest checkpoint is cosigned by none of the given witnesses, but 1 of the 1"),
             "\(one.output)")
-        let none = try Self.verify(directory, witnesses: [], quorum: nil)
+        let none = try await Self.verify(directory, witnesses: [], quorum: nil)
         #expect(none.status == 0, "\(none.output)")
     }
 
@@ -101,7 +101,7 @@ struct WitnessQuorumTests {
             return [SignedNote.Signature(name: genuine.name, keyID: genuine.keyID, signature: altered)]
         }
         defer { removeDirectory(directory) }
-        let run = try Self.verify(directory, witnesses: Self.witnesses, quorum: 1)
+        let run = try await Self.verify(directory, witnesses: Self.witnesses, quorum: 1)
         #expect(run.status == 1)
         #expect(
             run.output.contains(
@@ -118,7 +118,7 @@ struct WitnessQuorumTests {
             return [try Self.witnesses[0].cosign(checkpointText: older.text, timestamp: 1_765_000_000).noteSignature]
         }
         defer { removeDirectory(directory) }
-        let run = try Self.verify(directory, witnesses: [Self.witnesses[0]], quorum: 1)
+        let run = try await Self.verify(directory, witnesses: [Self.witnesses[0]], quorum: 1)
         #expect(run.status == 1)
         #expect(run.output.contains("does not verify"), "\(run.output)")
     }
@@ -191,7 +191,7 @@ struct WitnessQuorumTests {
     func badOptions(options: [String], message: String) async throws {
         let (directory, _) = try await Self.fixture(cosignedBy: [])
         defer { removeDirectory(directory) }
-        let run = try ReceiptsCLITests.run(["verify", directory, "--key", testSigner().verifierKey.text] + options)
+        let run = try await ReceiptsCLITests.run(["verify", directory, "--key", testSigner().verifierKey.text] + options)
         #expect(run.status != 0)
         #expect(run.error.contains(message), "\(run.error)")
     }
