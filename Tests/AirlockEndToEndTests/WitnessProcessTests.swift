@@ -321,6 +321,30 @@ struct WitnessProcessTests {
         _ = try await witness.stop()
     }
 
+    @Test("a kept-alive connection after an answer is closed at the idle timeout, not the header timeout")
+    func keptAlive() async throws {
+        let (directory, keyFile) = try await Self.setUp()
+        var log = try TestLog()
+        let witness = try await Running(
+            keyFile: keyFile, logs: [log.signer.verifierKey.text], state: directory + "/state",
+            extra: ["--header-timeout", "1", "--idle-timeout", "3"]
+        )
+        log.grow(to: 3)
+        let body = try log.body(old: 0, size: 3)
+        let port = witness.port
+        let (text, closed, elapsed) = try await offPool {
+            let socket = try RawSocket(port: port)
+            let start = ContinuousClock.now
+            socket.send(
+                "POST /add-checkpoint HTTP/1.1\r\nhost: witness\r\ncontent-length: \(body.utf8.count)\r\n\r\n" + body)
+            let (text, closed) = socket.readAll()
+            return (text, closed, ContinuousClock.now - start)
+        }
+        #expect(text.hasPrefix("HTTP/1.1 200"), "\(text)")
+        #expect(closed && elapsed >= .milliseconds(2900) && elapsed < .seconds(6), "\(elapsed)")
+        _ = try await witness.stop()
+    }
+
     @Test("refuses to start with a key file other users can read, or on a non-loopback address")
     func startRefusals() async throws {
         let (directory, keyFile) = try await Self.setUp()

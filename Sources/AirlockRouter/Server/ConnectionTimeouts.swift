@@ -122,3 +122,15 @@ final class DecodedPartObserver: ChannelInboundHandler, RemovableChannelHandler 
         context.fireChannelRead(data)
     }
 }
+
+extension ChannelPipeline.SynchronousOperations {
+    /// NIO's HTTP/1.1 server handlers with ``FirstByteDetector`` in front of them and ``DecodedPartObserver`` right
+    /// behind the decoder, where it sees each part as the decoder emits it (before any pipelining handler holds it).
+    func configureTimedHTTPServerPipeline(pipelining: Bool, errorHandling: Bool) throws {
+        let firstByte = FirstByteDetector()
+        try addHandler(firstByte)
+        try configureHTTPServerPipeline(withPipeliningAssistance: pipelining, withErrorHandling: errorHandling)
+        let decoder = try handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try addHandler(DecodedPartObserver(firstByte.decoded), position: .after(decoder))
+    }
+}

@@ -92,10 +92,7 @@ struct ListenerFactory {
                         try sync.addHandler(EgressProxyHandler(peer: peer, proxy: runtime.egress))
                         return
                     }
-                    let firstByte = FirstByteDetector()
-                    try sync.addHandler(firstByte)
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-                    try sync.addHandler(DecodedPartObserver(firstByte.decoded))
+                    try sync.configureTimedHTTPServerPipeline(pipelining: false, errorHandling: false)
                     try sync.addHandler(RequestGate())
                     try sync.addHandler(HTTPServerProtocolErrorHandler())
                     try sync.addHandler(

@@ -52,8 +52,7 @@ public final class WitnessServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(FirstByteDetector())
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try sync.configureTimedHTTPServerPipeline(pipelining: true, errorHandling: true)
                     try sync.addHandler(
                         WitnessHTTPHandler(witness: witness, configuration: configuration, report: report))
                 }
