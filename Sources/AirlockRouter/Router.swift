@@ -70,12 +70,10 @@ public final class Router: Service, Sendable {
         Privileges.raiseOpenFileLimit()
         var credentialCache: [CredentialSource: Credential] = [:]
         var credentials: [String: Credential] = [:]
-        for upstream in config.upstreams {
-            if let source = upstream.credential {
-                let credential = try credentialCache[source] ?? Credential.load(source, upstream: upstream.name)
-                credentialCache[source] = credential
-                credentials[upstream.name] = credential
-            }
+        for (key, source) in config.credentialSources {
+            let credential = try credentialCache[source] ?? Credential.load(source, upstream: key)
+            credentialCache[source] = credential
+            credentials[key] = credential
         }
         let target = try (options.user ?? config.router.user).map(Privileges.resolve)
         let chownTo = geteuid() == 0 ? target : nil

@@ -307,4 +307,6 @@ struct UpstreamRequest: Sendable {
     var target: String
     var headers: HTTPHeaders
     var body: ByteBuffer
+    /// POST for model calls; the MCP gateway also relays GET (the server's stream) and DELETE (end of a session).
+    var method: HTTPMethod = .POST
 }
