@@ -253,14 +253,18 @@ public final class Router: Service, Sendable {
     func sampleGauges() {
         let runtime = holder.current
         let metrics = state.metrics
-        for upstream in runtime.upstreams.values {
-            let value: Double
-            switch upstream.breakerState {
-            case .closed: value = 0
-            case .halfOpen: value = 1
-            case .open: value = 2
+        func gauge(_ state: CircuitBreaker<ContinuousClock.Instant>.State) -> Double {
+            switch state {
+            case .closed: return 0
+            case .halfOpen: return 1
+            case .open: return 2
             }
-            metrics.breakerState(upstream: upstream.name, value)
+        }
+        for upstream in runtime.upstreams.values {
+            metrics.breakerState(upstream: upstream.name, gauge(upstream.breakerState))
+        }
+        for server in runtime.mcp.byName.values {
+            metrics.mcpBreakerState(server: server.config.name, gauge(server.breaker.withLock { $0.state }))
         }
         let now = WallClock.nanoseconds() / 1_000_000_000
         for tenant in state.budgets.tenantsWithBudgets {

@@ -81,6 +81,10 @@ final class RouterMetrics: Sendable {
         counter("airlock_mcp_tools_withheld_total", [("server", server), ("reason", reason)], help: "Tools the MCP gateway took out of tools/list answers, by server and reason (not_allowed, pin_mismatch).").increment(by: Int64(count))
     }
 
+    func mcpBreakerState(server: String, _ value: Double) {
+        gauge("airlock_mcp_breaker_state", [("server", server)], help: "MCP server circuit breaker state: 0 closed, 1 half-open, 2 open.").set(value)
+    }
+
     func breakerState(upstream: String, _ value: Double) {
         gauge("airlock_upstream_breaker_state", [("upstream", upstream)], help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(value)
     }
