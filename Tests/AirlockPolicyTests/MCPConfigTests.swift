@@ -23,6 +23,14 @@ struct MCPConfigTests {
           - name: local
             url: http://127.0.0.1:9000/mcp
             credential: {env: LOCAL_TOKEN, header: x-api-key}
+          - name: hosted
+            url: https://code.example.com/mcp
+            oauth:
+              token_url: https://auth.example.com/oauth/token
+              grant: client_credentials
+              client_id: airlock-router
+              client_secret: {file: /etc/airlock/hosted.secret}
+              scope: "repo:read"
         """
 
     func load(_ text: String) throws -> LoadedConfig {
@@ -32,7 +40,14 @@ struct MCPConfigTests {
     @Test("servers and a sandbox's access load with their defaults")
     func loads() throws {
         let config = try load(Self.valid).config
-        #expect(config.mcpServers.map(\.name) == ["tickets", "local"])
+        #expect(config.mcpServers.map(\.name) == ["tickets", "local", "hosted"])
+        #expect(
+            config.mcpServers[2].oauth
+                == MCPOAuth(
+                    tokenURL: "https://auth.example.com/oauth/token", grant: .clientCredentials, clientID: "airlock-router",
+                    clientSecret: .file("/etc/airlock/hosted.secret"), scope: "repo:read"
+                )
+        )
         #expect(config.mcpServers[0].credential == MCPCredential(source: .file("/etc/airlock/tickets"), header: "authorization", scheme: "Bearer"))
         #expect(config.mcpServers[1].credential == MCPCredential(source: .environment("LOCAL_TOKEN"), header: "x-api-key", scheme: ""))
         #expect(config.mcpServers[0].maxListBytes == MCPServerConfig.defaultMaxListBytes)
@@ -53,6 +68,11 @@ struct MCPConfigTests {
         ("{file: /etc/airlock/tickets}", "{file: tickets.key}", "mcp_servers[0].credential.file"),
         ("{file: /etc/airlock/tickets}", "{file: /a, env: B}", "mcp_servers[0].credential"),
         ("rate: {rps: 5, burst: 10}", "rate: {rps: 0, burst: 10}", "sandboxes[0].mcp[0].rate.rps"),
+        ("grant: client_credentials", "grant: refresh_token", "mcp_servers[2].oauth.refresh_token"),
+        ("grant: client_credentials", "grant: password", "mcp_servers[2].oauth.grant"),
+        ("https://auth.example.com/oauth/token", "http://auth.example.com/oauth/token", "mcp_servers[2].oauth.token_url"),
+        ("client_id: airlock-router", "client_id: \"\"", "mcp_servers[2].oauth.client_id"),
+        ("scope: \"repo:read\"", "scope: \"repo:read\"\n    credential: {file: /etc/airlock/x}", "mcp_servers[2].oauth"),
         ("tools: [\"search_*\", \"get_issue\"]", "tools: [\"search_*\", \"get_issue\"]\n        toolz: [\"x\"]", "toolz"),
     ])
     func refused(find: String, replace: String, path: String) {

@@ -19,7 +19,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--json-response", action="store_true")
-    parser.add_argument("--require-auth", default=None, help="answer 401 unless Authorization is exactly this")
+    parser.add_argument("--token-file", default=None, help="answer 401 unless Authorization is Bearer and a line of this file")
     args = parser.parse_args()
 
     server = FastMCP("airlock-test", host="127.0.0.1", port=args.port, json_response=args.json_response)
@@ -54,6 +54,13 @@ def main():
             raise
         record({"event": "slow_finished"})
         return "done"
+
+    def valid_tokens():
+        try:
+            with open(args.token_file) as tokens:
+                return {"Bearer " + line.strip() for line in tokens if line.strip()}
+        except FileNotFoundError:
+            return set()
 
     def record(entry):
         with open(args.log, "a") as log:
@@ -90,7 +97,7 @@ def main():
             "session": headers.get("mcp-session-id"),
             "protocol_version": headers.get("mcp-protocol-version"),
         }
-        if args.require_auth is not None and headers.get("authorization") != args.require_auth:
+        if args.token_file is not None and headers.get("authorization") not in valid_tokens():
             entry["refused"] = True
             record(entry)
             await send({"type": "http.response.start", "status": 401, "headers": [(b"www-authenticate", b"Bearer")]})

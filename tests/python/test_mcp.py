@@ -27,7 +27,10 @@ from conftest import BINARY, keygen, secret_file, socket_port, start_router, sto
 
 SERVER = Path(__file__).resolve().parent / "mcp_server.py"
 
-CONFIG = """
+def router_config(router_port: int, state: Path, access: str, servers: str, receipts: str) -> str:
+    """A router for one sandbox of this process's UID with MCP `access` (its `mcp` list) to `servers`; it needs a
+    model route to load, which no test uses."""
+    return f"""
 version: 1
 router:
   listeners:
@@ -37,17 +40,10 @@ router:
 sandboxes:
   - name: mcp-agent
     tenant: team
-    uids: [{uid}]
+    uids: [{os.getuid()}]
     models: []
     rate: {{rps: 1000, burst: 1000}}
-    mcp:
-      - server: tools
-        tools: ["echo", "ad*", "fail", "slow"]
-        pins: {{echo: "{echo_digest}"}}
-      - server: tools-json
-        tools: ["echo", "add"]
-      - server: broken
-        tools: ["*"]
+    mcp:{access}
 tenants:
   - name: team
 upstreams:
@@ -58,7 +54,21 @@ models:
   - name: unused-model
     api: openai
     targets: [{{upstream: unused}}]
-mcp_servers:
+mcp_servers:{servers}
+receipts:{receipts}
+"""
+
+
+ACCESS = """
+      - server: tools
+        tools: ["echo", "ad*", "fail", "slow"]
+        pins: {{echo: "{echo_digest}"}}
+      - server: tools-json
+        tools: ["echo", "add"]
+      - server: broken
+        tools: ["*"]"""
+
+SERVERS = """
   - name: tools
     url: http://127.0.0.1:{sse_port}/mcp
     credential: {{file: {credential}}}
@@ -69,12 +79,12 @@ mcp_servers:
     url: http://127.0.0.1:{broken_port}/mcp
     breaker: {{failures: 2, window: 60s, cooldown: 60s}}
   - name: not-granted
-    url: http://127.0.0.1:{sse_port}/mcp
-receipts:
+    url: http://127.0.0.1:{sse_port}/mcp"""
+
+RECEIPTS = """
   directory: {state}/receipts
   origin: airlock.test/mcp
-  signing_keys: [{signing_key}]
-"""
+  signing_keys: [{signing_key}]"""
 
 AGENT_HEADERS = {"Authorization": "Bearer agent-token-must-not-leak", "Cookie": "session=agent-cookie"}
 
@@ -182,18 +192,15 @@ def gateway():
         echo = next(t for t in asyncio.run(list_direct(f"http://127.0.0.1:{sse_port}/mcp")) if t.name == "echo")
         (directory / "tools.log").unlink()
         signing_key = keygen(directory, "airlock.test/mcp")
+        state = directory / "state"
         router = start_router(
             directory,
-            CONFIG.format(
-                router_port=router_port,
-                state=directory / "state",
-                uid=os.getuid(),
-                echo_digest=tool_digest(echo),
-                sse_port=sse_port,
-                json_port=json_port,
-                broken_port=broken.server_address[1],
-                credential=credential,
-                signing_key=signing_key,
+            router_config(
+                router_port,
+                state,
+                ACCESS.format(echo_digest=tool_digest(echo)),
+                SERVERS.format(sse_port=sse_port, json_port=json_port, broken_port=broken.server_address[1], credential=credential),
+                RECEIPTS.format(state=state, signing_key=signing_key),
             ),
         )
         processes.append(router)
@@ -374,3 +381,175 @@ def test_the_offline_verifier_accepts_mcp_receipts(gateway):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     kinds = {r["kind"] for r in gateway.mcp_receipts()}
     assert kinds == {"mcp"}
+
+
+class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+    """A real OAuth token endpoint on loopback: the client_credentials grant for `airlock-router` with its secret, and
+    the refresh_token grant (rotating the refresh token). It records every grant and writes the access tokens it
+    issued, and has not revoked, to `tokens` (what the MCP server accepts)."""
+
+    client_secret = ""
+    refresh_token = ""
+    expires_in = 3600
+    tokens: Path = Path("/nonexistent")
+    grants: list = []
+    issued = 0
+
+    def do_POST(self):
+        import base64
+        import urllib.parse
+
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers.get("content-length", "0"))).decode()))
+        TokenEndpoint.grants.append({**form, "authorization": self.headers.get("authorization")})
+        basic = "Basic " + base64.b64encode(f"airlock-router:{TokenEndpoint.client_secret}".encode()).decode()
+        if form.get("grant_type") == "client_credentials":
+            ok = self.headers.get("authorization") == basic
+        elif form.get("grant_type") == "refresh_token":
+            ok = form.get("refresh_token") == TokenEndpoint.refresh_token and form.get("client_id") == "airlock-router"
+        else:
+            ok = False
+        if not ok:
+            return self.answer(400, {"error": "invalid_grant"})
+        TokenEndpoint.issued += 1
+        token = f"at-{TokenEndpoint.issued}"
+        with open(TokenEndpoint.tokens, "a") as tokens:
+            tokens.write(token + "\n")
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": TokenEndpoint.expires_in}
+        if form.get("grant_type") == "refresh_token":
+            TokenEndpoint.refresh_token = f"rt-{TokenEndpoint.issued}"
+            answer["refresh_token"] = TokenEndpoint.refresh_token
+        self.answer(200, answer)
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+OAUTH_ACCESS = """
+      - server: oauth-cc
+        tools: ["*"]
+      - server: oauth-rt
+        tools: ["*"]"""
+
+OAUTH_SERVERS = """
+  - name: oauth-cc
+    url: http://127.0.0.1:{mcp_port}/mcp
+    oauth:
+      token_url: http://127.0.0.1:{token_port}/token
+      grant: client_credentials
+      client_id: airlock-router
+      client_secret: {{file: {client_secret}}}
+  - name: oauth-rt
+    url: http://127.0.0.1:{mcp_port}/mcp
+    oauth:
+      token_url: http://127.0.0.1:{token_port}/token
+      grant: refresh_token
+      client_id: airlock-router
+      refresh_token: {{file: {refresh_token}}}"""
+
+
+@pytest.fixture()
+def oauth_gateway():
+    directory = workspace("airlock-mcp-oauth-")
+    TokenEndpoint.client_secret = "cs-" + secrets.token_hex(8)
+    TokenEndpoint.refresh_token = "rt-initial-" + secrets.token_hex(4)
+    TokenEndpoint.expires_in = 3600
+    TokenEndpoint.tokens = directory / "tokens"
+    TokenEndpoint.tokens.write_text("")
+    TokenEndpoint.grants = []
+    TokenEndpoint.issued = 0
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    processes = []
+    try:
+        with socket_port() as mcp_port, socket_port() as router_port:
+            pass
+        server = start_server("tools", mcp_port, directory, "--token-file", str(TokenEndpoint.tokens))
+        processes.append(server)
+        wait_for_port(mcp_port, server)
+        router = start_router(
+            directory,
+            router_config(
+                router_port,
+                directory / "state",
+                OAUTH_ACCESS,
+                OAUTH_SERVERS.format(
+                    mcp_port=mcp_port,
+                    token_port=endpoint.server_address[1],
+                    client_secret=secret_file(directory / "client.secret", TokenEndpoint.client_secret),
+                    refresh_token=secret_file(directory / "refresh.token", TokenEndpoint.refresh_token),
+                ),
+                " {enabled: false}",
+            ),
+        )
+        processes.append(router)
+        found = Gateway(directory, router_port, "", mcp_port)
+        found.mcp_url = f"http://127.0.0.1:{mcp_port}/mcp"
+        yield found
+    finally:
+        endpoint.shutdown()
+        stop_processes(processes)
+
+
+def add(session):
+    return session.call_tool("add", {"a": 20, "b": 22})
+
+
+def test_oauth_client_credentials_token_is_cached_and_renewed_before_it_expires(oauth_gateway):
+    TokenEndpoint.expires_in = 2
+    first = run(f"{oauth_gateway.url}/mcp/oauth-cc", add)
+    assert first.content[0].text == "42"
+    # One token for the whole session (initialize, list, call, stream, end), fetched with the client's secret by
+    # HTTP Basic, for this server as the resource.
+    assert len(TokenEndpoint.grants) == 1
+    grant = TokenEndpoint.grants[0]
+    assert grant["grant_type"] == "client_credentials" and grant["resource"] == oauth_gateway.mcp_url
+    seen = oauth_gateway.seen("tools")
+    assert seen and all(entry["authorization"] == "Bearer at-1" for entry in seen), seen
+    # Past its expiry the router fetches a new token before using it: the server never sees the old one refused.
+    time.sleep(2.2)
+    second = run(f"{oauth_gateway.url}/mcp/oauth-cc", add)
+    assert second.content[0].text == "42"
+    assert len(TokenEndpoint.grants) == 2
+    assert not [entry for entry in oauth_gateway.seen("tools") if entry.get("refused")]
+    assert oauth_gateway.seen("tools")[-1]["authorization"] == "Bearer at-2"
+
+
+def test_a_token_the_server_refuses_is_renewed_once_and_the_request_retried(oauth_gateway):
+    assert run(f"{oauth_gateway.url}/mcp/oauth-cc", add).content[0].text == "42"
+    # The authorization server revokes every token it issued (the router's cached one is still "valid" to it).
+    TokenEndpoint.tokens.write_text("")
+    assert run(f"{oauth_gateway.url}/mcp/oauth-cc", add).content[0].text == "42"
+    refused = [entry for entry in oauth_gateway.seen("tools") if entry.get("refused")]
+    assert len(refused) == 1 and refused[0]["authorization"] == "Bearer at-1"
+    assert len(TokenEndpoint.grants) == 2
+
+
+def test_oauth_refresh_token_grant_rotates_the_refresh_token(oauth_gateway):
+    TokenEndpoint.expires_in = 1
+    initial = TokenEndpoint.refresh_token
+    assert run(f"{oauth_gateway.url}/mcp/oauth-rt", add).content[0].text == "42"
+    time.sleep(1.2)
+    assert run(f"{oauth_gateway.url}/mcp/oauth-rt", add).content[0].text == "42"
+    grants = [g for g in TokenEndpoint.grants if g["grant_type"] == "refresh_token"]
+    assert len(grants) >= 2
+    assert grants[0]["refresh_token"] == initial and grants[0]["client_id"] == "airlock-router"
+    # The second grant used the refresh token the first one rotated to.
+    assert grants[1]["refresh_token"] == "rt-1"
+    assert all(g["resource"] == oauth_gateway.mcp_url for g in grants)
+
+
+def test_a_token_endpoint_that_refuses_the_router_is_a_502_naming_the_server(oauth_gateway):
+    TokenEndpoint.client_secret = "rotated-elsewhere"
+    message = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    answer = httpx.post(f"{oauth_gateway.url}/mcp/oauth-cc", json=message, timeout=10)
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "mcp_token_unavailable"
+    assert "oauth-cc" in answer.json()["error"]["message"] and "cs-" not in answer.text
+    assert not oauth_gateway.seen("tools")

@@ -266,6 +266,12 @@ extension AirlockConfig {
         for (i, server) in mcpServers.enumerated() {
             let path = "mcp_servers[\(i)]"
             checkEndpoint(name: server.name, url: server.url, urlKey: "url", caFile: server.caFile, what: "MCP server", seen: &seen, path, add)
+            if let oauth = server.oauth {
+                validateOAuth(oauth, "\(path).oauth", add)
+                if server.credential != nil {
+                    add("\(path).oauth", "`credential` and `oauth` are both set", "Use one: a static credential header or an OAuth grant.")
+                }
+            }
             if let credential = server.credential {
                 check(credential.source, "\(path).credential", add)
                 let header = credential.header
@@ -404,6 +410,27 @@ extension AirlockConfig {
     ) {
         if !range.contains(value) {
             add(path, "\(value) is out of range", "Use a duration from \(range.lowerBound) to \(range.upperBound).")
+        }
+    }
+
+    private func validateOAuth(_ oauth: MCPOAuth, _ path: String, _ add: (String, String, String) -> Void) {
+        if case .failure(let why) = UpstreamURL.parse(oauth.tokenURL) {
+            add("\(path).token_url", why.message, why.hint)
+        }
+        if oauth.clientID.isEmpty || !oauth.clientID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            add("\(path).client_id", "\"\(oauth.clientID)\" is not a client id", "Use the id the authorization server issued, printable ASCII without spaces.")
+        }
+        if let scope = oauth.scope, scope.isEmpty || !scope.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            add("\(path).scope", "\"\(scope)\" is not a scope list", "Use space-separated scope names, or remove the key.")
+        }
+        if let secret = oauth.clientSecret { check(secret, "\(path).client_secret", add) }
+        if let refresh = oauth.refreshToken { check(refresh, "\(path).refresh_token", add) }
+        switch oauth.grant {
+        case .clientCredentials where oauth.clientSecret == nil:
+            add("\(path).client_secret", "the client_credentials grant needs a client secret", "Set `client_secret: {file: /etc/airlock/keys/NAME}`.")
+        case .refreshToken where oauth.refreshToken == nil:
+            add("\(path).refresh_token", "the refresh_token grant needs a refresh token", "Set `refresh_token: {file: /etc/airlock/keys/NAME}`.")
+        default: break
         }
     }
 

@@ -6,6 +6,8 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
     public var url: String
     /// The router's credential for the server; the agent never holds it.
     public var credential: MCPCredential?
+    /// An OAuth 2.1 grant the router runs for an access token (instead of `credential`).
+    public var oauth: MCPOAuth?
     /// PEM bundle to trust instead of the system roots.
     public var caFile: String?
     public var timeouts: UpstreamTimeouts
@@ -16,7 +18,7 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
     public static let defaultMaxListBytes = 4 << 20
 
     enum CodingKeys: String, CodingKey {
-        case name, url, credential, timeouts, breaker
+        case name, url, credential, oauth, timeouts, breaker
         case caFile = "ca_file"
         case maxListBytes = "max_list_bytes"
     }
@@ -26,6 +28,7 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
         name = try c.decode(String.self, forKey: .name)
         url = try c.decode(String.self, forKey: .url)
         credential = try c.decodeIfPresent(MCPCredential.self, forKey: .credential)
+        oauth = try c.decodeIfPresent(MCPOAuth.self, forKey: .oauth)
         caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
         timeouts = try c.decodeIfPresent(UpstreamTimeouts.self, forKey: .timeouts) ?? UpstreamTimeouts()
         breaker = try c.decodeIfPresent(BreakerSettings.self, forKey: .breaker) ?? BreakerSettings()
@@ -36,6 +39,7 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
         name: String,
         url: String,
         credential: MCPCredential? = nil,
+        oauth: MCPOAuth? = nil,
         caFile: String? = nil,
         timeouts: UpstreamTimeouts = UpstreamTimeouts(),
         breaker: BreakerSettings = BreakerSettings(),
@@ -44,6 +48,7 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
         self.name = name
         self.url = url
         self.credential = credential
+        self.oauth = oauth
         self.caFile = caFile
         self.timeouts = timeouts
         self.breaker = breaker
@@ -79,6 +84,63 @@ public struct MCPCredential: Decodable, Sendable, Equatable {
         self.source = source
         self.header = header
         self.scheme = scheme
+    }
+}
+
+/// An OAuth 2.1 grant the router runs against the server's authorization server, for an access token it sends as
+/// `Authorization: Bearer` (with `resource` = the server's URL, RFC 8707, as the MCP authorization spec asks).
+public struct MCPOAuth: Decodable, Sendable, Equatable {
+    public enum Grant: String, ConfigEnum {
+        case clientCredentials = "client_credentials"
+        case refreshToken = "refresh_token"
+    }
+
+    /// The token endpoint: `https` (plain `http` for loopback only), TLS verified, no redirects.
+    public var tokenURL: String
+    public var grant: Grant
+    public var clientID: String
+    /// Sent with HTTP Basic authentication; required for `client_credentials`.
+    public var clientSecret: CredentialSource?
+    /// The refresh token the `refresh_token` grant starts from; a rotated one replaces it in memory.
+    public var refreshToken: CredentialSource?
+    public var scope: String?
+
+    enum CodingKeys: String, CodingKey {
+        case grant, scope
+        case tokenURL = "token_url"
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
+        case refreshToken = "refresh_token"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tokenURL = try c.decode(String.self, forKey: .tokenURL)
+        grant = try c.decode(Grant.self, forKey: .grant)
+        clientID = try c.decode(String.self, forKey: .clientID)
+        func source(_ key: CodingKeys) throws -> CredentialSource? {
+            guard let keys = try c.decodeIfPresent(UpstreamConfig.CredentialKeys.self, forKey: key) else { return nil }
+            return try CredentialSource.decode(file: keys.file, env: keys.env, codingPath: c.codingPath + [key])
+        }
+        clientSecret = try source(.clientSecret)
+        refreshToken = try source(.refreshToken)
+        scope = try c.decodeIfPresent(String.self, forKey: .scope)
+    }
+
+    public init(
+        tokenURL: String,
+        grant: Grant,
+        clientID: String,
+        clientSecret: CredentialSource? = nil,
+        refreshToken: CredentialSource? = nil,
+        scope: String? = nil
+    ) {
+        self.tokenURL = tokenURL
+        self.grant = grant
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.refreshToken = refreshToken
+        self.scope = scope
     }
 }
 

@@ -13,6 +13,8 @@ final class MCPServer: Sendable {
     let breaker: Locked<CircuitBreaker<ContinuousClock.Instant>>
     /// Tool name → digest of its definition as the server last listed it; kept across reloads of the same URL.
     let listed: Locked<[String: String]>
+    /// The access token of a server with an `oauth` grant; kept across reloads that change neither URL nor grant.
+    let tokens: MCPTokenSource?
 
     struct CredentialHeader: Sendable {
         let name: String
@@ -20,9 +22,12 @@ final class MCPServer: Sendable {
     }
 
     /// Key of the server's credential among the router's credentials (upstream names have no '/').
-    static func credentialKey(_ name: String) -> String { "mcp_servers/\(name)" }
+    static func credentialKey(_ name: String, _ part: String? = nil) -> String {
+        part.map { "mcp_servers/\(name)/\($0)" } ?? "mcp_servers/\(name)"
+    }
 
-    init(config: MCPServerConfig, url: UpstreamURL, credential: Credential?, previous: MCPServer?) {
+    init(config: MCPServerConfig, url: UpstreamURL, credentials: [String: Credential], previous: MCPServer?) {
+        let credential = credentials[Self.credentialKey(config.name)]
         self.config = config
         origin = UpstreamOrigin(
             tls: url.tls,
@@ -41,6 +46,23 @@ final class MCPServer: Sendable {
         let same = previous.flatMap { $0.config.url == config.url ? $0 : nil }
         breaker = Locked.breaker(config.breaker, previous: same?.config.breaker == config.breaker ? same?.breaker : nil)
         listed = same?.listed ?? Locked([:])
+        if let oauth = config.oauth, case .success(let tokenURL) = UpstreamURL.parse(oauth.tokenURL) {
+            if let kept = same?.tokens, same?.config.oauth == oauth {
+                tokens = kept
+            } else {
+                tokens = MCPTokenSource(
+                    oauth: oauth,
+                    url: tokenURL,
+                    resource: config.url,
+                    caFile: config.caFile,
+                    timeouts: config.timeouts,
+                    clientSecret: credentials[Self.credentialKey(config.name, "client_secret")]?.secret,
+                    refreshToken: credentials[Self.credentialKey(config.name, "refresh_token")]?.secret
+                )
+            }
+        } else {
+            tokens = nil
+        }
     }
 
     var host: String { origin.host }
@@ -62,7 +84,7 @@ final class MCPServers: Sendable {
             servers[server.name] = MCPServer(
                 config: server,
                 url: url,
-                credential: credentials[MCPServer.credentialKey(server.name)],
+                credentials: credentials,
                 previous: previous?.byName[server.name]
             )
         }
@@ -93,7 +115,12 @@ final class MCPServers: Sendable {
 extension AirlockConfig {
     /// Every credential the router reads, by owner: upstream names, and ``MCPServer/credentialKey(_:)`` of MCP servers.
     var credentialSources: [(String, CredentialSource)] {
-        upstreams.compactMap { upstream in upstream.credential.map { (upstream.name, $0) } }
-            + mcpServers.compactMap { server in server.credential.map { (MCPServer.credentialKey(server.name), $0.source) } }
+        var sources = upstreams.compactMap { upstream in upstream.credential.map { (upstream.name, $0) } }
+        for server in mcpServers {
+            if let credential = server.credential { sources.append((MCPServer.credentialKey(server.name), credential.source)) }
+            if let secret = server.oauth?.clientSecret { sources.append((MCPServer.credentialKey(server.name, "client_secret"), secret)) }
+            if let refresh = server.oauth?.refreshToken { sources.append((MCPServer.credentialKey(server.name, "refresh_token"), refresh)) }
+        }
+        return sources
     }
 }

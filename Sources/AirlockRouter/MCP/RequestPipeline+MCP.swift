@@ -203,20 +203,59 @@ extension RequestPipeline {
             headers.replaceOrAdd(name: credential.name, value: credential.value)
         }
         let method = request.head.method
-        let outbound = UpstreamRequest(target: server.target, headers: headers, body: method == .POST ? request.body : ByteBuffer(), method: method)
         let timeouts = server.config.timeouts
         let sink = denial.sink
-        let head: UpstreamResponseHead
-        let exchange: UpstreamExchange
-        do {
-            let sent = NIODeadline.now()
-            (head, exchange) = try await runtime.mcp.client.execute(
-                outbound,
+        let loop = sink.channel.eventLoop
+        func send(_ headers: HTTPHeaders) async throws -> (UpstreamResponseHead, UpstreamExchange) {
+            try await runtime.mcp.client.execute(
+                UpstreamRequest(target: server.target, headers: headers, body: method == .POST ? request.body : ByteBuffer(), method: method),
                 origin: server.origin,
-                on: sink.channel.eventLoop,
-                headDeadline: sent + .nanoseconds(timeouts.responseHeaders.nanoseconds),
+                on: loop,
+                headDeadline: .now() + .nanoseconds(timeouts.responseHeaders.nanoseconds),
                 readTimeout: .nanoseconds(timeouts.idle.nanoseconds)
             )
+        }
+        func fail(_ refusal: RouterError) async -> Int {
+            _ = await finish("error", refusal.reason, status: refusal.status)
+            slot.release()
+            await sink.error(refusal, family: .openai, common: denial.common)
+            return refusal.status
+        }
+        func tokenFailure(_ error: any Error) -> RouterError {
+            logger.warning("MCP access token unavailable", metadata: ["error": "\(error)"])
+            return RouterError(
+                status: 502,
+                reason: "mcp_token_unavailable",
+                message: "The router could not get an access token for MCP server \"\(name)\" (\(error)); an operator must check its oauth settings."
+            )
+        }
+        var token: String?
+        if let tokens = server.tokens {
+            do {
+                token = try await tokens.bearer(client: runtime.mcp.client, on: loop)
+            } catch {
+                server.breaker.releaseProbe()
+                return await fail(tokenFailure(error))
+            }
+            headers.replaceOrAdd(name: "authorization", value: "Bearer \(token ?? "")")
+        }
+        var head: UpstreamResponseHead
+        var exchange: UpstreamExchange
+        do {
+            (head, exchange) = try await send(headers)
+            if head.status == .unauthorized, let tokens = server.tokens, let used = token {
+                // The server refused a token the router thought valid (revoked, or expired early): one new token
+                // and one more try; a second 401 is the operator's to fix.
+                exchange.discard()
+                do {
+                    token = try await tokens.bearer(client: runtime.mcp.client, on: loop, rejected: used)
+                } catch {
+                    server.breaker.releaseProbe()
+                    return await fail(tokenFailure(error))
+                }
+                headers.replaceOrAdd(name: "authorization", value: "Bearer \(token ?? "")")
+                (head, exchange) = try await send(headers)
+            }
         } catch {
             if error is CancellationError || Task.isCancelled {
                 server.breaker.releaseProbe()
@@ -224,16 +263,14 @@ extension RequestPipeline {
                 return Int(Self.agentLeft)
             }
             server.breaker.recordFailure()
-            let refusal = RouterError(
-                status: 502,
-                reason: "mcp_server_unreachable",
-                message: "MCP server \"\(name)\" could not be reached (\(UpstreamCaller.describe(error)))."
-            )
             logger.info("MCP server unreachable", metadata: ["error": "\(UpstreamCaller.describe(error))"])
-            _ = await finish("error", refusal.reason, status: refusal.status)
-            slot.release()
-            await sink.error(refusal, family: .openai, common: denial.common)
-            return refusal.status
+            return await fail(
+                RouterError(
+                    status: 502,
+                    reason: "mcp_server_unreachable",
+                    message: "MCP server \"\(name)\" could not be reached (\(UpstreamCaller.describe(error)))."
+                )
+            )
         }
         let status = Int(head.status.code)
         if status >= 500 {
@@ -252,10 +289,7 @@ extension RequestPipeline {
                     ? "MCP server \"\(name)\" answered with a redirect (\(status)), which the router does not follow; fix its URL in mcp_servers."
                     : "MCP server \"\(name)\" refused the router's credential (\(status)); an operator must renew it."
             )
-            _ = await finish("error", refusal.reason, status: refusal.status)
-            slot.release()
-            await sink.error(refusal, family: .openai, common: denial.common)
-            return refusal.status
+            return await fail(refusal)
         }
 
         var responseHeaders = HTTPHeaders()
@@ -278,6 +312,7 @@ extension RequestPipeline {
         var answered = status
         do {
             let part = sink.head(status: head.status, headers: responseHeaders, common: denial.common)
+            let exchange = exchange
             try await withTaskCancellationHandler {
                 try await exchange.relay(head: part, to: sink.channel, flushEachRead: eventStream, observer: observer).get()
             } onCancel: {
