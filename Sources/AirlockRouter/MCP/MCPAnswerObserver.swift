@@ -113,7 +113,8 @@ final class MCPAnswerObserver: UpstreamBodyObserver, @unchecked Sendable {
     private func note(_ message: [UInt8]) {
         guard response == nil, message.first == UInt8(ascii: "{") else { return }
         let scanner = JSONScanner(message)
-        guard let root = try? scanner.validateDocument(), root.kind == .object, scanner.value(of: root, key: "id") != nil,
+        guard let root = try? scanner.validateDocument(), root.kind == .object,
+            scanner.value(of: root, key: "id") != nil,
             scanner.value(of: root, key: "method") == nil,
             scanner.value(of: root, key: "result") != nil || scanner.value(of: root, key: "error") != nil
         else { return }

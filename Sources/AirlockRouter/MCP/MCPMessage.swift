@@ -21,16 +21,22 @@ struct MCPMessage: Sendable {
         do {
             root = try scanner.validateDocument()
         } catch {
-            return .failure(.badRequest("invalid_json", "The body is not valid JSON: \(error.message) at byte \(error.offset)."))
+            return .failure(
+                .badRequest("invalid_json", "The body is not valid JSON: \(error.message) at byte \(error.offset)."))
         }
         if root.kind == .array {
             return .failure(
-                .badRequest("mcp_batch_refused", "JSON-RPC batches are not relayed to MCP servers; send one message per request.")
+                .badRequest(
+                    "mcp_batch_refused",
+                    "JSON-RPC batches are not relayed to MCP servers; send one message per request.")
             )
         }
-        guard root.kind == .object, let version = scanner.value(of: root, key: "jsonrpc").flatMap(scanner.string), version == "2.0"
+        guard root.kind == .object, let version = scanner.value(of: root, key: "jsonrpc").flatMap(scanner.string),
+            version == "2.0"
         else {
-            return .failure(.badRequest("invalid_jsonrpc", "The body is not a JSON-RPC 2.0 message (an object with \"jsonrpc\": \"2.0\")."))
+            return .failure(
+                .badRequest(
+                    "invalid_jsonrpc", "The body is not a JSON-RPC 2.0 message (an object with \"jsonrpc\": \"2.0\")."))
         }
         let id = scanner.value(of: root, key: "id").map { Array(body[$0.start..<$0.end]) }
         guard let methodSpan = scanner.value(of: root, key: "method") else {
@@ -46,7 +52,9 @@ struct MCPMessage: Sendable {
             let tool = scanner.value(of: params, key: "name").flatMap(scanner.string), !tool.isEmpty,
             tool.utf8.count <= maxName
         else {
-            return .failure(.badRequest("invalid_tool_call", "tools/call needs \"params.name\", a tool name of 1 to \(maxName) bytes."))
+            return .failure(
+                .badRequest(
+                    "invalid_tool_call", "tools/call needs \"params.name\", a tool name of 1 to \(maxName) bytes."))
         }
         return .success(MCPMessage(method: method, id: id, tool: tool))
     }
@@ -57,7 +65,8 @@ struct MCPMessage: Sendable {
     /// A JSON-RPC error answer to this message (id null when it had none), with the refusal's reason as data.
     func errorAnswer(code: Int, _ refusal: RouterError) -> String {
         let id = self.id.map { String(decoding: $0, as: UTF8.self) } ?? "null"
-        return "{\"jsonrpc\":\"2.0\",\"id\":\(id),\"error\":{\"code\":\(code),\"message\":\(JSONText.quoted(refusal.message)),"
+        return
+            "{\"jsonrpc\":\"2.0\",\"id\":\(id),\"error\":{\"code\":\(code),\"message\":\(JSONText.quoted(refusal.message)),"
             + "\"data\":{\"reason\":\(JSONText.quoted(refusal.reason))}}}"
     }
 }

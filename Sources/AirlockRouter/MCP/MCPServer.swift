@@ -117,9 +117,15 @@ extension AirlockConfig {
     var credentialSources: [(String, CredentialSource)] {
         var sources = upstreams.compactMap { upstream in upstream.credential.map { (upstream.name, $0) } }
         for server in mcpServers {
-            if let credential = server.credential { sources.append((MCPServer.credentialKey(server.name), credential.source)) }
-            if let secret = server.oauth?.clientSecret { sources.append((MCPServer.credentialKey(server.name, "client_secret"), secret)) }
-            if let refresh = server.oauth?.refreshToken { sources.append((MCPServer.credentialKey(server.name, "refresh_token"), refresh)) }
+            if let credential = server.credential {
+                sources.append((MCPServer.credentialKey(server.name), credential.source))
+            }
+            if let secret = server.oauth?.clientSecret {
+                sources.append((MCPServer.credentialKey(server.name, "client_secret"), secret))
+            }
+            if let refresh = server.oauth?.refreshToken {
+                sources.append((MCPServer.credentialKey(server.name, "refresh_token"), refresh))
+            }
         }
         return sources
     }

@@ -32,10 +32,14 @@ actor MCPTokenSource {
     private var token: Token?
     private var fetching: Task<Token, any Error>?
 
-    init(oauth: MCPOAuth, url: UpstreamURL, resource: String, caFile: String?, timeouts: UpstreamTimeouts, clientSecret: String?, refreshToken: String?) {
+    init(
+        oauth: MCPOAuth, url: UpstreamURL, resource: String, caFile: String?, timeouts: UpstreamTimeouts,
+        clientSecret: String?, refreshToken: String?
+    ) {
         self.oauth = oauth
         self.resource = resource
-        origin = UpstreamOrigin(tls: url.tls, host: url.host, port: url.port, caFile: caFile, connectTimeout: timeouts.connect.nanoseconds)
+        origin = UpstreamOrigin(
+            tls: url.tls, host: url.host, port: url.port, caFile: caFile, connectTimeout: timeouts.connect.nanoseconds)
         target = url.pathPrefix.isEmpty ? "/" : url.pathPrefix
         self.timeouts = timeouts
         self.clientSecret = clientSecret
@@ -103,14 +107,17 @@ actor MCPTokenSource {
         else {
             throw Failure(description: "the token endpoint's answer has no usable access_token")
         }
-        if let type = scanner.value(of: root, key: "token_type").flatMap(scanner.string), type.lowercased() != "bearer" {
+        if let type = scanner.value(of: root, key: "token_type").flatMap(scanner.string), type.lowercased() != "bearer"
+        {
             throw Failure(description: "the token endpoint issued a \(type.prefix(32)) token, not a bearer token")
         }
         if let rotated = scanner.value(of: root, key: "refresh_token").flatMap(scanner.string), !rotated.isEmpty {
             refreshToken = rotated
         }
         // Without expires_in the token is used until the server refuses it (then one new one is fetched).
-        let lifetime = scanner.value(of: root, key: "expires_in").flatMap(scanner.integer).map { min(max($0, 0), 86_400 * 365) } ?? 3600
+        let lifetime =
+            scanner.value(of: root, key: "expires_in").flatMap(scanner.integer).map { min(max($0, 0), 86_400 * 365) }
+            ?? 3600
         let early = min(Duration.seconds(30), .milliseconds(lifetime * 100))
         return Token(value: value, renewAt: started + .seconds(lifetime) - early)
     }
@@ -120,11 +127,14 @@ actor MCPTokenSource {
         var out = ""
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0x0F, radix: 16, uppercase: true)
+                out +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true)
+                    + String(byte & 0x0F, radix: 16, uppercase: true)
             }
         }
         return out

@@ -41,7 +41,8 @@ extension RequestPipeline {
                 RouterError(
                     status: 404,
                     reason: "mcp_server_not_found",
-                    message: "No MCP server \"\(name.prefix(64))\" is configured on this router; the path is /mcp/<server> with a name from mcp_servers."
+                    message:
+                        "No MCP server \"\(name.prefix(64))\" is configured on this router; the path is /mcp/<server> with a name from mcp_servers."
                 ),
                 logger: logger
             )
@@ -51,7 +52,8 @@ extension RequestPipeline {
         let method = request.head.method
         denial.mcp?.method = method == .GET ? "stream" : method == .DELETE ? "session_end" : nil
         func refuse(_ error: RouterError) async -> Int {
-            runtime.metrics.mcp(server: name, method: MCPGateway.metricMethod(denial.mcp?.method ?? ""), outcome: "deny")
+            runtime.metrics.mcp(
+                server: name, method: MCPGateway.metricMethod(denial.mcp?.method ?? ""), outcome: "deny")
             return await denial.refuse(error, logger: logger)
         }
         guard let access = policy.mcpAccess(name) else {
@@ -59,7 +61,8 @@ extension RequestPipeline {
                 RouterError(
                     status: 403,
                     reason: "mcp_server_not_allowed",
-                    message: "Sandbox \"\(sandbox.name)\" may not use MCP server \"\(name)\": its policy's `mcp` list does not name it."
+                    message:
+                        "Sandbox \"\(sandbox.name)\" may not use MCP server \"\(name)\": its policy's `mcp` list does not name it."
                 )
             )
         }
@@ -82,7 +85,9 @@ extension RequestPipeline {
                 denial.mcp?.tool = tool
                 let listed = server.listed.withLock { $0[tool] }
                 denial.mcp?.toolDigest = listed
-                if let refusal = Self.toolRefusal(tool, listed: listed, access: access, sandbox: sandbox.name, server: name) {
+                if let refusal = Self.toolRefusal(
+                    tool, listed: listed, access: access, sandbox: sandbox.name, server: name)
+                {
                     return await refuseCall(message, refusal, denial: denial, logger: logger, runtime: runtime)
                 }
             }
@@ -100,7 +105,8 @@ extension RequestPipeline {
                 RouterError(
                     status: 503,
                     reason: "mcp_server_unavailable",
-                    message: "MCP server \"\(name)\" is failing and its circuit breaker is open; try again in \(seconds) s.",
+                    message:
+                        "MCP server \"\(name)\" is failing and its circuit breaker is open; try again in \(seconds) s.",
                     retryAfterSeconds: seconds
                 )
             )
@@ -120,13 +126,16 @@ extension RequestPipeline {
 
     /// Why `tools/call` of `tool` is refused, or nil: not on the sandbox's list, or pinned and not (or no longer)
     /// listed with the pinned definition.
-    static func toolRefusal(_ tool: String, listed: String?, access: MCPAccess, sandbox: String, server: String) -> RouterError? {
+    static func toolRefusal(_ tool: String, listed: String?, access: MCPAccess, sandbox: String, server: String)
+        -> RouterError?
+    {
         let shown = tool.prefix(64)
         guard access.allows(tool: tool) else {
             return RouterError(
                 status: 403,
                 reason: "mcp_tool_not_allowed",
-                message: "The tool \"\(shown)\" of MCP server \"\(server)\" is not allowed for sandbox \"\(sandbox)\" by its policy (`tools` of its `mcp` entry for \"\(server)\")."
+                message:
+                    "The tool \"\(shown)\" of MCP server \"\(server)\" is not allowed for sandbox \"\(sandbox)\" by its policy (`tools` of its `mcp` entry for \"\(server)\")."
             )
         }
         guard let pin = access.pins[tool] else { return nil }
@@ -134,31 +143,38 @@ extension RequestPipeline {
             return RouterError(
                 status: 403,
                 reason: "mcp_tool_pin_unverified",
-                message: "The tool \"\(shown)\" of MCP server \"\(server)\" is pinned for sandbox \"\(sandbox)\" and the router has not seen its definition yet; list the tools (tools/list) first."
+                message:
+                    "The tool \"\(shown)\" of MCP server \"\(server)\" is pinned for sandbox \"\(sandbox)\" and the router has not seen its definition yet; list the tools (tools/list) first."
             )
         }
         guard listed == pin else {
             return RouterError(
                 status: 403,
                 reason: "mcp_tool_pin_mismatch",
-                message: "The definition of tool \"\(shown)\" of MCP server \"\(server)\" changed (digest \(listed), pinned \(pin)); it is refused until an operator re-approves it (`pins` of sandbox \"\(sandbox)\"'s `mcp` entry for \"\(server)\")."
+                message:
+                    "The definition of tool \"\(shown)\" of MCP server \"\(server)\" changed (digest \(listed), pinned \(pin)); it is refused until an operator re-approves it (`pins` of sandbox \"\(sandbox)\"'s `mcp` entry for \"\(server)\")."
             )
         }
         return nil
     }
 
     /// A message the policy refuses: recorded as a denial, answered as a JSON-RPC error (HTTP 200) naming the policy.
-    private func refuseCall(_ message: MCPMessage, _ refusal: RouterError, denial: Denial, logger: Logger, runtime: RouterRuntime) async -> Int {
+    private func refuseCall(
+        _ message: MCPMessage, _ refusal: RouterError, denial: Denial, logger: Logger, runtime: RouterRuntime
+    ) async -> Int {
         logger.info("MCP call refused", metadata: ["refusal.reason": "\(refusal.reason)"])
         runtime.metrics.refusal(reason: refusal.reason, sandbox: denial.peer.sandbox?.name ?? "")
-        runtime.metrics.mcp(server: denial.mcp?.server ?? "", method: MCPGateway.metricMethod(message.recorded), outcome: "deny")
+        runtime.metrics.mcp(
+            server: denial.mcp?.server ?? "", method: MCPGateway.metricMethod(message.recorded), outcome: "deny")
         guard await denial.record(refusal, logger: logger) else {
             await denial.sink.error(.receiptLogUnavailable, family: .openai, common: denial.common)
             return RouterError.receiptLogUnavailable.status
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
-        await denial.sink.full(status: .ok, headers: headers, body: message.errorAnswer(code: MCPGateway.policyErrorCode, refusal), common: denial.common)
+        await denial.sink.full(
+            status: .ok, headers: headers, body: message.errorAnswer(code: MCPGateway.policyErrorCode, refusal),
+            common: denial.common)
         return 200
     }
 
@@ -176,10 +192,13 @@ extension RequestPipeline {
         let receipts = runtime.receipts
         let name = server.config.name
         let metricMethod = MCPGateway.metricMethod(denial.mcp?.method ?? "")
-        var intent = Receipt.router(.mcp, peer: request.peer, route: MCPGateway.route, decision: "allow", reason: "admitted", traceID: trace.traceID)
+        var intent = Receipt.router(
+            .mcp, peer: request.peer, route: MCPGateway.route, decision: "allow", reason: "admitted",
+            traceID: trace.traceID)
         intent.upstream = server.host
         intent.mcp = denial.mcp
-        guard let requestIndex = await denial.appendIntent(&intent, body: request.body, slot: slot, logger: logger) else {
+        guard let requestIndex = await denial.appendIntent(&intent, body: request.body, slot: slot, logger: logger)
+        else {
             server.breaker.releaseProbe()
             return 503
         }
@@ -208,7 +227,9 @@ extension RequestPipeline {
         let loop = sink.channel.eventLoop
         func send(_ headers: HTTPHeaders) async throws -> (UpstreamResponseHead, UpstreamExchange) {
             try await runtime.mcp.client.execute(
-                UpstreamRequest(target: server.target, headers: headers, body: method == .POST ? request.body : ByteBuffer(), method: method),
+                UpstreamRequest(
+                    target: server.target, headers: headers, body: method == .POST ? request.body : ByteBuffer(),
+                    method: method),
                 origin: server.origin,
                 on: loop,
                 headDeadline: .now() + .nanoseconds(timeouts.responseHeaders.nanoseconds),
@@ -226,7 +247,8 @@ extension RequestPipeline {
             return RouterError(
                 status: 502,
                 reason: "mcp_token_unavailable",
-                message: "The router could not get an access token for MCP server \"\(name)\" (\(error)); an operator must check its oauth settings."
+                message:
+                    "The router could not get an access token for MCP server \"\(name)\" (\(error)); an operator must check its oauth settings."
             )
         }
         var token: String?
@@ -299,7 +321,8 @@ extension RequestPipeline {
         let eventStream = head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") ?? false
         let isList = message?.method == "tools/list" && status == 200
         let keep: ((String, String) -> Bool)? =
-            isList ? { tool, digest in access.allows(tool: tool) && (access.pins[tool].map { $0 == digest } ?? true) } : nil
+            isList
+            ? { tool, digest in access.allows(tool: tool) && (access.pins[tool].map { $0 == digest } ?? true) } : nil
         let observer = MCPAnswerObserver(
             eventStream: eventStream,
             keep: keep,
@@ -314,7 +337,8 @@ extension RequestPipeline {
             let part = sink.head(status: head.status, headers: responseHeaders, common: denial.common)
             let exchange = exchange
             try await withTaskCancellationHandler {
-                try await exchange.relay(head: part, to: sink.channel, flushEachRead: eventStream, observer: observer).get()
+                try await exchange.relay(head: part, to: sink.channel, flushEachRead: eventStream, observer: observer)
+                    .get()
             } onCancel: {
                 exchange.loop.execute { exchange.abort() }
             }
@@ -338,7 +362,9 @@ extension RequestPipeline {
         if observer.overflowed && outcome == "ok" {
             outcome = "error"
             reason = "mcp_list_too_large"
-            logger.warning("MCP tools/list answer larger than max_list_bytes; cut", metadata: ["limit": "\(server.config.maxListBytes)"])
+            logger.warning(
+                "MCP tools/list answer larger than max_list_bytes; cut",
+                metadata: ["limit": "\(server.config.maxListBytes)"])
         }
         if isList {
             noteListed(observer.listed, server: server, access: access, logger: logger, runtime: runtime)
@@ -359,7 +385,10 @@ extension RequestPipeline {
 
     /// Records the digests a server listed: a tool seen for the first time, or listed with another definition, is
     /// logged with its digest (what an operator pins), and what was withheld is counted.
-    private func noteListed(_ listed: [(name: String, digest: String)], server: MCPServer, access: MCPAccess, logger: Logger, runtime: RouterRuntime) {
+    private func noteListed(
+        _ listed: [(name: String, digest: String)], server: MCPServer, access: MCPAccess, logger: Logger,
+        runtime: RouterRuntime
+    ) {
         let name = server.config.name
         let changes: [(String, String?, String)] = server.listed.withLock { known in
             var changes: [(String, String?, String)] = []
@@ -372,11 +401,16 @@ extension RequestPipeline {
         for (tool, before, digest) in changes {
             logger.notice(
                 before == nil ? "MCP tool definition recorded" : "MCP tool definition changed",
-                metadata: ["mcp.tool": "\(tool.prefix(128))", "mcp.tool_digest": "\(digest)", "mcp.previous_digest": "\(before ?? "")"]
+                metadata: [
+                    "mcp.tool": "\(tool.prefix(128))", "mcp.tool_digest": "\(digest)",
+                    "mcp.previous_digest": "\(before ?? "")",
+                ]
             )
         }
         let notAllowed = listed.filter { !access.allows(tool: $0.name) }.count
-        let mismatched = listed.filter { tool in access.allows(tool: tool.name) && access.pins[tool.name].map { $0 != tool.digest } == true }.count
+        let mismatched = listed.filter { tool in
+            access.allows(tool: tool.name) && access.pins[tool.name].map { $0 != tool.digest } == true
+        }.count
         if notAllowed > 0 { runtime.metrics.mcpToolsWithheld(server: name, reason: "not_allowed", notAllowed) }
         if mismatched > 0 { runtime.metrics.mcpToolsWithheld(server: name, reason: "pin_mismatch", mismatched) }
     }

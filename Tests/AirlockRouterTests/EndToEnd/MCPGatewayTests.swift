@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AirlockPolicy
 import AirlockTestSupport
 import AsyncHTTPClient
@@ -10,6 +7,10 @@ import Testing
 
 @testable import AirlockRouter
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The MCP gateway over real sockets, against a scripted MCP server whose bytes the test writes by hand (pieces
 /// sent 300 ms apart, so the router reads them in separate bursts).
 @Suite("MCP gateway end to end", .timeLimit(.minutes(1)))
@@ -17,7 +18,9 @@ struct MCPGatewayTests {
     static let secret = "mcp-router-secret-1"
 
     /// A harness with an MCP server `tools` on `port`, allowed to the sandbox with `tools` and `pins`.
-    static func configure(port: Int, tools: [String] = ["echo", "add"], maxListBytes: Int = MCPServerConfig.defaultMaxListBytes)
+    static func configure(
+        port: Int, tools: [String] = ["echo", "add"], maxListBytes: Int = MCPServerConfig.defaultMaxListBytes
+    )
         -> (inout AirlockConfig, String) throws -> Void
     {
         { config, directory in
@@ -40,12 +43,16 @@ struct MCPGatewayTests {
     }
 
     static let eventStreamHead = Array(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: session-7\r\nset-cookie: s=1\r\nwww-authenticate: Bearer\r\ntransfer-encoding: chunked\r\n\r\n".utf8
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: session-7\r\nset-cookie: s=1\r\nwww-authenticate: Bearer\r\ntransfer-encoding: chunked\r\n\r\n"
+            .utf8
     )
 
-    @Test("the agent's credentials never reach the server; the router's does; an event stream split across reads is filtered; the session is carried")
+    @Test(
+        "the agent's credentials never reach the server; the router's does; an event stream split across reads is filtered; the session is carried"
+    )
     func relayAndFilter() async throws {
-        let list = #"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","inputSchema":{}},{"name":"drop_db","inputSchema":{}},{"name":"add","inputSchema":{}}]}}"#
+        let list =
+            #"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","inputSchema":{}},{"name":"drop_db","inputSchema":{}},{"name":"add","inputSchema":{}}]}}"#
         let split = list.utf8.count / 2
         let server = ScriptedUpstream(pieces: { _ in
             [
@@ -83,10 +90,14 @@ struct MCPGatewayTests {
         let server = ScriptedUpstream { _ in "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n" }
         defer { server.stop() }
         try await withHarness(configure: Self.configure(port: server.port)) { h in
-            let call = try await h.request("/mcp/tools", body: #"{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"drop_db","arguments":{}}}"#)
+            let call = try await h.request(
+                "/mcp/tools",
+                body: #"{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"drop_db","arguments":{}}}"#)
             #expect(call.status == 200)
-            #expect(call.body.contains(#""id":"c1","error":{"code":-32001"#) && call.body.contains("mcp_tool_not_allowed"))
-            let batch = try await h.request("/mcp/tools", body: #"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}]"#)
+            #expect(
+                call.body.contains(#""id":"c1","error":{"code":-32001"#) && call.body.contains("mcp_tool_not_allowed"))
+            let batch = try await h.request(
+                "/mcp/tools", body: #"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}]"#)
             #expect(batch.status == 400 && batch.body.contains("mcp_batch_refused"))
             let other = try await h.request("/mcp/elsewhere", body: #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
             #expect(other.status == 404)
@@ -96,9 +107,13 @@ struct MCPGatewayTests {
 
     @Test("a tools/list answer past max_list_bytes is cut, not buffered")
     func listCap() async throws {
-        let tools = (0..<100).map { #"{"name":"echo\#($0)","description":"\#(String(repeating: "x", count: 64))","inputSchema":{}}"# }
+        let tools = (0..<100).map {
+            #"{"name":"echo\#($0)","description":"\#(String(repeating: "x", count: 64))","inputSchema":{}}"#
+        }
         let body = #"{"jsonrpc":"2.0","id":1,"result":{"tools":[\#(tools.joined(separator: ","))]}}"#
-        let server = ScriptedUpstream { _ in "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)" }
+        let server = ScriptedUpstream { _ in
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
         defer { server.stop() }
         try await withHarness(configure: Self.configure(port: server.port, tools: ["*"], maxListBytes: 1024)) { h in
             await #expect(throws: (any Error).self) {
@@ -113,17 +128,24 @@ struct MCPGatewayTests {
         let server = ScriptedUpstream(pieces: { n in
             n == 0
                 ? [Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8)]
-                : [Self.eventStreamHead + Self.chunk("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"), Array("0\r\n\r\n".utf8)]
+                : [
+                    Self.eventStreamHead
+                        + Self.chunk("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"),
+                    Array("0\r\n\r\n".utf8),
+                ]
         })
         defer { server.stop() }
         try await withHarness(configure: Self.configure(port: server.port)) { h in
             let ended = try await h.request(.DELETE, "/mcp/tools", headers: [("mcp-session-id", "session-7")])
             #expect(ended.status == 200)
-            let stream = try await h.request(.GET, "/mcp/tools", headers: [("accept", "text/event-stream"), ("mcp-session-id", "session-7")])
+            let stream = try await h.request(
+                .GET, "/mcp/tools", headers: [("accept", "text/event-stream"), ("mcp-session-id", "session-7")])
             #expect(stream.status == 200 && stream.body.contains("list_changed"))
             let received = server.received
             #expect(received.count == 2)
-            #expect(received.first?.hasPrefix("delete /mcp http/1.1") == true && received.first?.contains("content-length") == false)
+            #expect(
+                received.first?.hasPrefix("delete /mcp http/1.1") == true
+                    && received.first?.contains("content-length") == false)
             #expect(received.last?.hasPrefix("get /mcp http/1.1") == true)
             let refused = try await h.request(.DELETE, "/v1/chat/completions", headers: [])
             #expect(refused.status == 405)
