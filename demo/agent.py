@@ -9,7 +9,11 @@ import urllib.error
 import urllib.request
 
 import anthropic
+import asyncio
 import openai
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+from mcp.shared.exceptions import McpError
 
 BASE = os.environ["OPENAI_BASE_URL"]
 results = []
@@ -86,6 +90,25 @@ except OSError as error:
 # 8. The agent holds no provider key.
 keys = {k: v for k, v in os.environ.items() if k.endswith("API_KEY")}
 report("no provider key in the agent", all(v == "airlock-injects-the-key" for v in keys.values()), f"{sorted(keys)} are placeholders")
+
+# 9. A tool through the router's MCP gateway: the agent holds no token for the tool server, sees only the tools its
+# sandbox may use, and a call of any other is refused before it reaches the server.
+async def tools():
+    async with streamablehttp_client("http://127.0.0.1:8443/mcp/tools") as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            names = [tool.name for tool in (await session.list_tools()).tools]
+            report("MCP tools listed through the router", names == ["echo", "add"], f"{names}")
+            added = await session.call_tool("add", {"a": 40, "b": 2})
+            report("MCP tool called through the router", added.content[0].text == "42", f"add(40, 2) = {added.content[0].text}")
+            try:
+                await session.call_tool("delete_everything", {"confirm": True})
+                report("MCP tool outside the policy refused", False, "was called")
+            except McpError as error:
+                report("MCP tool outside the policy refused", error.error.data == {"reason": "mcp_tool_not_allowed"}, error.error.message)
+
+
+asyncio.run(tools())
 
 print(f"\n  {sum(results)} of {len(results)} agent checks passed", flush=True)
 raise SystemExit(0 if all(results) else 1)

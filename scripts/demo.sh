@@ -10,12 +10,12 @@ config=policies/demo.yaml
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
-  for pid in ${router_pid:-} ${mock_pid:-} ${mirror_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in ${router_pid:-} ${mock_pid:-} ${mirror_pid:-} ${tools_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
-for port in 8443 9901 9902; do
+for port in 8443 9901 9902 9903; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: 127.0.0.1:$port is already in use; stop what listens there (an earlier demo?) and retry." >&2
     exit 1
@@ -27,6 +27,8 @@ rm -rf "$work" && mkdir -p "$work"
 key="sk-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\n' "$key" > "$work/openai.key"
 cp "$work/openai.key" "$work/anthropic.key"
+tools_token="tools-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$tools_token" > "$work/tools.key"
 chmod 600 "$work"/*.key
 
 bold "Making the receipt log's checkpoint signing key"
@@ -45,6 +47,11 @@ bold "Starting the package mirror on 127.0.0.1:9902 (static index pages only; th
 "$python" -m http.server 9902 --bind 127.0.0.1 --directory demo/mirror 2>"$work/mirror.log" >&2 &
 mirror_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/9902) 2>/dev/null && break; sleep 0.05; done
+
+bold "Starting an MCP tool server on 127.0.0.1:9903 (FastMCP; it logs what it receives)"
+"$python" tests/python/mcp_server.py --port 9903 --log "$work/tools.log" 2>"$work/tools.err" &
+tools_pid=$!
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/9903) 2>/dev/null && break; sleep 0.05; done
 
 bold "Starting the router on 127.0.0.1:8443 and $work/router.sock"
 # The router reads the keys and binds as root, then drops every thread to `nobody` before serving.
@@ -72,6 +79,16 @@ injected = sum(1 for r in seen if key in (r["headers"].get("authorization", "") 
 leaked = sum(1 for r in seen if "airlock-injects-the-key" in json.dumps(r["headers"]))
 print(f"  upstream requests: {len(seen)}; carrying the router's key: {injected}; carrying the agent's placeholder: {leaked}")
 assert injected == len(seen) and leaked == 0
+PY
+
+bold "What the tool server received (the router's token on every request; the forbidden tool never arrived)"
+"$python" - "$tools_token" "$work/tools.log" <<'PY'
+import json, sys
+token, log = sys.argv[1], sys.argv[2]
+seen = [json.loads(line) for line in open(log)]
+calls = [entry.get("tool") for entry in seen if entry.get("rpc") == "tools/call"]
+print(f"  MCP requests: {len(seen)}; carrying the router's token: {sum(e['authorization'] == 'Bearer ' + token for e in seen)}; tools called: {calls}")
+assert all(e["authorization"] == "Bearer " + token for e in seen) and calls == ["add"]
 PY
 
 bold "Stopping the router with SIGTERM (drains, exits 0)"

@@ -13,8 +13,8 @@ if [ ! -x "$venv/bin/python" ]; then
     /usr/bin/python3 -m venv "$venv"
   fi
 fi
-if ! "$venv/bin/python" -c "import openai, anthropic" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import openai, anthropic, mcp.server.fastmcp" 2>/dev/null; then
   echo "installing the SDKs for the sandboxed demo agent into $venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check openai anthropic
+  "$venv/bin/pip" install -q --disable-pip-version-check openai anthropic "mcp>=1.12,<2"
 fi
 chmod -R a+rX "$venv"

@@ -22,7 +22,7 @@ if [ ! -x "$venv/bin/python" ]; then
   # A Debian python3 ships venv separately; a pyenv or upstream build has it built in.
   python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
 fi
-if ! "$venv/bin/python" -c "import openai, anthropic, pytest, prometheus_client, yaml" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import openai, anthropic, mcp.server.fastmcp, pytest, prometheus_client, yaml" 2>/dev/null; then
   echo "installing Python packages into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
 fi

@@ -56,21 +56,20 @@ extension Router {
         // Keys are read again, so a key rotated in place takes effect; a file the router can no longer read
         // (it dropped privileges after start) keeps the key read earlier, and says so.
         var credentials: [String: Credential] = [:]
-        for upstream in new.upstreams {
-            guard let source = upstream.credential else { continue }
+        for (key, source) in new.credentialSources {
             do {
-                let credential = try Credential.load(source, upstream: upstream.name)
+                let credential = try Credential.load(source, upstream: key)
                 state.credentials.withLock { $0[source] = credential }
-                credentials[upstream.name] = credential
+                credentials[key] = credential
             } catch {
                 guard let known = state.credentials.withLock({ $0[source] }) else {
                     return .refused("\(error) (the router runs as its own user now; a new key file must be readable by it, or restart)")
                 }
                 logger.warning(
                     "cannot re-read a provider key; keeping the one read earlier",
-                    metadata: ["upstream.name": "\(upstream.name)", "error": "\(error)"]
+                    metadata: ["credential.owner": "\(key)", "error": "\(error)"]
                 )
-                credentials[upstream.name] = known
+                credentials[key] = known
             }
         }
         let digest = Hex.encode(SHA256.hash(data: loaded.source))

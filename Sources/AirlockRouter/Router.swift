@@ -70,12 +70,10 @@ public final class Router: Service, Sendable {
         Privileges.raiseOpenFileLimit()
         var credentialCache: [CredentialSource: Credential] = [:]
         var credentials: [String: Credential] = [:]
-        for upstream in config.upstreams {
-            if let source = upstream.credential {
-                let credential = try credentialCache[source] ?? Credential.load(source, upstream: upstream.name)
-                credentialCache[source] = credential
-                credentials[upstream.name] = credential
-            }
+        for (key, source) in config.credentialSources {
+            let credential = try credentialCache[source] ?? Credential.load(source, upstream: key)
+            credentialCache[source] = credential
+            credentials[key] = credential
         }
         let target = try (options.user ?? config.router.user).map(Privileges.resolve)
         let chownTo = geteuid() == 0 ? target : nil
@@ -255,14 +253,18 @@ public final class Router: Service, Sendable {
     func sampleGauges() {
         let runtime = holder.current
         let metrics = state.metrics
-        for upstream in runtime.upstreams.values {
-            let value: Double
-            switch upstream.breakerState {
-            case .closed: value = 0
-            case .halfOpen: value = 1
-            case .open: value = 2
+        func gauge(_ state: CircuitBreaker<ContinuousClock.Instant>.State) -> Double {
+            switch state {
+            case .closed: return 0
+            case .halfOpen: return 1
+            case .open: return 2
             }
-            metrics.breakerState(upstream: upstream.name, value)
+        }
+        for upstream in runtime.upstreams.values {
+            metrics.breakerState(upstream: upstream.name, gauge(upstream.breakerState))
+        }
+        for server in runtime.mcp.byName.values {
+            metrics.mcpBreakerState(server: server.config.name, gauge(server.breaker.withLock { $0.state }))
         }
         let now = WallClock.nanoseconds() / 1_000_000_000
         for tenant in state.budgets.tenantsWithBudgets {

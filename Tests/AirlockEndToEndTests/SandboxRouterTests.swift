@@ -22,13 +22,22 @@ struct SandboxRouterTests {
         let origin: MockUpstreamServer
     }
 
-    static func start() async throws -> Stack {
+    /// `mcpPort`: an MCP server `tools` on that loopback port, granted to the sandbox (tools `echo` and `add`), with
+    /// the router's credential `mcp.key`.
+    static func start(mcpPort: Int? = nil) async throws -> Stack {
         let directory = TempDirectory.make()
         chmod(directory, 0o755)
         let key = "sk-sandbox-\(UInt64.random(in: 0...UInt64.max))"
         try TempDirectory.write(directory + "/provider.key", key, mode: 0o600)
         let mock = try await MockUpstreamServer.start(MockUpstreamConfiguration(requiredKey: key))
         let origin = try await MockUpstreamServer.start(MockUpstreamConfiguration())
+        var mcpAccess = ""
+        var mcpServers = ""
+        if let mcpPort {
+            try TempDirectory.write(directory + "/mcp.key", "mcp-router-token", mode: 0o600)
+            mcpAccess = "\n    mcp: [{server: tools, tools: [echo, add]}]"
+            mcpServers = "\nmcp_servers:\n  - {name: tools, url: \"http://127.0.0.1:\(mcpPort)/mcp\", credential: {file: \(directory)/mcp.key}}"
+        }
         let config = """
             version: 1
             router:
@@ -44,12 +53,12 @@ struct SandboxRouterTests {
                 tenant: team
                 uids: [480000]
                 models: ["gpt-test"]
-                egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}
+                egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}\(mcpAccess)
             upstreams:
               - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:\(mock.port)", credential: {file: \(directory)/provider.key}}
             models:
               - {name: gpt-test, api: openai, targets: [{upstream: mock}]}
-            receipts: {enabled: false}
+            receipts: {enabled: false}\(mcpServers)
             """
         try TempDirectory.write(directory + "/airlock.yaml", config, mode: 0o644)
         let router = try await RouterProcessTests.startRouter(
@@ -154,6 +163,64 @@ struct SandboxRouterTests {
         #expect(out.contains("pip=42"), "\(out)\n\(err)")
         #expect(out.contains("openai=stop"), "\(out)\n\(err)")
         #expect(stack.mock.recordedRequests().filter { $0.path == "/v1/chat/completions" }.count == 1)
+        stack.router.signal(SIGTERM)
+        _ = try await stack.router.waitForExit()
+        try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
+    }
+
+    @Test("inside the sandbox the official MCP SDK lists and calls a tool through the router, which holds the server's token",
+          .enabled(if: canRun && hasAgentVenv, "needs root and the agent virtual environment (make test installs it with scripts/install-agent-venv.sh)"))
+    func mcpTool() async throws {
+        let port = Loopback.freePort()
+        let log = TempDirectory.make() + "/tools.log"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.agentVenv + "/bin/python")
+        server.arguments = [Self.packageRoot + "/tests/python/mcp_server.py", "--port", String(port), "--log", log]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        var listening = false
+        for _ in 0..<200 where !listening {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            listening = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            close(fd)
+            if !listening { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(listening, "the MCP server did not listen within 20 s")
+        let stack = try await Self.start(mcpPort: port)
+        let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
+        let policy = stack.directory + "/sandbox.json"
+        try TempDirectory.write(policy, """
+            {"readonlyPaths": ["\(venvRoot)"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
+            """, mode: 0o644)
+        let (status, out, err) = try await Self.run(stack, policy: policy, """
+            \(Self.agentVenv)/bin/python -c '
+            import asyncio
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamablehttp_client
+            async def main():
+                async with streamablehttp_client("http://127.0.0.1:8443/mcp/tools", headers={"Authorization": "Bearer agent-guess"}) as (read, write, _):
+                    async with ClientSession(read, write) as session:
+                        await session.initialize()
+                        print("tools=" + ",".join(tool.name for tool in (await session.list_tools()).tools))
+                        print("add=" + (await session.call_tool("add", {"a": 2, "b": 40})).content[0].text)
+            asyncio.run(main())
+            '
+            """)
+        #expect(status == 0, "\(out)\n\(err)")
+        #expect(out.contains("tools=echo,add"), "\(out)\n\(err)")
+        #expect(out.contains("add=42"), "\(out)\n\(err)")
+        let seen = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(seen.contains("\"tool\": \"add\""))
+        #expect(seen.contains("Bearer mcp-router-token") && !seen.contains("agent-guess"))
         stack.router.signal(SIGTERM)
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()

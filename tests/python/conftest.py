@@ -96,15 +96,62 @@ class Stack:
         urllib.request.urlopen(request, timeout=5).read()
 
 
-@pytest.fixture()
-def stack():
+def workspace(prefix: str) -> Path:
+    """A fresh directory for one test's router; fails the test if the binary is not built."""
     if not BINARY.exists():
         pytest.fail(f"{BINARY} is missing; build it with `swift build --product airlock` (make test does)")
-    directory = Path(tempfile.mkdtemp(prefix="airlock-sdk-"))
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def secret_file(path: Path, value: str) -> Path:
+    """A key file as the router requires it: readable by its owner only."""
+    path.write_text(value)
+    path.chmod(0o600)
+    return path
+
+
+def keygen(directory: Path, origin: str) -> Path:
+    """A receipt signing key pair `signing.key` / `signing.pub` in `directory`; returns the private key's path."""
+    subprocess.run(
+        [str(BINARY), "receipts", "keygen", "--name", origin, "--out", str(directory / "signing")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return directory / "signing.key"
+
+
+def start_router(directory: Path, config_text: str) -> subprocess.Popen:
+    """Writes `airlock.yaml` and starts a router on it, logging to `router.log`; returns once it is ready."""
+    config = directory / "airlock.yaml"
+    config.write_text(config_text)
+    ready = directory / "ready.json"
+    log = open(directory / "router.log", "w")
+    router = subprocess.Popen(
+        [str(BINARY), "router", "--config", str(config), "--ready-file", str(ready), "--log-level", "info"],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
+    wait_for_file(ready, router)
+    return router
+
+
+def stop_processes(processes):
+    """SIGTERM, then SIGKILL after 10 s, in reverse order of start."""
+    for process in reversed(processes):
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture()
+def stack():
+    directory = workspace("airlock-sdk-")
     key = "sk-sdk-" + secrets.token_hex(12)
-    key_file = directory / "provider.key"
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    key_file = secret_file(directory / "provider.key", key)
     mock_port_file = directory / "mock.port"
     mock = subprocess.Popen(
         [str(BINARY), "mock-upstream", "--port", "0", "--port-file", str(mock_port_file), "--require-key", key],
@@ -117,13 +164,9 @@ def stack():
         mock_port = int(wait_for_file(mock_port_file, mock).strip())
         with socket_port() as router_port, socket_port() as operator_port:
             pass
-        subprocess.run(
-            [str(BINARY), "receipts", "keygen", "--name", "airlock.test/sdk", "--out", str(directory / "signing")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        config = directory / "airlock.yaml"
-        config.write_text(
+        signing_key = keygen(directory, "airlock.test/sdk")
+        router = start_router(
+            directory,
             CONFIG.format(
                 router_port=router_port,
                 operator_port=operator_port,
@@ -131,31 +174,16 @@ def stack():
                 uid=os.getuid(),
                 mock_port=mock_port,
                 key_file=key_file,
-                signing_key=directory / "signing.key",
-            )
+                signing_key=signing_key,
+            ),
         )
-        ready = directory / "ready.json"
-        log = open(directory / "router.log", "w")
-        router = subprocess.Popen(
-            [str(BINARY), "router", "--config", str(config), "--ready-file", str(ready), "--log-level", "info"],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            text=True,
-        )
-        wait_for_file(ready, router)
         stack = Stack(directory, key, mock_port, router_port)
         stack.operator_url = f"http://127.0.0.1:{operator_port}"
-        stack.config = config
+        stack.config = directory / "airlock.yaml"
         stack.router = router
         yield stack
     finally:
-        for process in (router, mock):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_processes([mock, router])
 
 
 class socket_port:

@@ -33,6 +33,7 @@ extension AirlockConfig {
         validateModels(add)
         validateRetry(add)
         validateReceipts(add)
+        validateMCP(add)
         return issues
     }
 
@@ -244,42 +245,77 @@ extension AirlockConfig {
         var seen = Set<String>()
         for (i, upstream) in upstreams.enumerated() {
             let path = "upstreams[\(i)]"
-            if !Self.isName(upstream.name) {
-                add("\(path).name", "\"\(upstream.name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
-            }
-            if !seen.insert(upstream.name).inserted {
-                add("\(path).name", "the name \"\(upstream.name)\" is used twice", "Give every upstream its own name.")
-            }
-            switch UpstreamURL.parse(upstream.baseURL) {
-            case .failure(let why):
-                add("\(path).base_url", why.message, why.hint)
-            case .success: break
-            }
+            checkEndpoint(name: upstream.name, url: upstream.baseURL, urlKey: "base_url", caFile: upstream.caFile, what: "upstream", seen: &seen, path, add)
             if upstream.kind == .azureOpenAI, upstream.apiVersion == nil {
                 add("\(path).api_version", "Azure OpenAI needs an api-version", "Set e.g. `api_version: 2024-10-21`.")
             }
             if upstream.kind != .azureOpenAI, upstream.apiVersion != nil || !upstream.deployments.isEmpty {
                 add("\(path)", "`api_version` and `deployments` apply to azure-openai upstreams only", "Remove them, or set `kind: azure-openai`.")
             }
-            switch upstream.credential {
-            case nil where upstream.kind != .openaiCompatible:
+            if let source = upstream.credential {
+                check(source, "\(path).credential", add)
+            } else if upstream.kind != .openaiCompatible {
                 add("\(path).credential", "a \(upstream.kind.rawValue) upstream needs a credential", "Set `credential: {file: /etc/airlock/keys/NAME}` or `{env: VAR}`.")
-            case .file(let file)? where !file.hasPrefix("/"):
-                add("\(path).credential.file", "\"\(file)\" is not an absolute path", "Use an absolute path readable only by the router user.")
-            case .environment(let name)? where name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }):
-                add("\(path).credential.env", "\"\(name)\" is not an environment variable name", "Use letters, digits and '_'.")
-            default: break
             }
-            if let caFile = upstream.caFile, !caFile.hasPrefix("/") {
-                add("\(path).ca_file", "\"\(caFile)\" is not an absolute path", "Use an absolute path to a PEM bundle.")
+            check(upstream.timeouts, upstream.breaker, path, add)
+        }
+    }
+
+    private func validateMCP(_ add: (String, String, String) -> Void) {
+        var seen = Set<String>()
+        for (i, server) in mcpServers.enumerated() {
+            let path = "mcp_servers[\(i)]"
+            checkEndpoint(name: server.name, url: server.url, urlKey: "url", caFile: server.caFile, what: "MCP server", seen: &seen, path, add)
+            if let oauth = server.oauth {
+                validateOAuth(oauth, "\(path).oauth", add)
+                if server.credential != nil {
+                    add("\(path).oauth", "`credential` and `oauth` are both set", "Use one: a static credential header or an OAuth grant.")
+                }
             }
-            let t = upstream.timeouts
-            check(t.connect, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.connect, "\(path).timeouts.connect", add)
-            check(t.responseHeaders, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.responseHeaders, "\(path).timeouts.response_headers", add)
-            check(t.idle, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.idle, "\(path).timeouts.idle", add)
-            check(upstream.breaker.failures, in: 1...10_000, "\(path).breaker.failures", add)
-            check(upstream.breaker.window, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.window", add)
-            check(upstream.breaker.cooldown, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.cooldown", add)
+            if let credential = server.credential {
+                check(credential.source, "\(path).credential", add)
+                let header = credential.header
+                if !Self.isHeaderName(header) {
+                    add("\(path).credential.header", "\"\(header)\" is not a header name", "Use letters, digits and '-', e.g. authorization or x-api-key.")
+                } else if Self.routerSetHeaders.contains(header) {
+                    add("\(path).credential.header", "\"\(header)\" is a header the router sets itself", "Name the header the server reads its credential from.")
+                }
+                if !credential.scheme.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                    add("\(path).credential.scheme", "\"\(credential.scheme)\" is not one token", "Use e.g. Bearer, or \"\" for none.")
+                }
+            }
+            check(server.timeouts, server.breaker, path, add)
+            check(server.maxListBytes, in: 1024...(64 << 20), "\(path).max_list_bytes", add)
+        }
+        for (i, sandbox) in sandboxes.enumerated() {
+            var granted = Set<String>()
+            for (j, access) in sandbox.mcp.enumerated() {
+                let path = "sandboxes[\(i)].mcp[\(j)]"
+                if !seen.contains(access.server) {
+                    let names = mcpServers.map { (server: MCPServerConfig) in server.name }.joined(separator: ", ")
+                    add("\(path).server", "no MCP server is named \"\(access.server)\"", names.isEmpty ? "Configure it under `mcp_servers`." : "Name one of: \(names).")
+                }
+                if !granted.insert(access.server).inserted {
+                    add("\(path).server", "server \"\(access.server)\" is listed twice for this sandbox", "List each server once, with all its tools.")
+                }
+                if access.tools.isEmpty {
+                    add("\(path).tools", "the list is empty, so no tool could be used", "List tool names or patterns, or remove the entry.")
+                }
+                for (k, tool) in access.tools.enumerated() where tool.isEmpty || tool.utf8.count > 128 || tool.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) {
+                    add("\(path).tools[\(k)]", "\"\(tool)\" is not a tool name or pattern", "Use the tool's name, with * for any run of characters.")
+                }
+                for (tool, digest) in access.pins.sorted(by: { $0.key < $1.key }) {
+                    if !Self.isSHA256Hex(digest) {
+                        add("\(path).pins[\"\(tool)\"]", "\"\(digest)\" is not a SHA-256 digest", "Copy the 64 lowercase hex digits `tool_digest` of the tool's receipt (or the router's log) shows.")
+                    }
+                    if !access.allows(tool: tool) {
+                        add("\(path).pins[\"\(tool)\"]", "the tool \"\(tool)\" is not allowed by `tools`, so its pin is never used", "Allow the tool, or remove the pin.")
+                    }
+                }
+                if let rate = access.rate {
+                    check(rate, "\(path).rate", add)
+                }
+            }
         }
     }
 
@@ -377,11 +413,96 @@ extension AirlockConfig {
         }
     }
 
+    private func validateOAuth(_ oauth: MCPOAuth, _ path: String, _ add: (String, String, String) -> Void) {
+        if case .failure(let why) = UpstreamURL.parse(oauth.tokenURL) {
+            add("\(path).token_url", why.message, why.hint)
+        }
+        if oauth.clientID.isEmpty || !oauth.clientID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            add("\(path).client_id", "\"\(oauth.clientID)\" is not a client id", "Use the id the authorization server issued, printable ASCII without spaces.")
+        }
+        if let scope = oauth.scope, scope.isEmpty || !scope.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            add("\(path).scope", "\"\(scope)\" is not a scope list", "Use space-separated scope names, or remove the key.")
+        }
+        if let secret = oauth.clientSecret { check(secret, "\(path).client_secret", add) }
+        if let refresh = oauth.refreshToken { check(refresh, "\(path).refresh_token", add) }
+        switch oauth.grant {
+        case .clientCredentials where oauth.clientSecret == nil:
+            add("\(path).client_secret", "the client_credentials grant needs a client secret", "Set `client_secret: {file: /etc/airlock/keys/NAME}`.")
+        case .refreshToken where oauth.refreshToken == nil:
+            add("\(path).refresh_token", "the refresh_token grant needs a refresh token", "Set `refresh_token: {file: /etc/airlock/keys/NAME}`.")
+        default: break
+        }
+    }
+
+    /// The name, URL and CA bundle of an upstream or an MCP server at `path`.
+    private func checkEndpoint(
+        name: String,
+        url: String,
+        urlKey: String,
+        caFile: String?,
+        what: String,
+        seen: inout Set<String>,
+        _ path: String,
+        _ add: (String, String, String) -> Void
+    ) {
+        if !Self.isName(name) {
+            add("\(path).name", "\"\(name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
+        }
+        if !seen.insert(name).inserted {
+            add("\(path).name", "the name \"\(name)\" is used twice", "Give every \(what) its own name.")
+        }
+        if case .failure(let why) = UpstreamURL.parse(url) {
+            add("\(path).\(urlKey)", why.message, why.hint)
+        }
+        if let caFile, !caFile.hasPrefix("/") {
+            add("\(path).ca_file", "\"\(caFile)\" is not an absolute path", "Use an absolute path to a PEM bundle.")
+        }
+    }
+
+    /// Where a credential is read from, at `path` (the `credential` key).
+    private func check(_ source: CredentialSource, _ path: String, _ add: (String, String, String) -> Void) {
+        switch source {
+        case .file(let file) where !file.hasPrefix("/"):
+            add("\(path).file", "\"\(file)\" is not an absolute path", "Use an absolute path readable only by the router user.")
+        case .environment(let name) where name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }):
+            add("\(path).env", "\"\(name)\" is not an environment variable name", "Use letters, digits and '_'.")
+        default: break
+        }
+    }
+
+    /// `timeouts` and `breaker` of an upstream or an MCP server at `path`.
+    private func check(_ t: UpstreamTimeouts, _ breaker: BreakerSettings, _ path: String, _ add: (String, String, String) -> Void) {
+        check(t.connect, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.connect, "\(path).timeouts.connect", add)
+        check(t.responseHeaders, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.responseHeaders, "\(path).timeouts.response_headers", add)
+        check(t.idle, in: .milliseconds(1)...UpstreamTimeouts.Ceiling.idle, "\(path).timeouts.idle", add)
+        check(breaker.failures, in: 1...10_000, "\(path).breaker.failures", add)
+        check(breaker.window, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.window", add)
+        check(breaker.cooldown, in: .milliseconds(1)...(.seconds(3600)), "\(path).breaker.cooldown", add)
+    }
+
     private func check(_ rate: RateSettings, _ path: String, _ add: (String, String, String) -> Void) {
         if !(rate.rps > 0 && rate.rps <= 1_000_000) {
             add("\(path).rps", "\(rate.rps) is out of range", "Use a rate above 0 and at most 1000000 per second.")
         }
         check(rate.burst, in: 1...10_000_000, "\(path).burst", add)
+    }
+
+    /// Headers the router writes on a request to an MCP server itself; a credential may not name one.
+    static let routerSetHeaders: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "mcp-session-id", "mcp-protocol-version",
+        "content-type", "accept", "traceparent", "x-request-id",
+    ]
+
+    static func isHeaderName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        func ok(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D }
+        return !bytes.isEmpty && bytes.count <= 64 && bytes.allSatisfy(ok)
+    }
+
+    static func isSHA256Hex(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func ok(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) }
+        return bytes.count == 64 && bytes.allSatisfy(ok)
     }
 
     static func isToolType(_ name: String) -> Bool {

@@ -15,9 +15,12 @@ public struct AirlockConfig: Decodable, Sendable {
     public var retry: RetrySettings
     /// Required: a router without a receipt log must say `receipts: {enabled: false}`.
     public var receipts: ReceiptSettings
+    /// Remote MCP servers served to sandboxes at `/mcp/<name>`.
+    public var mcpServers: [MCPServerConfig]
 
     enum CodingKeys: String, CodingKey {
         case version, router, sandboxes, tenants, upstreams, models, retry, receipts
+        case mcpServers = "mcp_servers"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,6 +33,7 @@ public struct AirlockConfig: Decodable, Sendable {
         models = try c.decode([ModelRoute].self, forKey: .models)
         retry = try c.decodeIfPresent(RetrySettings.self, forKey: .retry) ?? RetrySettings()
         receipts = try c.decode(ReceiptSettings.self, forKey: .receipts)
+        mcpServers = try c.decodeIfPresent([MCPServerConfig].self, forKey: .mcpServers) ?? []
     }
 
     public init(
@@ -40,7 +44,8 @@ public struct AirlockConfig: Decodable, Sendable {
         upstreams: [UpstreamConfig],
         models: [ModelRoute],
         retry: RetrySettings = RetrySettings(),
-        receipts: ReceiptSettings = .disabled
+        receipts: ReceiptSettings = .disabled,
+        mcpServers: [MCPServerConfig] = []
     ) {
         self.version = version
         self.router = router
@@ -50,5 +55,6 @@ public struct AirlockConfig: Decodable, Sendable {
         self.models = models
         self.retry = retry
         self.receipts = receipts
+        self.mcpServers = mcpServers
     }
 }

@@ -23,6 +23,8 @@ public struct SandboxPolicy: Decodable, Sendable {
     public var maxChoices: Int
     /// How this sandbox's requests are reserved against its tenant's token budgets.
     public var budget: SandboxBudget
+    /// The MCP servers this sandbox may reach at `/mcp/<server>`, and which of their tools; none by default.
+    public var mcp: [MCPAccess]
 
     enum CodingKeys: String, CodingKey {
         case name, tenant, uids, gids, models, rate, egress
@@ -31,7 +33,7 @@ public struct SandboxPolicy: Decodable, Sendable {
         case providerTools = "provider_tools"
         case anthropicBetas = "anthropic_betas"
         case maxChoices = "max_choices"
-        case budget
+        case budget, mcp
     }
 
     /// Betas that change how the provider treats the request itself, and make it reach nothing and run nothing
@@ -59,6 +61,7 @@ public struct SandboxPolicy: Decodable, Sendable {
         anthropicBetas = try c.decodeIfPresent([String].self, forKey: .anthropicBetas)
         maxChoices = try c.decodeIfPresent(Int.self, forKey: .maxChoices) ?? 1
         budget = try c.decodeIfPresent(SandboxBudget.self, forKey: .budget) ?? SandboxBudget()
+        mcp = try c.decodeIfPresent([MCPAccess].self, forKey: .mcp) ?? []
     }
 
     public init(
@@ -74,9 +77,11 @@ public struct SandboxPolicy: Decodable, Sendable {
         providerTools: [String] = [],
         anthropicBetas: [String]? = nil,
         maxChoices: Int = 1,
-        budget: SandboxBudget = SandboxBudget()
+        budget: SandboxBudget = SandboxBudget(),
+        mcp: [MCPAccess] = []
     ) {
         self.budget = budget
+        self.mcp = mcp
         self.egress = egress
         self.providerTools = providerTools
         self.anthropicBetas = anthropicBetas
@@ -94,6 +99,11 @@ public struct SandboxPolicy: Decodable, Sendable {
     /// Whether this sandbox may call `model` (an agent-facing name from `models`).
     public func allows(model: String) -> Bool {
         models.contains("*") || models.contains(model)
+    }
+
+    /// This sandbox's access to the MCP server `server`, or nil when it has none.
+    public func mcpAccess(_ server: String) -> MCPAccess? {
+        mcp.first { $0.server == server }
     }
 }
 

@@ -26,6 +26,18 @@ public enum APIFamily: String, ConfigEnum {
 public enum CredentialSource: Sendable, Hashable {
     case file(String)
     case environment(String)
+
+    /// The source a `credential` mapping names: exactly one of `file` or `env`.
+    static func decode(file: String?, env: String?, codingPath: [any CodingKey]) throws -> CredentialSource {
+        switch (file, env) {
+        case (let file?, nil): return .file(file)
+        case (nil, let env?): return .environment(env)
+        default:
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath, debugDescription: "`credential` needs exactly one of `file` or `env`")
+            )
+        }
+    }
 }
 
 /// One upstream provider endpoint.
@@ -65,17 +77,7 @@ public struct UpstreamConfig: Decodable, Sendable {
         kind = try c.decode(UpstreamKind.self, forKey: .kind)
         baseURL = try c.decode(String.self, forKey: .baseURL)
         if let cred = try c.decodeIfPresent(CredentialKeys.self, forKey: .credential) {
-            switch (cred.file, cred.env) {
-            case (let file?, nil): credential = .file(file)
-            case (nil, let env?): credential = .environment(env)
-            default:
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: c.codingPath + [CodingKeys.credential],
-                        debugDescription: "`credential` needs exactly one of `file` or `env`"
-                    )
-                )
-            }
+            credential = try CredentialSource.decode(file: cred.file, env: cred.env, codingPath: c.codingPath + [CodingKeys.credential])
         } else {
             credential = nil
         }

@@ -7,7 +7,7 @@ extension Receipt {
         "v", "origin", "index", "time", "kind", "sandbox", "tenant", "uid", "route", "provider", "upstream", "model",
         "decision", "reason", "status", "attempts", "tokens_in", "tokens_out", "latency_us", "trace_id",
         "policy_digest", "request_hmac", "response_hmac", "request_index", "host", "port", "address", "bytes_up",
-        "bytes_down", "duration_us", "count",
+        "bytes_down", "duration_us", "count", "server", "method", "tool", "tool_digest", "is_error",
     ]
 
     /// The members of the record except `index`, validated.
@@ -52,6 +52,13 @@ extension Receipt {
             add("bytes_up", egress.bytesUp)
             add("bytes_down", egress.bytesDown)
             add("duration_us", egress.durationMicroseconds)
+        }
+        if let mcp {
+            add("server", mcp.server)
+            add("method", mcp.method)
+            add("tool", mcp.tool)
+            add("tool_digest", mcp.toolDigest)
+            add("is_error", mcp.isError)
         }
         for (name, value) in extensions.sorted(by: { $0.key < $1.key }) {
             guard Self.isValidExtensionName(name) else {

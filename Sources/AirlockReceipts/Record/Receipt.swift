@@ -53,6 +53,8 @@ public struct Receipt: Sendable, Hashable {
     public var requestIndex: UInt64?
     /// For an egress record: the connection.
     public var egress: Egress?
+    /// For an MCP record: the server, the JSON-RPC method and tool.
+    public var mcp: MCP?
     /// Members the log itself writes (`keys`, `torn_bytes`). Format version 1 defines no others, so the log refuses
     /// a receipt with any other name (docs/receipts.md section 3.2).
     public var extensions: [String: ReceiptValue]
@@ -83,6 +85,28 @@ public struct Receipt: Sendable, Hashable {
         }
     }
 
+    /// The MCP request an `mcp` receipt describes. Strings are names and digests, never arguments or results.
+    public struct MCP: Sendable, Hashable {
+        /// The configured server name.
+        public var server: String?
+        /// The JSON-RPC method (`tools/call`, `tools/list`, ...), or `response` / `notification` shapes, at most 64 bytes.
+        public var method: String?
+        /// For `tools/call`: the tool's name.
+        public var tool: String?
+        /// For `tools/call`: SHA-256 (hex) of the tool's definition as last listed, when known.
+        public var toolDigest: String?
+        /// For `tools/call` answered with a result: 1 when the result says `isError`, else 0.
+        public var isError: Int64?
+
+        public init(server: String? = nil, method: String? = nil, tool: String? = nil, toolDigest: String? = nil, isError: Int64? = nil) {
+            self.server = server
+            self.method = method
+            self.tool = tool
+            self.toolDigest = toolDigest
+            self.isError = isError
+        }
+    }
+
     /// Creates a receipt; every field but `kind` is optional and omitted from the record when nil.
     public init(
         kind: ReceiptKind,
@@ -108,6 +132,7 @@ public struct Receipt: Sendable, Hashable {
         responseHMAC: BodyDigest? = nil,
         requestIndex: UInt64? = nil,
         egress: Egress? = nil,
+        mcp: MCP? = nil,
         extensions: [String: ReceiptValue] = [:]
     ) {
         self.kind = kind
@@ -133,6 +158,7 @@ public struct Receipt: Sendable, Hashable {
         self.responseHMAC = responseHMAC
         self.requestIndex = requestIndex
         self.egress = egress
+        self.mcp = mcp
         self.extensions = extensions
     }
 }

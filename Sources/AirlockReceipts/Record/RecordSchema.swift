@@ -11,9 +11,10 @@
 enum RecordSchema {
     /// Every member format version 1 defines. No other member may appear.
     enum Member: UInt8, CaseIterable {
-        case address, attempts, bytesDown, bytesUp, count, decision, durationUs, host, index, keys, kind, latencyUs, model
-        case origin, policyDigest, port, provider, reason, requestHMAC, requestIndex, responseHMAC, route, sandbox
-        case status, tenant, time, tokensIn, tokensOut, traceID, tornBytes, uid, upstream, v
+        case address, attempts, bytesDown, bytesUp, count, decision, durationUs, host, index, isError, keys, kind
+        case latencyUs, method, model, origin, policyDigest, port, provider, reason, requestHMAC, requestIndex
+        case responseHMAC, route, sandbox, server, status, tenant, time, tokensIn, tokensOut, tool, toolDigest
+        case traceID, tornBytes, uid, upstream, v
 
         var name: String { staticName.description }
 
@@ -28,9 +29,11 @@ enum RecordSchema {
             case .durationUs: "duration_us"
             case .host: "host"
             case .index: "index"
+            case .isError: "is_error"
             case .keys: "keys"
             case .kind: "kind"
             case .latencyUs: "latency_us"
+            case .method: "method"
             case .model: "model"
             case .origin: "origin"
             case .policyDigest: "policy_digest"
@@ -42,11 +45,14 @@ enum RecordSchema {
             case .responseHMAC: "response_hmac"
             case .route: "route"
             case .sandbox: "sandbox"
+            case .server: "server"
             case .status: "status"
             case .tenant: "tenant"
             case .time: "time"
             case .tokensIn: "tokens_in"
             case .tokensOut: "tokens_out"
+            case .tool: "tool"
+            case .toolDigest: "tool_digest"
             case .traceID: "trace_id"
             case .tornBytes: "torn_bytes"
             case .uid: "uid"
@@ -57,8 +63,8 @@ enum RecordSchema {
 
         var isString: Bool {
             switch self {
-            case .address, .decision, .host, .keys, .kind, .model, .origin, .policyDigest, .provider, .reason,
-                .requestHMAC, .responseHMAC, .route, .sandbox, .tenant, .traceID, .upstream:
+            case .address, .decision, .host, .keys, .kind, .method, .model, .origin, .policyDigest, .provider, .reason,
+                .requestHMAC, .responseHMAC, .route, .sandbox, .server, .tenant, .tool, .toolDigest, .traceID, .upstream:
                 true
             default: false
             }
@@ -72,7 +78,7 @@ enum RecordSchema {
     /// The longest reason code.
     static let maxCodeBytes = 64
 
-    static let kinds: [StaticString] = ["request", "completion", "egress", "admin"]
+    static let kinds: [StaticString] = ["request", "completion", "egress", "mcp", "admin"]
     static let decisions: [StaticString] = ["allow", "deny", "ok", "error"]
     /// The admin record that announces the signing keys; the only record that holds `keys`.
     static let keysChanged: StaticString = "signing_keys_changed"
@@ -90,7 +96,7 @@ enum RecordSchema {
             case UInt8(ascii: "h"): candidate = .host
             case UInt8(ascii: "k"): candidate = s[2] == UInt8(ascii: "y") ? .keys : .kind
             case UInt8(ascii: "p"): candidate = .port
-            default: candidate = .time
+            default: candidate = s[1] == UInt8(ascii: "o") ? .tool : .time
             }
         case 5:
             switch s[0] {
@@ -101,9 +107,10 @@ enum RecordSchema {
             }
         case 6:
             switch s[0] {
+            case UInt8(ascii: "m"): candidate = .method
             case UInt8(ascii: "o"): candidate = .origin
             case UInt8(ascii: "r"): candidate = .reason
-            case UInt8(ascii: "s"): candidate = .status
+            case UInt8(ascii: "s"): candidate = s[1] == UInt8(ascii: "t") ? .status : .server
             default: candidate = .tenant
             }
         case 7: candidate = s[0] == UInt8(ascii: "a") ? .address : .sandbox
@@ -112,6 +119,7 @@ enum RecordSchema {
             case UInt8(ascii: "a"): candidate = .attempts
             case UInt8(ascii: "b"): candidate = .bytesUp
             case UInt8(ascii: "d"): candidate = .decision
+            case UInt8(ascii: "i"): candidate = .isError
             case UInt8(ascii: "p"): candidate = .provider
             case UInt8(ascii: "t"): candidate = .traceID
             default: candidate = .upstream
@@ -123,7 +131,7 @@ enum RecordSchema {
             case UInt8(ascii: "l"): candidate = .latencyUs
             default: candidate = s[1] == UInt8(ascii: "o") && s[2] == UInt8(ascii: "k") ? .tokensOut : .tornBytes
             }
-        case 11: candidate = .durationUs
+        case 11: candidate = s[0] == UInt8(ascii: "d") ? .durationUs : .toolDigest
         case 12: candidate = .requestHMAC
         case 13:
             switch s[2] {
@@ -193,6 +201,8 @@ enum RecordSchema {
             return isLowerHex(raw, count: 64) ? nil : "is not 64 lowercase hex digits"
         case .traceID:
             return isLowerHex(raw, count: 32) ? nil : "is not 32 lowercase hex digits"
+        case .toolDigest:
+            return isLowerHex(raw, count: 64) ? nil : "is not 64 lowercase hex digits"
         default:
             return nil
         }
@@ -205,6 +215,8 @@ enum RecordSchema {
             return value >= 0 ? nil : "is negative"
         case .count, .tornBytes:
             return value >= 1 ? nil : "is not positive"
+        case .isError:
+            return value == 0 || value == 1 ? nil : "is not 0 or 1"
         case .uid:
             return value >= 0 && value <= Int64(UInt32.max) ? nil : "is not a UID (0 to 4294967295)"
         case .port:

@@ -37,8 +37,9 @@ enum Hex {
     }
 }
 
-enum Base64 {
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+/// Standard base64 (RFC 4648 section 4), the project's one encoder: checkpoints, proofs, HTTP Basic credentials.
+public enum Base64 {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         Data(bytes).base64EncodedString()
     }
 

@@ -38,7 +38,7 @@ final class Limiters: Sendable {
         inFlight = previous?.inFlight ?? Locked((0, [:]))
     }
 
-    private static func bucket(rate: RateSettings, now: ContinuousClock.Instant, previous: Locked<Bucket>?) -> Locked<Bucket> {
+    static func bucket(rate: RateSettings, now: ContinuousClock.Instant, previous: Locked<Bucket>?) -> Locked<Bucket> {
         guard let previous else { return Locked(Bucket(rate: rate.rps, burst: rate.burst, now: now)) }
         let old = previous.withLock { $0 }
         if old.rate == rate.rps && old.burst == Double(rate.burst) { return previous }
@@ -97,7 +97,7 @@ final class Limiters: Sendable {
         }
     }
 
-    private static func rateLimited(_ wait: Duration, scope: String) -> RouterError {
+    static func rateLimited(_ wait: Duration, scope: String) -> RouterError {
         let seconds = max(1, Int64((Double(wait.nanoseconds) / 1e9).rounded(.up)))
         return RouterError(status: 429, reason: "rate_limited", message: "Rate limit of \(scope) reached; retry after \(seconds) s.", retryAfterSeconds: seconds)
     }

@@ -71,6 +71,20 @@ final class RouterMetrics: Sendable {
         counter("airlock_upstream_retries_total", [("upstream", upstream)], help: "Attempts repeated after a retryable failure.").increment()
     }
 
+    /// One MCP request: `server` is a configured name, `method` one of ``MCPGateway/metricMethod(_:)``'s few values.
+    func mcp(server: String, method: String, outcome: String) {
+        counter("airlock_mcp_requests_total", [("server", server), ("method", method), ("outcome", outcome)], help: "MCP gateway requests by server, method (initialize, tools/list, tools/call, other) and outcome (ok, error, deny).").increment()
+    }
+
+    /// Tools taken out of `tools/list` answers: not allowed, or changed under a pin.
+    func mcpToolsWithheld(server: String, reason: String, _ count: Int) {
+        counter("airlock_mcp_tools_withheld_total", [("server", server), ("reason", reason)], help: "Tools the MCP gateway took out of tools/list answers, by server and reason (not_allowed, pin_mismatch).").increment(by: Int64(count))
+    }
+
+    func mcpBreakerState(server: String, _ value: Double) {
+        gauge("airlock_mcp_breaker_state", [("server", server)], help: "MCP server circuit breaker state: 0 closed, 1 half-open, 2 open.").set(value)
+    }
+
     func breakerState(upstream: String, _ value: Double) {
         gauge("airlock_upstream_breaker_state", [("upstream", upstream)], help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.").set(value)
     }

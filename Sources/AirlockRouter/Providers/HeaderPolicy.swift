@@ -17,13 +17,23 @@ enum HeaderPolicy {
     ]
     static let responseAllowedPrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
 
-    static func forwardRequest(_ inbound: HTTPHeaders) -> HTTPHeaders {
+    /// The inbound headers on `allowed` (``requestAllowed`` for model calls), names lowercased.
+    static func forwardRequest(_ inbound: HTTPHeaders, allowed: Set<String> = requestAllowed) -> HTTPHeaders {
         var out = HTTPHeaders()
-        for (name, value) in inbound where requestAllowed.contains(name.lowercased()) {
+        for (name, value) in inbound where allowed.contains(name.lowercased()) {
             out.add(name: name.lowercased(), value: value)
         }
         return out
     }
+
+    /// Agent → MCP server: the Streamable HTTP transport's own headers, never a credential or a cookie (the
+    /// MCP specification forbids passing the client's token through).
+    static let mcpRequestAllowed: Set<String> = [
+        "content-type", "accept", "user-agent", "mcp-session-id", "mcp-protocol-version", "last-event-id",
+    ]
+
+    /// MCP server → agent. Never `www-authenticate`: the server's authorization is the router's business.
+    static let mcpResponseAllowed: Set<String> = ["content-type", "cache-control", "mcp-session-id", "mcp-protocol-version"]
 
     static func isResponseAllowed(_ name: String) -> Bool {
         let lower = name.lowercased()

@@ -232,7 +232,9 @@ enum HeadChecks {
     static func check(_ head: HTTPRequestHead, limits: HTTPConnectionHandler.Limits) -> RouterError? {
         // CONNECT (which the parser treats as an upgrade and would leave hanging) and every other method the
         // router does not serve: refused on the head, before any body.
-        guard head.method == .GET || head.method == .POST else { return .methodNotAllowed }
+        // DELETE ends an MCP session (Streamable HTTP), so it is served on the MCP gateway's paths only.
+        guard head.method == .GET || head.method == .POST || (head.method == .DELETE && head.uri.hasPrefix(MCPGateway.pathPrefix))
+        else { return .methodNotAllowed }
         var headerBytes = head.uri.utf8.count
         for (name, value) in head.headers {
             headerBytes += name.utf8.count + value.utf8.count + 4

@@ -24,7 +24,8 @@ final class RequestPipeline: Sendable {
         let runtime = holder.current
         let endpoint = Endpoint.match(method: request.head.method.rawValue, path: request.path)
         let status = await handle(request, endpoint: endpoint, sink: sink, runtime: runtime)
-        runtime.metrics.request(route: endpoint?.rawValue ?? Denial.unknownRoute, status: status, sandbox: request.peer.sandbox?.name ?? "")
+        let route = endpoint?.rawValue ?? (request.path.hasPrefix(MCPGateway.pathPrefix) ? MCPGateway.route : Denial.unknownRoute)
+        runtime.metrics.request(route: route, status: status, sandbox: request.peer.sandbox?.name ?? "")
     }
 
     /// Serves one request; returns the status the agent was given.
@@ -45,14 +46,20 @@ final class RequestPipeline: Sendable {
         let path = request.path
         let family: APIFamily = path.hasPrefix("/v1/messages") ? .anthropic : .openai
         var denial = Denial(runtime: runtime, peer: request.peer, route: endpoint?.rawValue ?? Denial.unknownRoute, traceID: trace.traceID, family: family, common: common, sink: sink)
-        if endpoint == nil { denial.unknownPath = "\(head.method.rawValue) \(path)" }
+        let isMCP = endpoint == nil && path.hasPrefix(MCPGateway.pathPrefix)
+        if isMCP {
+            denial.route = MCPGateway.route
+            denial.kind = .mcp
+        } else if endpoint == nil {
+            denial.unknownPath = "\(head.method.rawValue) \(path)"
+        }
 
         // The rate limit comes before any other work, refusals included: past it, a flood is counted, not
         // recorded request by request (see FloodTally).
         if let refusal = runtime.limiters.admitRate(sandbox: request.peer.sandbox?.name) {
             return await denial.refusePastLimit(refusal, logger: logger)
         }
-        guard let endpoint else {
+        if endpoint == nil && !isMCP {
             return await denial.refuse(.notFound("\(head.method.rawValue) \(path.prefix(256))"), logger: logger)
         }
         guard let sandbox = request.peer.sandbox else {
@@ -67,6 +74,9 @@ final class RequestPipeline: Sendable {
                 RouterError(status: 403, reason: "unknown_sandbox", message: "Sandbox \"\(sandbox.name)\" is no longer configured; reconnect."),
                 logger: logger
             )
+        }
+        guard let endpoint else {
+            return await handleMCP(request, sandbox: sandbox, policy: policy, denial: denial, trace: trace, logger: logger, runtime: runtime)
         }
 
         if endpoint == .models || endpoint == .model {
@@ -192,8 +202,6 @@ final class RequestPipeline: Sendable {
         runtime: RouterRuntime
     ) async -> Int {
         let receipts = runtime.receipts
-        var requestDigest = receipts.bodyHasher()
-        request.body.withUnsafeReadableBytes { requestDigest?.update($0) }
         let first = route.targets.first!.0
         var intent = Receipt.router(
             .request,
@@ -206,14 +214,7 @@ final class RequestPipeline: Sendable {
         intent.provider = first.config.kind.rawValue
         intent.upstream = first.host
         intent.model = shape.model
-        intent.requestHMAC = requestDigest?.finalize()
-        let requestIndex: UInt64
-        do {
-            requestIndex = try await receipts.append(intent)
-        } catch {
-            logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
-            slot.release()
-            await denial.sink.error(.receiptLogUnavailable, family: endpoint.family, common: denial.common)
+        guard let requestIndex = await denial.appendIntent(&intent, body: request.body, slot: slot, logger: logger) else {
             return 503
         }
 
@@ -347,7 +348,7 @@ final class RequestPipeline: Sendable {
 
     /// Appends a completion receipt even if the request's task was cancelled by an agent disconnect.
     @discardableResult
-    private func appendCompletion(_ completion: Receipt, logger: Logger, runtime: RouterRuntime) async -> Bool {
+    func appendCompletion(_ completion: Receipt, logger: Logger, runtime: RouterRuntime) async -> Bool {
         var event = completion
         event.time = WallClock.nanoseconds()
         let receipts = runtime.receipts
@@ -475,6 +476,9 @@ struct Denial: Sendable {
     var model = ""
     /// Method and path of a request for an unknown route, digested into the receipt.
     var unknownPath: String?
+    /// `.mcp` for a request to the MCP gateway, whose receipt also names the server, method and tool.
+    var kind: ReceiptKind = .request
+    var mcp: Receipt.MCP?
 
     init(runtime: RouterRuntime, peer: PeerIdentity, route: String, traceID: String, family: APIFamily, common: ResponseSink.Common, sink: ResponseSink) {
         self.runtime = runtime
@@ -491,7 +495,15 @@ struct Denial: Sendable {
     func refuse(_ error: RouterError, logger: Logger) async -> Int {
         logger.info("request refused", metadata: ["refusal.reason": "\(error.reason)", "refusal.status": "\(error.status)"])
         runtime.metrics.refusal(reason: error.reason, sandbox: peer.sandbox?.name ?? "")
-        let recorded = await Self.record(
+        let recorded = await record(error, logger: logger)
+        let answer = recorded ? error : .receiptLogUnavailable
+        await sink.error(answer, family: family, common: common)
+        return answer.status
+    }
+
+    /// Appends this request's denial receipt; false when it could not be appended.
+    func record(_ error: RouterError, logger: Logger) async -> Bool {
+        await Self.record(
             error,
             runtime: runtime,
             peer: peer,
@@ -499,11 +511,10 @@ struct Denial: Sendable {
             unknownPath: unknownPath,
             model: model,
             traceID: traceID,
-            logger: logger
+            logger: logger,
+            kind: kind,
+            mcp: mcp
         )
-        let answer = recorded ? error : .receiptLogUnavailable
-        await sink.error(answer, family: family, common: common)
-        return answer.status
     }
 
     /// A refusal past a rate limit: recorded like any other if it is the peer's first this second, else counted into
@@ -515,6 +526,23 @@ struct Denial: Sendable {
             return error.status
         }
         return await refuse(error, logger: logger)
+    }
+
+    /// Appends an admitted request's intent receipt, with the HMAC of its body, and returns its index. When the log
+    /// cannot take it the request fails closed: the slot is given back, the agent answered 503, and nil returned, so
+    /// nothing goes upstream unrecorded.
+    func appendIntent(_ intent: inout Receipt, body: ByteBuffer, slot: SlotLease, logger: Logger) async -> UInt64? {
+        var digest = runtime.receipts.bodyHasher()
+        body.withUnsafeReadableBytes { digest?.update($0) }
+        intent.requestHMAC = digest?.finalize()
+        do {
+            return try await runtime.receipts.append(intent)
+        } catch {
+            logger.error("receipt log append failed; refusing request", metadata: ["error": "\(error)"])
+            slot.release()
+            await sink.error(.receiptLogUnavailable, family: family, common: common)
+            return nil
+        }
     }
 
     /// Whether a refusal past the rate limit gets its own receipt (false: it was counted).
@@ -531,9 +559,12 @@ struct Denial: Sendable {
         unknownPath: String?,
         model: String,
         traceID: String,
-        logger: Logger
+        logger: Logger,
+        kind: ReceiptKind = .request,
+        mcp: Receipt.MCP? = nil
     ) async -> Bool {
-        var event = Receipt.router(.request, peer: peer, route: route, decision: "deny", reason: error.reason, traceID: traceID)
+        var event = Receipt.router(kind, peer: peer, route: route, decision: "deny", reason: error.reason, traceID: traceID)
+        event.mcp = mcp
         // An unlisted model name is the agent's text: one too long for a receipt field is left out, never a failed append.
         event.model = model.isEmpty || model.utf8.count > Receipt.maxStringBytes ? nil : model
         event.status = Int64(error.status)

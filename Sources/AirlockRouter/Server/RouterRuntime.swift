@@ -19,6 +19,8 @@ final class RouterRuntime: Sendable {
     let routes: [String: Route]
     let modelNames: [String]
     let upstreams: [String: Upstream]
+    /// The MCP servers of `/mcp/<name>`.
+    let mcp: MCPServers
     let limiters: Limiters
     let budgets: any TokenLedger
     let receipts: any ReceiptSink
@@ -53,6 +55,7 @@ final class RouterRuntime: Sendable {
             )
         }
         self.upstreams = upstreams
+        mcp = MCPServers(config: config, credentials: credentials, client: clients, previous: previous?.mcp)
         var routes: [String: Route] = [:]
         for model in config.models {
             routes[model.name] = Route(

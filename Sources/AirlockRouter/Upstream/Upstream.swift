@@ -25,39 +25,50 @@ final class Upstream: Sendable {
             caFile: config.caFile,
             connectTimeout: config.timeouts.connect.nanoseconds
         )
-        if let previous, previous.config.baseURL == config.baseURL, previous.config.breaker == config.breaker {
-            self.breaker = previous.breaker
-        } else {
-            self.breaker = Locked(
+        let keep = previous.flatMap { $0.config.baseURL == config.baseURL && $0.config.breaker == config.breaker ? $0.breaker : nil }
+        self.breaker = Locked.breaker(config.breaker, previous: keep)
+    }
+
+    func acquire() -> CircuitBreaker<ContinuousClock.Instant>.Permission { breaker.acquire() }
+    func recordSuccess() { breaker.recordSuccess() }
+    func recordFailure() { breaker.recordFailure() }
+    func releaseProbe() { breaker.releaseProbe() }
+
+    var breakerState: CircuitBreaker<ContinuousClock.Instant>.State {
+        breaker.withLock { $0.state }
+    }
+}
+
+/// A breaker shared by the requests of one upstream or MCP server, read against the continuous clock.
+extension Locked where Value == CircuitBreaker<ContinuousClock.Instant> {
+    /// `previous` when given (a reload that changed neither the address nor the settings), else a closed breaker.
+    static func breaker(_ settings: BreakerSettings, previous: Locked?) -> Locked {
+        previous
+            ?? Locked(
                 CircuitBreaker(
-                    failureThreshold: config.breaker.failures,
-                    window: config.breaker.window.duration,
-                    cooldown: config.breaker.cooldown.duration
+                    failureThreshold: settings.failures,
+                    window: settings.window.duration,
+                    cooldown: settings.cooldown.duration
                 )
             )
-        }
     }
 
     func acquire() -> CircuitBreaker<ContinuousClock.Instant>.Permission {
         let now = ContinuousClock.now
-        return breaker.withLock { $0.acquire(now: now) }
+        return withLock { $0.acquire(now: now) }
     }
 
     func recordSuccess() {
         let now = ContinuousClock.now
-        breaker.withLock { $0.recordSuccess(now: now) }
+        withLock { $0.recordSuccess(now: now) }
     }
 
     func recordFailure() {
         let now = ContinuousClock.now
-        breaker.withLock { $0.recordFailure(now: now) }
+        withLock { $0.recordFailure(now: now) }
     }
 
     func releaseProbe() {
-        breaker.withLock { $0.releaseProbe() }
-    }
-
-    var breakerState: CircuitBreaker<ContinuousClock.Instant>.State {
-        breaker.withLock { $0.state }
+        withLock { $0.releaseProbe() }
     }
 }

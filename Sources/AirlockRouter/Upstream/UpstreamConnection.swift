@@ -24,8 +24,10 @@ final class UpstreamConnection: @unchecked Sendable {
     func send(_ request: UpstreamRequest, exchange: UpstreamExchange, headDeadline: NIODeadline) {
         handler.begin(exchange, deadline: headDeadline, connection: self)
         var headers = request.headers
-        headers.replaceOrAdd(name: "content-length", value: String(request.body.readableBytes))
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: request.target, headers: headers)
+        if request.method == .POST || request.body.readableBytes > 0 {
+            headers.replaceOrAdd(name: "content-length", value: String(request.body.readableBytes))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)

@@ -72,14 +72,15 @@ final class UpstreamExchange: @unchecked Sendable {
     static let flushThreshold = 64 << 10
 
     private final class Relay {
-        let target: any Channel
+        /// Nil when the body is collected by the observer rather than written anywhere (see `collect`).
+        let target: (any Channel)?
         let flushEachRead: Bool
         let observer: any UpstreamBodyObserver
         let done: EventLoopPromise<Void>
         var unflushed = 0
         var waitingForWrite = false
 
-        init(target: any Channel, flushEachRead: Bool, observer: any UpstreamBodyObserver, done: EventLoopPromise<Void>) {
+        init(target: (any Channel)?, flushEachRead: Bool, observer: any UpstreamBodyObserver, done: EventLoopPromise<Void>) {
             self.target = target
             self.flushEachRead = flushEachRead
             self.observer = observer
@@ -135,11 +136,21 @@ final class UpstreamExchange: @unchecked Sendable {
     /// back), else only past `flushThreshold` (the caller flushes with the final part). Completes when the
     /// upstream body has ended; the final part is the caller's to write.
     func relay(head headPart: HTTPServerResponsePart, to target: any Channel, flushEachRead: Bool, observer: any UpstreamBodyObserver) -> EventLoopFuture<Void> {
-        loop.preconditionInEventLoop()
-        let done = loop.makePromise(of: Void.self)
-        let relay = Relay(target: target, flushEachRead: flushEachRead, observer: observer, done: done)
-        self.relay = relay
         target.write(headPart, promise: nil)
+        return start(Relay(target: target, flushEachRead: flushEachRead, observer: observer, done: loop.makePromise(of: Void.self)))
+    }
+
+    /// Passes the body to `observer` alone, for an answer the router reads itself (an OAuth token): what the
+    /// observer returns goes nowhere. Completes when the body has ended.
+    func collect(into observer: any UpstreamBodyObserver) -> EventLoopFuture<Void> {
+        start(Relay(target: nil, flushEachRead: false, observer: observer, done: loop.makePromise(of: Void.self)))
+    }
+
+    private func start(_ relay: Relay) -> EventLoopFuture<Void> {
+        loop.preconditionInEventLoop()
+        let done = relay.done
+        let target = relay.target
+        self.relay = relay
         let buffered = pending
         pending = []
         pendingBytes = 0
@@ -151,8 +162,8 @@ final class UpstreamExchange: @unchecked Sendable {
         } else if ended {
             finishRelay(.success(()))
         } else {
-            if flushEachRead {
-                target.flush()
+            if relay.flushEachRead {
+                target?.flush()
                 relay.unflushed = 0
             }
             connection?.resumeReads()
@@ -189,7 +200,7 @@ final class UpstreamExchange: @unchecked Sendable {
         }
         guard let relay, relay.unflushed > 0 else { return }
         if relay.flushEachRead || relay.unflushed >= Self.flushThreshold {
-            relay.target.flush()
+            relay.target?.flush()
             relay.unflushed = 0
         }
     }
@@ -222,19 +233,19 @@ final class UpstreamExchange: @unchecked Sendable {
     // MARK: Internals
 
     private func pass(_ upstreamChunk: ByteBuffer, _ relay: Relay) {
-        guard let chunk = relay.observer.pass(upstreamChunk), chunk.readableBytes > 0 else { return }
+        guard let chunk = relay.observer.pass(upstreamChunk), chunk.readableBytes > 0, let target = relay.target else { return }
         relay.unflushed += chunk.readableBytes
         let part = HTTPServerResponsePart.body(.byteBuffer(chunk))
-        if relay.target.isWritable || relay.waitingForWrite {
-            relay.target.write(part, promise: nil)
+        if target.isWritable || relay.waitingForWrite {
+            target.write(part, promise: nil)
             return
         }
         // The agent reads slower than the upstream sends: stop reading upstream until this write is out.
         relay.waitingForWrite = true
         connection?.pauseReads()
         let written = loop.makePromise(of: Void.self)
-        relay.target.write(part, promise: written)
-        relay.target.flush()
+        target.write(part, promise: written)
+        target.flush()
         relay.unflushed = 0
         written.futureResult.whenComplete { [weak self] _ in
             relay.waitingForWrite = false
@@ -251,7 +262,7 @@ final class UpstreamExchange: @unchecked Sendable {
         switch result {
         case .success:
             if let tail = relay.observer.finish(), tail.readableBytes > 0 {
-                relay.target.write(HTTPServerResponsePart.body(.byteBuffer(tail)), promise: nil)
+                relay.target?.write(HTTPServerResponsePart.body(.byteBuffer(tail)), promise: nil)
             }
             relay.done.succeed(())
         case .failure(let error): relay.done.fail(error)
@@ -307,4 +318,6 @@ struct UpstreamRequest: Sendable {
     var target: String
     var headers: HTTPHeaders
     var body: ByteBuffer
+    /// POST for model calls; the MCP gateway also relays GET (the server's stream) and DELETE (end of a session).
+    var method: HTTPMethod = .POST
 }

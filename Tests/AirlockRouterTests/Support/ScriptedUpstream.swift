@@ -21,6 +21,8 @@ final class ScriptedUpstream: Sendable {
         var requests = 0
         var fds: [Int32] = []
         var stopped = false
+        /// Each request's head and body as received, in order.
+        var received: [String] = []
     }
 
     /// `respond(n)` gives the raw bytes for the n-th request (0-based, across connections).
@@ -45,6 +47,8 @@ final class ScriptedUpstream: Sendable {
 
     var connections: Int { state.withLock { $0.connections } }
     var requests: Int { state.withLock { $0.requests } }
+    /// Each request's head (lowercased) and body, in order.
+    var received: [String] { state.withLock { $0.received } }
 
     func stop() {
         let fds = state.withLock { s in
@@ -108,9 +112,11 @@ final class ScriptedUpstream: Sendable {
                 if n <= 0 { break outer }
                 pending.append(contentsOf: buffer[0..<n])
             }
+            let request = head + "\r\n\r\n" + String(decoding: pending[(end + 4)..<total], as: UTF8.self)
             pending.removeFirst(total)
             let index = state.withLock { s in
                 defer { s.requests += 1 }
+                s.received.append(request)
                 return s.requests
             }
             for (i, piece) in respond(index).enumerated() {

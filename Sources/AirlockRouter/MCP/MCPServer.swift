@@ -1,0 +1,132 @@
+import AirlockPolicy
+
+/// One configured MCP server at run time: where it is, the router's credential for it, its circuit breaker and
+/// the tool definitions it last listed.
+final class MCPServer: Sendable {
+    let config: MCPServerConfig
+    let origin: UpstreamOrigin
+    /// The request target: the path of the configured URL.
+    let target: String
+    /// The header that carries the router's credential, and its value; nil for a server without one.
+    let credentialHeader: CredentialHeader?
+    /// Shared with the server of the same name after a reload that changed neither its URL nor its breaker settings.
+    let breaker: Locked<CircuitBreaker<ContinuousClock.Instant>>
+    /// Tool name → digest of its definition as the server last listed it; kept across reloads of the same URL.
+    let listed: Locked<[String: String]>
+    /// The access token of a server with an `oauth` grant; kept across reloads that change neither URL nor grant.
+    let tokens: MCPTokenSource?
+
+    struct CredentialHeader: Sendable {
+        let name: String
+        let value: String
+    }
+
+    /// Key of the server's credential among the router's credentials (upstream names have no '/').
+    static func credentialKey(_ name: String, _ part: String? = nil) -> String {
+        part.map { "mcp_servers/\(name)/\($0)" } ?? "mcp_servers/\(name)"
+    }
+
+    init(config: MCPServerConfig, url: UpstreamURL, credentials: [String: Credential], previous: MCPServer?) {
+        let credential = credentials[Self.credentialKey(config.name)]
+        self.config = config
+        origin = UpstreamOrigin(
+            tls: url.tls,
+            host: url.host,
+            port: url.port,
+            caFile: config.caFile,
+            connectTimeout: config.timeouts.connect.nanoseconds
+        )
+        target = url.pathPrefix.isEmpty ? "/" : url.pathPrefix
+        if let credential, let header = config.credential {
+            let value = header.scheme.isEmpty ? credential.secret : "\(header.scheme) \(credential.secret)"
+            credentialHeader = CredentialHeader(name: header.header, value: value)
+        } else {
+            credentialHeader = nil
+        }
+        let same = previous.flatMap { $0.config.url == config.url ? $0 : nil }
+        breaker = Locked.breaker(config.breaker, previous: same?.config.breaker == config.breaker ? same?.breaker : nil)
+        listed = same?.listed ?? Locked([:])
+        if let oauth = config.oauth, case .success(let tokenURL) = UpstreamURL.parse(oauth.tokenURL) {
+            if let kept = same?.tokens, same?.config.oauth == oauth {
+                tokens = kept
+            } else {
+                tokens = MCPTokenSource(
+                    oauth: oauth,
+                    url: tokenURL,
+                    resource: config.url,
+                    caFile: config.caFile,
+                    timeouts: config.timeouts,
+                    clientSecret: credentials[Self.credentialKey(config.name, "client_secret")]?.secret,
+                    refreshToken: credentials[Self.credentialKey(config.name, "refresh_token")]?.secret
+                )
+            }
+        } else {
+            tokens = nil
+        }
+    }
+
+    var host: String { origin.host }
+}
+
+/// The MCP servers and the per-sandbox, per-server rate limits, rebuilt on reload from the previous ones.
+final class MCPServers: Sendable {
+    typealias Bucket = TokenBucket<ContinuousClock.Instant>
+    let byName: [String: MCPServer]
+    let client: UpstreamHTTPClient
+    /// "sandbox/server" → bucket, for the sandboxes whose access names a rate.
+    private let buckets: [String: Locked<Bucket>]
+
+    init(config: AirlockConfig, credentials: [String: Credential], client: UpstreamHTTPClient, previous: MCPServers?) {
+        var servers: [String: MCPServer] = [:]
+        for server in config.mcpServers {
+            // Validation parsed every URL; one that no longer parses is left out rather than trusted.
+            guard case .success(let url) = UpstreamURL.parse(server.url) else { continue }
+            servers[server.name] = MCPServer(
+                config: server,
+                url: url,
+                credentials: credentials,
+                previous: previous?.byName[server.name]
+            )
+        }
+        byName = servers
+        self.client = client
+        let now = ContinuousClock.now
+        var buckets: [String: Locked<Bucket>] = [:]
+        for sandbox in config.sandboxes {
+            for access in sandbox.mcp {
+                guard let rate = access.rate else { continue }
+                let key = "\(sandbox.name)/\(access.server)"
+                buckets[key] = Limiters.bucket(rate: rate, now: now, previous: previous?.buckets[key])
+            }
+        }
+        self.buckets = buckets
+    }
+
+    /// A 429 when `sandbox` has used up its rate for `server`.
+    func admitRate(sandbox: String, server: String) -> RouterError? {
+        guard let bucket = buckets["\(sandbox)/\(server)"] else { return nil }
+        if case .limited(let wait) = bucket.withLock({ $0.take(now: ContinuousClock.now) }) {
+            return Limiters.rateLimited(wait, scope: "sandbox \"\(sandbox)\" for MCP server \"\(server)\"")
+        }
+        return nil
+    }
+}
+
+extension AirlockConfig {
+    /// Every credential the router reads, by owner: upstream names, and ``MCPServer/credentialKey(_:)`` of MCP servers.
+    var credentialSources: [(String, CredentialSource)] {
+        var sources = upstreams.compactMap { upstream in upstream.credential.map { (upstream.name, $0) } }
+        for server in mcpServers {
+            if let credential = server.credential {
+                sources.append((MCPServer.credentialKey(server.name), credential.source))
+            }
+            if let secret = server.oauth?.clientSecret {
+                sources.append((MCPServer.credentialKey(server.name, "client_secret"), secret))
+            }
+            if let refresh = server.oauth?.refreshToken {
+                sources.append((MCPServer.credentialKey(server.name, "refresh_token"), refresh))
+            }
+        }
+        return sources
+    }
+}
