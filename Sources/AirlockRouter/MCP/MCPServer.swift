@@ -15,6 +15,9 @@ final class MCPServer: Sendable {
     let listed: Locked<[String: String]>
     /// The access token of a server with an `oauth` grant; kept across reloads that change neither URL nor grant.
     let tokens: MCPTokenSource?
+    /// The sessions the server opened through this router, and the sandbox each belongs to; kept across reloads of
+    /// the same URL.
+    let sessions: Locked<MCPSessions>
 
     struct CredentialHeader: Sendable {
         let name: String
@@ -46,6 +49,7 @@ final class MCPServer: Sendable {
         let same = previous.flatMap { $0.config.url == config.url ? $0 : nil }
         breaker = Locked.breaker(config.breaker, previous: same?.config.breaker == config.breaker ? same?.breaker : nil)
         listed = same?.listed ?? Locked([:])
+        sessions = same?.sessions ?? Locked(MCPSessions())
         if let oauth = config.oauth, case .success(let tokenURL) = UpstreamURL.parse(oauth.tokenURL) {
             if let kept = same?.tokens, same?.config.oauth == oauth {
                 tokens = kept
@@ -66,6 +70,43 @@ final class MCPServer: Sendable {
     }
 
     var host: String { origin.host }
+}
+
+/// Which sandbox each MCP session belongs to: the one whose request opened it (the server's `Mcp-Session-Id`
+/// answer to a request that carried none). A session id is honoured only from that sandbox, so an id one sandbox
+/// learns of (from a log, a shared file, a guess) does not let it act in another's session under the router's
+/// credential. At most `capacity` sessions per server are remembered; the oldest is forgotten first, and its
+/// sandbox then gets 404 and opens a new one, as the MCP transport specifies for a session a server no longer has.
+struct MCPSessions: Sendable {
+    static let capacity = 4_096
+    private var owners: [String: String] = [:]
+    /// Session ids in the order they were opened (an ended one stays here until it comes up for eviction).
+    private var opened: [String] = []
+    private var start = 0
+
+    /// The sandbox `id` was opened for, or nil.
+    func owner(of id: String) -> String? { owners[id] }
+
+    mutating func open(_ id: String, for sandbox: String) {
+        guard owners.updateValue(sandbox, forKey: id) == nil else { return }
+        opened.append(id)
+        while owners.count > Self.capacity, start < opened.count {
+            owners[opened[start]] = nil
+            start += 1
+        }
+        // Ended sessions leave ids behind here: compacted once they make up half the list, so it stays bounded.
+        if opened.count - start > 2 * Self.capacity {
+            opened = opened[start...].filter { owners[$0] != nil }
+            start = 0
+        } else if start > Self.capacity {
+            opened.removeFirst(start)
+            start = 0
+        }
+    }
+
+    mutating func end(_ id: String) {
+        owners[id] = nil
+    }
 }
 
 /// The MCP servers and the per-sandbox, per-server rate limits, rebuilt on reload from the previous ones.

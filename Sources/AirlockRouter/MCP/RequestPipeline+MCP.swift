@@ -69,6 +69,26 @@ extension RequestPipeline {
         if let limited = runtime.mcp.admitRate(sandbox: sandbox.name, server: name) {
             return await refuse(limited)
         }
+        let sessionIDs = request.head.headers["mcp-session-id"]
+        if sessionIDs.count > 1 {
+            return await refuse(
+                RouterError(
+                    status: 400,
+                    reason: "mcp_session_ambiguous",
+                    message: "The request carries \(sessionIDs.count) Mcp-Session-Id headers; send one."
+                )
+            )
+        }
+        if let id = sessionIDs.first, server.sessions.withLock({ $0.owner(of: id) }) != sandbox.name {
+            return await refuse(
+                RouterError(
+                    status: 404,
+                    reason: "mcp_session_not_found",
+                    message:
+                        "MCP server \"\(name)\" has no session with this Mcp-Session-Id opened by sandbox \"\(sandbox.name)\" through this router; start a new session with initialize."
+                )
+            )
+        }
         var message: MCPMessage?
         if method == .POST {
             if let refusal = runtime.checkContentType(request.head.headers) {
@@ -113,6 +133,7 @@ extension RequestPipeline {
         }
         return await forwardMCP(
             request,
+            sandbox: sandbox.name,
             message: message,
             server: server,
             access: access,
@@ -180,6 +201,7 @@ extension RequestPipeline {
 
     private func forwardMCP(
         _ request: InboundRequest,
+        sandbox: String,
         message: MCPMessage?,
         server: MCPServer,
         access: MCPAccess,
@@ -295,6 +317,14 @@ extension RequestPipeline {
             )
         }
         let status = Int(head.status.code)
+        if (200..<300).contains(status) {
+            // A session the server opened belongs to the sandbox that asked; one it ended belongs to no one.
+            if let sent = request.head.headers.first(name: "mcp-session-id") {
+                if method == .DELETE { server.sessions.withLock { $0.end(sent) } }
+            } else if let opened = head.headers.first(name: "mcp-session-id") {
+                server.sessions.withLock { $0.open(opened, for: sandbox) }
+            }
+        }
         if status >= 500 {
             server.breaker.recordFailure()
         } else {

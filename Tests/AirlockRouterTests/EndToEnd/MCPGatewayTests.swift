@@ -42,6 +42,21 @@ struct MCPGatewayTests {
         Array("\(String(text.utf8.count, radix: 16))\r\n\(text)\r\n".utf8)
     }
 
+    /// The server's answer to `initialize`, opening session-7.
+    static let opening = Array(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: session-7\r\ncontent-length: 36\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}"
+            .utf8)
+
+    /// Opens session-7 for the harness's sandbox, as an SDK's `initialize` does.
+    static func openSession(_ h: Harness) async throws {
+        let opened = try await h.request(
+            "/mcp/tools",
+            body:
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+        )
+        #expect(opened.status == 200 && opened.headers.first(name: "mcp-session-id") == "session-7")
+    }
+
     static let eventStreamHead = Array(
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: session-7\r\nset-cookie: s=1\r\nwww-authenticate: Bearer\r\ntransfer-encoding: chunked\r\n\r\n"
             .utf8
@@ -54,14 +69,17 @@ struct MCPGatewayTests {
         let list =
             #"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","inputSchema":{}},{"name":"drop_db","inputSchema":{}},{"name":"add","inputSchema":{}}]}}"#
         let split = list.utf8.count / 2
-        let server = ScriptedUpstream(pieces: { _ in
-            [
-                Self.eventStreamHead + Self.chunk("event: message\r\ndata: " + String(list.prefix(split))),
-                Self.chunk(String(list.dropFirst(split)) + "\r\n\r\n") + Array("0\r\n\r\n".utf8),
-            ]
+        let server = ScriptedUpstream(pieces: { n in
+            n == 0
+                ? [Self.opening]
+                : [
+                    Self.eventStreamHead + Self.chunk("event: message\r\ndata: " + String(list.prefix(split))),
+                    Self.chunk(String(list.dropFirst(split)) + "\r\n\r\n") + Array("0\r\n\r\n".utf8),
+                ]
         })
         defer { server.stop() }
         try await withHarness(configure: Self.configure(port: server.port)) { h in
+            try await Self.openSession(h)
             let r = try await h.request(
                 "/mcp/tools",
                 body: #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
@@ -77,11 +95,63 @@ struct MCPGatewayTests {
             #expect(r.body.contains(#""name":"echo""#) && r.body.contains(#""name":"add""#))
             #expect(!r.body.contains("drop_db"))
             #expect(r.body.hasPrefix("event: message\ndata: {"))
-            let seen = try #require(server.received.first)
+            let seen = try #require(server.received.last)
             #expect(seen.contains("authorization: bearer \(Self.secret)"))
             #expect(!seen.contains("agent-token") && !seen.contains("c=agent") && !seen.contains("agent-key"))
             #expect(seen.contains("mcp-session-id: session-7") && seen.contains("mcp-protocol-version: 2025-06-18"))
             #expect(seen.hasPrefix("post /mcp http/1.1"))
+        }
+    }
+
+    @Test(
+        "an MCP session is honoured only from the sandbox it was issued to; an id the router did not see issued, or one ended, is 404 and never reaches the server"
+    )
+    func sessionsBoundToSandbox() async throws {
+        let server = ScriptedUpstream { _ in
+            let body = #"{"jsonrpc":"2.0","id":1,"result":{}}"#
+            return
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: session-7\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        defer { server.stop() }
+        let (fd, otherPort) = Loopback.listener()
+        let configure = Self.configure(port: server.port)
+        try await withHarness(configure: { c, directory in
+            try configure(&c, directory)
+            c.sandboxes.append(
+                SandboxPolicy(
+                    name: "other", tenant: Harness.tenant, models: ["embed-test"],
+                    mcp: [MCPAccess(server: "tools", tools: ["*"])]))
+            c.router.listeners.append(ListenerConfig(kind: .inherited(fd: fd, sandbox: "other")))
+        }) { h in
+            let list = #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
+            let initialize =
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+            let opened = try await h.request("/mcp/tools", body: initialize)
+            #expect(opened.status == 200 && opened.headers.first(name: "mcp-session-id") == "session-7")
+            #expect(server.requests == 1)
+
+            // Another sandbox presenting that session id (learnt from a log, a shared file, a guess) is refused.
+            let other = try RawSocket(port: otherPort)
+            other.send(
+                "POST /mcp/tools HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nmcp-session-id: session-7\r\nconnection: close\r\ncontent-length: \(list.utf8.count)\r\n\r\n\(list)"
+            )
+            let (stolen, _) = try await offPool { other.readAll() }
+            #expect(stolen.hasPrefix("HTTP/1.1 404"), "\(stolen)")
+            #expect(stolen.contains("mcp_session_not_found"))
+            let forged = try await h.request("/mcp/tools", body: list, headers: [("content-type", "application/json"), ("mcp-session-id", "session-8")])
+            #expect(forged.status == 404 && forged.body.contains("mcp_session_not_found"))
+            #expect(server.requests == 1)
+
+            let own = try await h.request(
+                "/mcp/tools", body: list, headers: [("content-type", "application/json"), ("mcp-session-id", "session-7")])
+            #expect(own.status == 200)
+            let ended = try await h.request(.DELETE, "/mcp/tools", headers: [("mcp-session-id", "session-7")])
+            #expect(ended.status == 200)
+            #expect(server.requests == 3)
+            let after = try await h.request(
+                "/mcp/tools", body: list, headers: [("content-type", "application/json"), ("mcp-session-id", "session-7")])
+            #expect(after.status == 404)
+            #expect(server.requests == 3)
         }
     }
 
@@ -123,30 +193,34 @@ struct MCPGatewayTests {
         }
     }
 
-    @Test("DELETE ends a session at the server; a GET stream is relayed; DELETE elsewhere is 405")
+    @Test("a GET stream is relayed; DELETE ends a session at the server; DELETE elsewhere is 405")
     func methods() async throws {
         let server = ScriptedUpstream(pieces: { n in
-            n == 0
-                ? [Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8)]
-                : [
+            switch n {
+            case 0: [Self.opening]
+            case 1:
+                [
                     Self.eventStreamHead
                         + Self.chunk("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"),
                     Array("0\r\n\r\n".utf8),
                 ]
+            default: [Array("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".utf8)]
+            }
         })
         defer { server.stop() }
         try await withHarness(configure: Self.configure(port: server.port)) { h in
-            let ended = try await h.request(.DELETE, "/mcp/tools", headers: [("mcp-session-id", "session-7")])
-            #expect(ended.status == 200)
+            try await Self.openSession(h)
             let stream = try await h.request(
                 .GET, "/mcp/tools", headers: [("accept", "text/event-stream"), ("mcp-session-id", "session-7")])
             #expect(stream.status == 200 && stream.body.contains("list_changed"))
+            let ended = try await h.request(.DELETE, "/mcp/tools", headers: [("mcp-session-id", "session-7")])
+            #expect(ended.status == 200)
             let received = server.received
-            #expect(received.count == 2)
+            #expect(received.count == 3)
+            #expect(received.dropFirst().first?.hasPrefix("get /mcp http/1.1") == true)
             #expect(
-                received.first?.hasPrefix("delete /mcp http/1.1") == true
-                    && received.first?.contains("content-length") == false)
-            #expect(received.last?.hasPrefix("get /mcp http/1.1") == true)
+                received.last?.hasPrefix("delete /mcp http/1.1") == true
+                    && received.last?.contains("content-length") == false)
             let refused = try await h.request(.DELETE, "/v1/chat/completions", headers: [])
             #expect(refused.status == 405)
         }
