@@ -85,16 +85,9 @@ public final class Router: Service, Sendable {
                 throw SystemCallError(call: "chown", subject: config.router.stateDirectory, errno: errno)
             }
         }
-        let budgets = try BudgetLedger(
-            directory: config.router.stateDirectory,
-            tenants: config.tenants,
-            now: WallClock.nanoseconds() / 1_000_000_000
-        )
-        if let chownTo {
-            _ = chown(budgets.path, chownTo.uid, chownTo.gid)
-        }
-        let digest = Hex.encode(SHA256.hash(data: loaded.source))
         let metrics = RouterMetrics()
+        let budgets = try await Self.openLedger(config, chownTo: chownTo, metrics: metrics, logger: logger)
+        let digest = Hex.encode(SHA256.hash(data: loaded.source))
         let ownedLog: ReceiptLogSink?
         let inner: any ReceiptSink
         if let receipts {
@@ -153,6 +146,7 @@ public final class Router: Service, Sendable {
             for channel in channels { try? await channel.close() }
             await clients.shutdown()
             try? await ownedLog?.close()
+            await budgets.close()
         }
         do {
             for listener in config.router.listeners {
@@ -223,6 +217,24 @@ public final class Router: Service, Sendable {
         return router
     }
 
+    /// The budget ledger: the journal in the state directory.
+    static func openLedger(
+        _ config: AirlockConfig,
+        chownTo: Privileges.Target?,
+        metrics: RouterMetrics,
+        logger: Logger
+    ) async throws -> any TokenLedger {
+        let journal = try BudgetLedger(
+            directory: config.router.stateDirectory,
+            tenants: config.tenants,
+            now: WallClock.nanoseconds() / 1_000_000_000
+        )
+        if let chownTo {
+            _ = chown(journal.path, chownTo.uid, chownTo.gid)
+        }
+        return journal
+    }
+
     private init(holder: RuntimeHolder, factory: ListenerFactory, logger: Logger, state: Shared) {
         self.holder = holder
         self.factory = factory
@@ -264,14 +276,22 @@ public final class Router: Service, Sendable {
             }
             metrics.breakerState(upstream: upstream.name, value)
         }
+        metrics.inFlight(state.tracker.inFlight)
+        metrics.connections(state.tracker.openConnections)
+    }
+}
+
+extension Router {
+    /// Refreshes the budget gauges. Not at scrape time: a shared ledger answers over the network, so this runs in
+    /// the router's once-a-second upkeep.
+    func sampleBudgets() async {
         let now = WallClock.nanoseconds() / 1_000_000_000
+        let metrics = state.metrics
         for tenant in state.budgets.tenantsWithBudgets {
-            let left = state.budgets.remaining(tenant: tenant, now: now)
+            let left = await state.budgets.remaining(tenant: tenant, now: now)
             if let day = left.day { metrics.budgetRemaining(tenant: tenant, period: "day", day) }
             if let month = left.month { metrics.budgetRemaining(tenant: tenant, period: "month", month) }
         }
-        metrics.inFlight(state.tracker.inFlight)
-        metrics.connections(state.tracker.openConnections)
     }
 }
 
