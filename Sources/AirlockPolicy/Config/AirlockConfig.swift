@@ -9,6 +9,8 @@ public struct AirlockConfig: Decodable, Sendable {
     public var sandboxes: [SandboxPolicy]
     /// Tenants own token budgets; every sandbox belongs to one.
     public var tenants: [TenantPolicy]
+    /// Where the tenants' budgets are kept (the journal unless told otherwise).
+    public var ledger: LedgerSettings
     public var upstreams: [UpstreamConfig]
     /// The models agents may name, each routed to an ordered list of upstreams.
     public var models: [ModelRoute]
@@ -17,7 +19,7 @@ public struct AirlockConfig: Decodable, Sendable {
     public var receipts: ReceiptSettings
 
     enum CodingKeys: String, CodingKey {
-        case version, router, sandboxes, tenants, upstreams, models, retry, receipts
+        case version, router, sandboxes, tenants, ledger, upstreams, models, retry, receipts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -26,6 +28,7 @@ public struct AirlockConfig: Decodable, Sendable {
         router = try c.decode(RouterSettings.self, forKey: .router)
         sandboxes = try c.decode([SandboxPolicy].self, forKey: .sandboxes)
         tenants = try c.decodeIfPresent([TenantPolicy].self, forKey: .tenants) ?? []
+        ledger = try c.decodeIfPresent(LedgerSettings.self, forKey: .ledger) ?? LedgerSettings()
         upstreams = try c.decode([UpstreamConfig].self, forKey: .upstreams)
         models = try c.decode([ModelRoute].self, forKey: .models)
         retry = try c.decodeIfPresent(RetrySettings.self, forKey: .retry) ?? RetrySettings()
@@ -37,6 +40,7 @@ public struct AirlockConfig: Decodable, Sendable {
         router: RouterSettings,
         sandboxes: [SandboxPolicy],
         tenants: [TenantPolicy] = [],
+        ledger: LedgerSettings = LedgerSettings(),
         upstreams: [UpstreamConfig],
         models: [ModelRoute],
         retry: RetrySettings = RetrySettings(),
@@ -46,6 +50,7 @@ public struct AirlockConfig: Decodable, Sendable {
         self.router = router
         self.sandboxes = sandboxes
         self.tenants = tenants
+        self.ledger = ledger
         self.upstreams = upstreams
         self.models = models
         self.retry = retry
