@@ -217,22 +217,41 @@ public final class Router: Service, Sendable {
         return router
     }
 
-    /// The budget ledger: the journal in the state directory.
+    /// The budget ledger `config.ledger` names: the journal in the state directory, or the shared PostgreSQL
+    /// database (its password file is read here, before privileges are dropped).
     static func openLedger(
         _ config: AirlockConfig,
         chownTo: Privileges.Target?,
         metrics: RouterMetrics,
         logger: Logger
     ) async throws -> any TokenLedger {
-        let journal = try BudgetLedger(
-            directory: config.router.stateDirectory,
-            tenants: config.tenants,
-            now: WallClock.nanoseconds() / 1_000_000_000
-        )
-        if let chownTo {
-            _ = chown(journal.path, chownTo.uid, chownTo.gid)
+        switch config.ledger.backend {
+        case .journal:
+            let journal = try BudgetLedger(
+                directory: config.router.stateDirectory,
+                tenants: config.tenants,
+                now: WallClock.nanoseconds() / 1_000_000_000
+            )
+            if let chownTo {
+                _ = chown(journal.path, chownTo.uid, chownTo.gid)
+            }
+            return journal
+        case .postgres:
+            guard let settings = config.ledger.postgres else {
+                throw RouterStartError("ledger.postgres: `backend: postgres` needs connection settings. Add host, database and user.")
+            }
+            let password = try settings.passwordFile.map {
+                try Credential.load(.file($0), owner: "ledger.postgres.password_file").secret
+            }
+            return try await PostgresLedger.start(
+                settings: settings,
+                password: password,
+                tenants: config.tenants,
+                cluster: config.ledger.cluster,
+                metrics: metrics,
+                logger: logger
+            )
         }
-        return journal
     }
 
     private init(holder: RuntimeHolder, factory: ListenerFactory, logger: Logger, state: Shared) {

@@ -2,8 +2,8 @@ import AirlockPolicy
 
 /// Where tenant token budgets are kept: reserve a request's worst case before it goes upstream, settle it to what
 /// the provider reports (or to the reservation when nothing is known). ``BudgetLedger`` keeps them in a journal on
-/// one host; a shared backend (issue 17) implements the same protocol. Calls that may do I/O are `async`: a
-/// network backend must never block one of the few threads of the cooperative pool.
+/// one host; ``PostgresLedger`` in a database every router of a deployment shares. Calls that may do I/O are
+/// `async`: a network backend must never block one of the few threads of the cooperative pool.
 public protocol TokenLedger: AnyObject, Sendable {
     /// Whether `tenant` has a day or month budget (a tenant without one is never refused and holds nothing).
     func hasBudget(tenant: String) -> Bool
@@ -19,7 +19,7 @@ public protocol TokenLedger: AnyObject, Sendable {
     func remaining(tenant: String, now: Int64) async -> (day: Int?, month: Int?)
 
     /// Periodic upkeep, about once a second and at shutdown: makes what was recorded durable (journal), renews
-    /// the router's lease and charges the holds of dead routers (a shared backend).
+    /// the router's lease and charges the holds of dead routers (PostgreSQL).
     func sync() async throws
 
     /// Ends the backend's background work at shutdown; records what is left first.
