@@ -96,6 +96,13 @@ let package = Package(
             path: "bench/receipts/Sources",
             swiftSettings: swiftSettings
         ),
+        // Reservations plus settlements per second on the shared PostgreSQL ledger and the journal (bench/ledger).
+        .executableTarget(
+            name: "airlock-ledger-bench",
+            dependencies: ["AirlockPolicy", "AirlockRouter", .product(name: "Logging", package: "swift-log")],
+            path: "bench/ledger/Sources",
+            swiftSettings: swiftSettings
+        ),
         .target(name: "AirlockEgressGuard", swiftSettings: swiftSettings),
         // Tries one socket operation and prints the exact errno: the egress guard's tests run it as other UIDs.
         .executableTarget(name: "airlock-netprobe", swiftSettings: swiftSettings),

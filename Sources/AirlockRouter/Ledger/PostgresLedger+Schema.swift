@@ -69,6 +69,16 @@ extension PostgresLedger {
         """,
     ]
 
+    /// Opens the shared ledger outside a router (benchmarks, tools): as the router does, without metrics.
+    public static func open(
+        settings: PostgresLedgerSettings,
+        password: String?,
+        tenants: [TenantPolicy],
+        logger: Logger
+    ) async throws -> PostgresLedger {
+        try await start(settings: settings, password: password, tenants: tenants, cluster: nil, metrics: nil, logger: logger)
+    }
+
     /// Connects, creates or checks the schema, and takes a lease. `password` comes from the router-owned
     /// `password_file`, read before privileges are dropped.
     static func start(
