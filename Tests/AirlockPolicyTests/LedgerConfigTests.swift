@@ -51,6 +51,7 @@ struct LedgerConfigTests {
         (postgres.replacingOccurrences(of: "/run/secrets/", with: "run/secrets/"), "ledger.postgres.password_file", "absolute path"),
         (postgres.replacingOccurrences(of: "db.internal", with: "\"db internal\""), "ledger.postgres.host", "not a host name"),
         (postgres.replacingOccurrences(of: "db.internal", with: "\"\""), "ledger.postgres.host", "not a host name"),
+        (postgres.replacingOccurrences(of: "db.internal", with: "10.0.0.5"), "ledger.postgres.host", "DNS name"),
         (postgres.replacingOccurrences(of: "user: router", with: "user: \"\""), "ledger.postgres.user", "identifier"),
         (postgres + "\n    pasword_file: /x", "ledger.postgres.pasword_file", "password_file"),
         (postgres.replacingOccurrences(of: "    host: db.internal\n", with: ""), "ledger.postgres", "host"),

@@ -14,6 +14,10 @@ public final class PostgresServer: @unchecked Sendable {
     public let password: String
     /// The password in a file of mode 0600 owned by the test's user, as the router wants it.
     public let passwordFile: String
+    /// With `tls`: the CA that signed the server's certificate (for `localhost` and 127.0.0.1), and one that did not.
+    public let caFile: String
+    public let otherCAFile: String
+    public let tls: Bool
     private let bin: String
     private let data: String
     private let lock = NSLock()
@@ -44,23 +48,27 @@ public final class PostgresServer: @unchecked Sendable {
         return nil
     }()
 
-    private init(bin: String, directory: String, port: Int, password: String) {
+    private init(bin: String, directory: String, port: Int, password: String, tls: Bool) {
         self.bin = bin
         self.directory = directory
         self.port = port
         self.password = password
+        self.tls = tls
         data = directory + "/data"
         passwordFile = directory + "/client/password"
+        caFile = directory + "/client/ca.crt"
+        otherCAFile = directory + "/client/other-ca.crt"
     }
 
     /// Creates a cluster and starts it; `durable: false` turns off fsync (tests), true keeps the defaults (bench).
-    public static func start(durable: Bool = false, maxConnections: Int = 200) async throws -> PostgresServer {
+    /// `tls`: the server accepts TLS connections only (`hostssl`), with a certificate from a CA made for the run.
+    public static func start(durable: Bool = false, maxConnections: Int = 200, tls: Bool = false) async throws -> PostgresServer {
         if let unavailable { throw TestSupportError(unavailable) }
         guard let bin = binaries else { throw TestSupportError("no PostgreSQL binaries") }
         let directory = TempDirectory.make()
         chmod(directory, 0o755)
         let password = "pw-\(UInt64.random(in: 0...UInt64.max))"
-        let server = PostgresServer(bin: bin, directory: directory, port: Loopback.freePort(), password: password)
+        let server = PostgresServer(bin: bin, directory: directory, port: Loopback.freePort(), password: password, tls: tls)
         mkdir(directory + "/client", 0o700)
         try TempDirectory.write(server.passwordFile, password + "\n", mode: 0o600)
         mkdir(server.data, 0o700)
@@ -85,6 +93,7 @@ public final class PostgresServer: @unchecked Sendable {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(conf.utf8))
         try handle.close()
+        if tls { try await server.makeCertificates() }
         try await server.startServer()
         try await server.psql("CREATE DATABASE \(server.database)", database: "postgres")
         return server
@@ -137,7 +146,8 @@ public final class PostgresServer: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "\(bin)/psql")
         process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database,
                              "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
-        process.environment = ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5", "LC_ALL": "C", "PATH": "/usr/bin:/bin"]
+        process.environment = ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5", "LC_ALL": "C", "PATH": "/usr/bin:/bin",
+                               "PGSSLMODE": tls ? "require" : "disable"]
         let pipe = Pipe()
         let errors = Pipe()
         process.standardOutput = pipe
@@ -163,6 +173,52 @@ public final class PostgresServer: @unchecked Sendable {
     public func ledgerYAML(extra: [String] = []) -> String {
         (["    host: 127.0.0.1", "    port: \(port)", "    database: \(database)", "    user: \(user)",
           "    password_file: \(passwordFile)", "    tls: disable"] + extra.map { "    " + $0 }).joined(separator: "\n")
+    }
+
+    /// A CA and a server certificate for `localhost` and 127.0.0.1 (EC P-256, two days), another CA that signed
+    /// nothing; `ssl = on`, and every TCP login must use TLS.
+    private func makeCertificates() async throws {
+        let work = directory + "/pki"
+        mkdir(work, 0o700)
+        try TempDirectory.write(work + "/san.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n", mode: 0o600)
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        let steps: [[String]] = [
+            ["req", "-x509"] + ec + ["-keyout", work + "/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=airlock test CA"],
+            ["req", "-x509"] + ec + ["-keyout", work + "/other.key", "-out", otherCAFile, "-days", "2", "-subj", "/CN=airlock other CA"],
+            ["req"] + ec + ["-keyout", data + "/server.key", "-out", work + "/server.csr", "-subj", "/CN=localhost"],
+            ["x509", "-req", "-in", work + "/server.csr", "-CA", caFile, "-CAkey", work + "/ca.key", "-CAcreateserial",
+             "-out", data + "/server.crt", "-days", "2", "-extfile", work + "/san.ext"],
+        ]
+        for step in steps {
+            let result = try await offPool { () throws -> (Int32, String) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+                process.arguments = step
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = pipe
+                try process.run()
+                let out = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: out, as: UTF8.self))
+            }
+            guard result.0 == 0 else { throw TestSupportError("openssl \(step.joined(separator: " ")): \(result.1)") }
+        }
+        chmod(data + "/server.key", 0o600)
+        if getuid() == 0 {
+            chown(data + "/server.key", 65534, 65534)
+            chown(data + "/server.crt", 65534, 65534)
+        }
+        let hba = data + "/pg_hba.conf"
+        let rules = try String(contentsOfFile: hba, encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("host ") ? "hostssl" + $0.dropFirst(4) : $0 }
+            .joined(separator: "\n")
+        try rules.write(toFile: hba, atomically: false, encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".utf8))
+        try handle.close()
     }
 
     private func asServerUser(_ executable: String, _ arguments: [String]) -> (String, [String]) {

@@ -384,6 +384,9 @@ extension AirlockConfig {
         }
         if pg.host.isEmpty || pg.host.utf8.count > 253 || pg.host.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F || $0 == "/" }) {
             add("ledger.postgres.host", "\"\(pg.host)\" is not a host name or address", "Use the database server's DNS name (needed for verify-full) or IP address.")
+        } else if pg.tls == .verifyFull && IPAddress.parse(pg.host) != nil {
+            // The client names the server by its host for certificate checks (and SNI) only when it is a DNS name.
+            add("ledger.postgres.host", "verify-full needs the server's DNS name, not the address \(pg.host)", "Use the name the server's certificate carries (or `tls: disable` on a trusted network).")
         }
         check(pg.port, in: 1...65_535, "ledger.postgres.port", add)
         for (key, value) in [("database", pg.database), ("user", pg.user)]

@@ -246,6 +246,44 @@ struct PostgresLedgerTests {
         }
     }
 
+    @Test("tls verify-full: a server whose certificate the CA signed is used; one it did not sign, or plain TCP, is refused")
+    func tlsVerifyFull() async throws {
+        let server = try await PostgresServer.start(tls: true)
+        func settings(tls: PostgresLedgerSettings.TLSMode, ca: String?) -> PostgresLedgerSettings {
+            var settings = Self.settings(server)
+            settings.host = "localhost"
+            settings.tls = tls
+            settings.caFile = ca
+            return settings
+        }
+        func open(_ settings: PostgresLedgerSettings) async throws -> PostgresLedger {
+            try await PostgresLedger.start(
+                settings: settings, password: server.password, tenants: [TenantPolicy(name: "t", tokensPerDay: 100)],
+                cluster: nil, metrics: nil, logger: Self.logger
+            )
+        }
+        let ledger = try await open(settings(tls: .verifyFull, ca: server.caFile))
+        _ = try Self.reserved(try await ledger.reserve(tenant: "t", tokens: 10, now: Self.noon))
+        await ledger.close()
+        await #expect {
+            _ = try await open(settings(tls: .verifyFull, ca: server.otherCAFile))
+        } throws: { error in
+            "\(error)".contains("ledger.postgres") && "\(error)".lowercased().contains("certificate")
+        }
+        // The server takes TLS logins only, so a plain connection is refused: TLS was really in use above.
+        await #expect {
+            _ = try await open(settings(tls: .disable, ca: nil))
+        } throws: { error in
+            "\(error)".contains("ledger.postgres")
+        }
+        await #expect {
+            _ = try await open(settings(tls: .verifyFull, ca: "/nonexistent/ca.crt"))
+        } throws: { error in
+            "\(error)".contains("ledger.postgres.ca_file") && "\(error)".contains("/nonexistent/ca.crt")
+        }
+        try await server.stop()
+    }
+
     @Test("the password file must be the router's own: group- or world-readable is refused, naming the key")
     func passwordFileMode() async throws {
         let server = try await PostgresServer.start()
