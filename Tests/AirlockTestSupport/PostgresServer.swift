@@ -190,19 +190,8 @@ public final class PostgresServer: @unchecked Sendable {
              "-out", data + "/server.crt", "-days", "2", "-extfile", work + "/san.ext"],
         ]
         for step in steps {
-            let result = try await offPool { () throws -> (Int32, String) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-                process.arguments = step
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let out = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: out, as: UTF8.self))
-            }
-            guard result.0 == 0 else { throw TestSupportError("openssl \(step.joined(separator: " ")): \(result.1)") }
+            let result = try await run("/usr/bin/openssl", step, asServer: false)
+            guard result.status == 0 else { throw TestSupportError("openssl \(step.joined(separator: " ")): \(result.output)") }
         }
         chmod(data + "/server.key", 0o600)
         if getuid() == 0 {
@@ -226,8 +215,9 @@ public final class PostgresServer: @unchecked Sendable {
         return ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments)
     }
 
-    private func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let (path, args) = asServerUser(executable, arguments)
+    /// Runs a program to its end (as the server's user unless `asServer` is false); its status and output.
+    private func run(_ executable: String, _ arguments: [String], asServer: Bool = true) async throws -> (status: Int32, output: String) {
+        let (path, args) = asServer ? asServerUser(executable, arguments) : (executable, arguments)
         return try await offPool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
