@@ -87,12 +87,13 @@ extension PostgresLedger {
         tenants: [TenantPolicy],
         cluster: LedgerSettings.ClusterBudget?,
         metrics: RouterMetrics?,
-        logger: Logger
+        logger: Logger,
+        startTimeout: Duration = .seconds(10)
     ) async throws -> PostgresLedger {
         let tls = try tlsConfiguration(settings)
         let timeout = settings.timeout.duration
         // Start-up is not on any request's path: the first logins (SCRAM) and the schema get more time.
-        let startTimeout = max(timeout, .seconds(10))
+        let startTimeout = max(timeout, startTimeout)
         let milliseconds = max(1, settings.timeout.nanoseconds / 1_000_000)
         // The server ends what the router has given up on: a statement, a lock wait, a transaction left open.
         let parameters = [
@@ -134,7 +135,7 @@ extension PostgresLedger {
                 database: settings.database,
                 tls: try tls.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable
             )
-            probe.options.connectTimeout = .nanoseconds(max(settings.timeout.nanoseconds, 10_000_000_000))
+            probe.options.connectTimeout = TimeAmount.nanoseconds(Int64(startTimeout.components.seconds) * 1_000_000_000)
             probe.options.additionalStartupParameters = parameters
             let logger = ledger.logger
             let configuration = probe
