@@ -19,9 +19,10 @@ extension PostgresLedger {
             s.syncs &+= 1
             return (Array(s.pendingSettles.values), Array(s.pendingCharges.values), s.syncs)
         }
-        for (reservation, tokens) in settles {
-            try await call("settle") { try await self.settleInDatabase(reservation, tokens: tokens) }
-            local.withLock { _ = $0.pendingSettles.removeValue(forKey: reservation.id) }
+        for pending in settles {
+            try await call("settle") { try await self.settleInDatabase(pending.reservation, tokens: pending.tokens) }
+            if let until = pending.until, ContinuousClock.now < until { continue }
+            local.withLock { _ = $0.pendingSettles.removeValue(forKey: pending.reservation.id) }
         }
         for charge in charges {
             try await call("reconcile") { try await self.chargeOnce(charge) }

@@ -31,6 +31,13 @@ public final class PostgresLedger: TokenLedger {
     let local = Mutex(LocalState())
     private let runner: Task<Void, Never>
 
+    struct PendingSettle {
+        var reservation: BudgetReservation
+        var tokens: Int
+        /// nil: until one settlement statement succeeds.
+        var until: ContinuousClock.Instant?
+    }
+
     /// What this router knows that the database does not, yet.
     struct LocalState {
         var serial: UInt64 = 0
@@ -41,9 +48,11 @@ public final class PostgresLedger: TokenLedger {
         var offlineOpen: [String: BudgetReservation] = [:]
         /// Offline reservations settled, to be charged to the database (idempotent by id).
         var pendingCharges: [String: BudgetReservation] = [:]
-        /// Settlements of database holds that could not be written (or reservations whose outcome is unknown,
-        /// released with 0), retried until they are.
-        var pendingSettles: [String: (reservation: BudgetReservation, tokens: Int)] = [:]
+        /// Settlements of database holds that could not be written, retried until one is. A reservation whose
+        /// outcome is unknown (its call timed out, the transaction may still commit) is released with 0 tokens at
+        /// every upkeep until `until`, by when the server has ended it (each statement is bounded by
+        /// `statement_timeout`).
+        var pendingSettles: [String: PendingSettle] = [:]
         var syncs: UInt64 = 0
     }
 
@@ -123,8 +132,9 @@ public final class PostgresLedger: TokenLedger {
             } catch {
                 logger.error("ledger reservation failed", metadata: ["tenant": "\(tenant)", "error": "\(String(reflecting: error))"])
                 // It may have committed before the deadline: release it (0 tokens: nothing went upstream).
+                let until = ContinuousClock.now + settings.timeout.duration * 10
                 local.withLock { s in
-                    s.pendingSettles[id] = (reservation, 0)
+                    s.pendingSettles[id] = PendingSettle(reservation: reservation, tokens: 0, until: until)
                     s.downUntil = ContinuousClock.now + .seconds(1)
                 }
             }
@@ -247,7 +257,7 @@ public final class PostgresLedger: TokenLedger {
             try await call("settle") { try await self.settleInDatabase(reservation, tokens: tokens) }
         } catch {
             // Retried by `sync()`; should this router die first, the hold is charged in full by a sweep.
-            local.withLock { $0.pendingSettles[reservation.id] = (reservation, tokens) }
+            local.withLock { $0.pendingSettles[reservation.id] = PendingSettle(reservation: reservation, tokens: tokens, until: nil) }
             throw LedgerUnavailable(reason: "settlement of \(reservation.id) queued for retry: \(String(reflecting: error))")
         }
     }

@@ -5,6 +5,7 @@ import AirlockPolicy
 import AirlockTestSupport
 import Foundation
 import Logging
+import Prometheus
 import Testing
 
 @testable import AirlockRouter
@@ -48,14 +49,15 @@ struct PostgresLedgerTests {
         _ tenants: [TenantPolicy],
         cluster: LedgerSettings.ClusterBudget? = nil,
         timeout: ConfigDuration = .seconds(20),
-        offline: Int? = nil
+        offline: Int? = nil,
+        metrics: RouterMetrics = RouterMetrics()
     ) async throws -> PostgresLedger {
         try await PostgresLedger.start(
             settings: settings(server, timeout: timeout, offline: offline),
             password: server.password,
             tenants: tenants,
             cluster: cluster,
-            metrics: RouterMetrics(),
+            metrics: metrics,
             logger: logger,
             startTimeout: .seconds(60)
         )
@@ -148,10 +150,11 @@ struct PostgresLedgerTests {
         try await server.stop()
     }
 
-    @Test("database stopped: reservations fail closed within the timeout, and work again once it is back")
+    @Test("database stopped: reservations fail closed within the timeout, counted in the metrics, and work again once it is back")
     func failClosed() async throws {
         let server = try await PostgresServer.start()
-        let ledger = try await Self.ledger(server, [TenantPolicy(name: "t", tokensPerDay: 1_000)], timeout: .seconds(3))
+        let metrics = RouterMetrics()
+        let ledger = try await Self.ledger(server, [TenantPolicy(name: "t", tokensPerDay: 1_000)], timeout: .seconds(3), metrics: metrics)
         let open = try Self.reserved(try await ledger.reserve(tenant: "t", tokens: 100, now: Self.noon))
         try await server.stop()
         let started = ContinuousClock.now
@@ -161,6 +164,9 @@ struct PostgresLedgerTests {
         // A timeout of 3 s; the margin is for a loaded machine. Without the deadline it would wait for the pool's
         // reconnection attempts, without end.
         #expect(ContinuousClock.now - started < .seconds(15))
+        let exposed = metrics.registry.emitToString()
+        #expect(exposed.contains(#"airlock_ledger_errors_total{operation="reserve"} 1"#), "\(exposed)")
+        #expect(exposed.contains(#"airlock_ledger_call_seconds_count{operation="reserve"} 2"#), "\(exposed)")
         // Through the request path's hold: 503 budget_unavailable.
         await #expect(throws: BudgetHold.ledgerUnavailable) {
             _ = try await BudgetHold.reserve(ledger, tenant: "t", worstCase: 10, now: Self.noon)
