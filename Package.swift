@@ -220,6 +220,10 @@ let package = Package(
                 "AirlockTestSupport",
                 "CAirlockLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The shared-ledger test reads the database over one connection (no psql process per poll).
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -4,7 +4,10 @@ import Glibc
 import AirlockMockUpstream
 import AirlockTestSupport
 import Foundation
+import Logging
 import NIOCore
+import NIOPosix
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -74,14 +77,25 @@ struct SharedLedgerProcessTests {
             routers.append(try await RouterProcessTests.startRouterWithPort(stack))
         }
 
-        // Watches the invariant while requests are in flight: charged plus held never exceeds the budget.
+        // Watches the invariant while requests are in flight: charged plus held never exceeds the budget. One
+        // connection of the test's own: a psql process per sample would spawn thousands of processes.
+        let database = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(),
+            configuration: .init(
+                host: "127.0.0.1", port: server.port, username: server.user, password: server.password,
+                database: server.database, tls: .disable
+            ),
+            id: 1,
+            logger: Logger(label: "test.shared-ledger")
+        )
         let run = RunState()
         let watcher = Task {
             var peak = 0
             var samples = 0
             while run.running && samples < 5_000 {
                 samples += 1
-                peak = max(peak, (try? await server.integer("SELECT COALESCE(sum(charged + held), 0) FROM airlock_budget")) ?? 0)
+                peak = max(peak, (try? await Self.integer(database, "SELECT COALESCE(sum(charged + held), 0)::bigint FROM airlock_budget")) ?? 0)
+                try? await Task.sleep(for: .milliseconds(5))
             }
             return peak
         }
@@ -112,7 +126,7 @@ struct SharedLedgerProcessTests {
 
         // The dead router's lease (6 s) expires and a live router charges its holds in full.
         let swept = try await eventually(seconds: 30) {
-            try await server.integer("SELECT count(*) FROM airlock_hold") == 0
+            try await Self.integer(database, "SELECT count(*) FROM airlock_hold") == 0
         }
         #expect(swept, "the killed router's holds were never swept")
         run.stop()
@@ -145,8 +159,8 @@ struct SharedLedgerProcessTests {
             case .unreached: break
             }
         }
-        let charged = try await server.integer("SELECT COALESCE(sum(charged), 0) FROM airlock_budget")
-        let held = try await server.integer("SELECT COALESCE(sum(held), 0) FROM airlock_budget")
+        let charged = try await Self.integer(database, "SELECT COALESCE(sum(charged), 0)::bigint FROM airlock_budget")
+        let held = try await Self.integer(database, "SELECT COALESCE(sum(held), 0)::bigint FROM airlock_budget")
         print("shared ledger run: budget \(budget), charged \(charged), peak charged+held \(peak), complete \(complete), refused \(refused), cut \(cut), uncertain \(uncertain.count)")
         #expect(complete > 30 && refused > 0, "complete \(complete), refused \(refused), cut \(cut): the budget was not contested")
         #expect(charged <= budget, "charged \(charged) exceeds the budget \(budget)")
@@ -164,8 +178,16 @@ struct SharedLedgerProcessTests {
             router.process.signal(SIGTERM)
             #expect(try await router.process.waitForExit() == 0)
         }
+        try await database.close()
         try await mock.shutdown()
         try await server.stop()
+    }
+
+    /// One integer a query returns.
+    static func integer(_ connection: PostgresConnection, _ sql: String) async throws -> Int {
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.shared-ledger"))
+        for try await value in rows.decode(Int64.self) { return Int(value) }
+        throw TestSupportError("\(sql) returned no row")
     }
 
     /// What the workers share: their outcomes, whether router 0 was killed, whether the run is over.

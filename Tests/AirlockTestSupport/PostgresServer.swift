@@ -107,12 +107,18 @@ public final class PostgresServer: @unchecked Sendable {
         let (executable, arguments) = asServerUser("\(bin)/postgres", ["-D", data])
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        let logHandle = FileHandle(forWritingAtPath: log)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: log)
+        process.standardError = logHandle
         try process.run()
+        // The child has its copy; the test process keeps as few descriptors as it can.
+        try? logHandle?.close()
         lock.withLock { self.process = process }
+        let port = self.port
         let ready = await eventually(seconds: 30) {
             guard process.isRunning else { return true }
+            // A psql process only once the port accepts connections: test processes spawn few children.
+            guard (try? RawSocket(port: port, timeoutSeconds: 1)) != nil else { return false }
             return (try? await self.psql("SELECT 1", database: "postgres")) == "1"
         }
         guard ready, process.isRunning else {
