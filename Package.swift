@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Linux-only helpers that must be C: SO_PEERCRED, NETLINK_SOCK_DIAG, SCM_RIGHTS.
@@ -95,6 +96,13 @@ let package = Package(
             path: "bench/receipts/Sources",
             swiftSettings: swiftSettings
         ),
+        // Reservations plus settlements per second on the shared PostgreSQL ledger and the journal (bench/ledger).
+        .executableTarget(
+            name: "airlock-ledger-bench",
+            dependencies: ["AirlockPolicy", "AirlockRouter", .product(name: "Logging", package: "swift-log")],
+            path: "bench/ledger/Sources",
+            swiftSettings: swiftSettings
+        ),
         .target(name: "AirlockEgressGuard", swiftSettings: swiftSettings),
         // Tries one socket operation and prints the exact errno: the egress guard's tests run it as other UIDs.
         .executableTarget(name: "airlock-netprobe", swiftSettings: swiftSettings),
@@ -125,6 +133,7 @@ let package = Package(
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -211,6 +220,10 @@ let package = Package(
                 "AirlockTestSupport",
                 "CAirlockLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The shared-ledger test reads the database over one connection (no psql process per poll).
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

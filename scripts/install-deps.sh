@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Airlock needs: Debian packages (C libraries, curl, setpriv) and a
 # Python virtual environment with the official SDKs and pytest. Safe to run again: it skips what is there.
+# postgresql: the shared-ledger tests and bench start throwaway servers from its binaries (as nobody under root);
+# Debian starts its own cluster on install, which nothing here uses.
 set -euo pipefail
 venv="${1:-.venv}"
-packages=(libseccomp-dev libcap-dev curl util-linux openssl systemd nftables iproute2)
+packages=(libseccomp-dev libcap-dev curl util-linux openssl systemd nftables iproute2 postgresql)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 apt_install() {

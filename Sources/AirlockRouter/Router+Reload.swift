@@ -11,7 +11,7 @@ extension Router {
 
     /// Re-reads the configuration file and swaps it in atomically: requests in flight finish under the old
     /// one, new requests see the new one. A file that does not load, or that changes what needs a restart
-    /// (listeners, state directory, receipt log, control socket, user), keeps the old configuration and says why.
+    /// (listeners, state directory, receipt log, budget ledger, control socket, user), keeps the old configuration and says why.
     @discardableResult
     public func reload() async -> ReloadResult {
         let result: ReloadResult
@@ -50,6 +50,7 @@ extension Router {
         if old.router.control != new.router.control { fixed.append("router.control") }
         if old.router.user != new.router.user { fixed.append("router.user") }
         if old.receipts != new.receipts { fixed.append("receipts") }
+        if old.ledger != new.ledger { fixed.append("ledger") }
         guard fixed.isEmpty else {
             return .refused("\(fixed.joined(separator: ", ")) changed; those take effect only after a restart")
         }

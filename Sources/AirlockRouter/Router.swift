@@ -83,16 +83,9 @@ public final class Router: Service, Sendable {
                 throw SystemCallError(call: "chown", subject: config.router.stateDirectory, errno: errno)
             }
         }
-        let budgets = try BudgetLedger(
-            directory: config.router.stateDirectory,
-            tenants: config.tenants,
-            now: WallClock.nanoseconds() / 1_000_000_000
-        )
-        if let chownTo {
-            _ = chown(budgets.path, chownTo.uid, chownTo.gid)
-        }
-        let digest = Hex.encode(SHA256.hash(data: loaded.source))
         let metrics = RouterMetrics()
+        let budgets = try await Self.openLedger(config, chownTo: chownTo, metrics: metrics, logger: logger)
+        let digest = Hex.encode(SHA256.hash(data: loaded.source))
         let ownedLog: ReceiptLogSink?
         let inner: any ReceiptSink
         if let receipts {
@@ -151,6 +144,7 @@ public final class Router: Service, Sendable {
             for channel in channels { try? await channel.close() }
             await clients.shutdown()
             try? await ownedLog?.close()
+            await budgets.close()
         }
         do {
             for listener in config.router.listeners {
@@ -221,6 +215,43 @@ public final class Router: Service, Sendable {
         return router
     }
 
+    /// The budget ledger `config.ledger` names: the journal in the state directory, or the shared PostgreSQL
+    /// database (its password file is read here, before privileges are dropped).
+    static func openLedger(
+        _ config: AirlockConfig,
+        chownTo: Privileges.Target?,
+        metrics: RouterMetrics,
+        logger: Logger
+    ) async throws -> any TokenLedger {
+        switch config.ledger.backend {
+        case .journal:
+            let journal = try BudgetLedger(
+                directory: config.router.stateDirectory,
+                tenants: config.tenants,
+                now: WallClock.nanoseconds() / 1_000_000_000
+            )
+            if let chownTo {
+                _ = chown(journal.path, chownTo.uid, chownTo.gid)
+            }
+            return journal
+        case .postgres:
+            guard let settings = config.ledger.postgres else {
+                throw RouterStartError("ledger.postgres: `backend: postgres` needs connection settings. Add host, database and user.")
+            }
+            let password = try settings.passwordFile.map {
+                try Credential.load(.file($0), owner: "ledger.postgres.password_file").secret
+            }
+            return try await PostgresLedger.start(
+                settings: settings,
+                password: password,
+                tenants: config.tenants,
+                cluster: config.ledger.cluster,
+                metrics: metrics,
+                logger: logger
+            )
+        }
+    }
+
     private init(holder: RuntimeHolder, factory: ListenerFactory, logger: Logger, state: Shared) {
         self.holder = holder
         self.factory = factory
@@ -266,14 +297,22 @@ public final class Router: Service, Sendable {
         for server in runtime.mcp.byName.values {
             metrics.mcpBreakerState(server: server.config.name, gauge(server.breaker.withLock { $0.state }))
         }
+        metrics.inFlight(state.tracker.inFlight)
+        metrics.connections(state.tracker.openConnections)
+    }
+}
+
+extension Router {
+    /// Refreshes the budget gauges. Not at scrape time: a shared ledger answers over the network, so this runs in
+    /// the router's once-a-second upkeep.
+    func sampleBudgets() async {
         let now = WallClock.nanoseconds() / 1_000_000_000
+        let metrics = state.metrics
         for tenant in state.budgets.tenantsWithBudgets {
-            let left = state.budgets.remaining(tenant: tenant, now: now)
+            let left = await state.budgets.remaining(tenant: tenant, now: now)
             if let day = left.day { metrics.budgetRemaining(tenant: tenant, period: "day", day) }
             if let month = left.month { metrics.budgetRemaining(tenant: tenant, period: "month", month) }
         }
-        metrics.inFlight(state.tracker.inFlight)
-        metrics.connections(state.tracker.openConnections)
     }
 }
 

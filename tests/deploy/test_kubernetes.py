@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
 BASE = KUBE / "base"
 OVERLAY = KUBE / "overlays" / "example"
+SHARED_LEDGER = KUBE / "overlays" / "shared-ledger"
 SECCOMP = ROOT / "policies" / "seccomp"
 DOCKERFILE = ROOT / "deploy" / "container" / "Dockerfile"
 
@@ -78,6 +79,26 @@ def one(docs: list[dict], kind: str) -> dict:
 @pytest.fixture(scope="module", params=["base", "overlay"])
 def rendered(request):
     return request.param, render(BASE if request.param == "base" else OVERLAY)
+
+
+def test_shared_ledger_overlay_mounts_the_database_secret_into_the_router_only():
+    docs = render(SHARED_LEDGER)
+    spec = pod_spec(docs)
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["ledger-db"]["secret"]["secretName"] == "airlock-ledger-db"
+    assert volumes["ledger-db"]["secret"]["defaultMode"] & 0o007 == 0  # the router refuses a readable password file
+    mounts = {name: {m["name"]: m for m in c.get("volumeMounts", [])} for name, c in containers(spec).items()}
+    assert mounts["router"]["ledger-db"]["readOnly"] is True
+    assert all("ledger-db" not in m for name, m in mounts.items() if name != "router")
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("airlock-config"))
+    config = load_yaml_documents(config_map["data"]["airlock.yaml"])[0]
+    ledger = config["ledger"]
+    assert ledger["backend"] == "postgres" and ledger["postgres"]["tls"] == "verify-full"
+    mount = mounts["router"]["ledger-db"]["mountPath"]
+    assert ledger["postgres"]["password_file"].startswith(mount + "/")
+    assert ledger["postgres"]["ca_file"].startswith(mount + "/")
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    assert policies["airlock-agent-ledger"]["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 
 def pod_spec(docs):

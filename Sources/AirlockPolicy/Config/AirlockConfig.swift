@@ -9,6 +9,8 @@ public struct AirlockConfig: Decodable, Sendable {
     public var sandboxes: [SandboxPolicy]
     /// Tenants own token budgets; every sandbox belongs to one.
     public var tenants: [TenantPolicy]
+    /// Where the tenants' budgets are kept (the journal unless told otherwise).
+    public var ledger: LedgerSettings
     public var upstreams: [UpstreamConfig]
     /// The models agents may name, each routed to an ordered list of upstreams.
     public var models: [ModelRoute]
@@ -19,7 +21,7 @@ public struct AirlockConfig: Decodable, Sendable {
     public var mcpServers: [MCPServerConfig]
 
     enum CodingKeys: String, CodingKey {
-        case version, router, sandboxes, tenants, upstreams, models, retry, receipts
+        case version, router, sandboxes, tenants, ledger, upstreams, models, retry, receipts
         case mcpServers = "mcp_servers"
     }
 
@@ -29,6 +31,7 @@ public struct AirlockConfig: Decodable, Sendable {
         router = try c.decode(RouterSettings.self, forKey: .router)
         sandboxes = try c.decode([SandboxPolicy].self, forKey: .sandboxes)
         tenants = try c.decodeIfPresent([TenantPolicy].self, forKey: .tenants) ?? []
+        ledger = try c.decodeIfPresent(LedgerSettings.self, forKey: .ledger) ?? LedgerSettings()
         upstreams = try c.decode([UpstreamConfig].self, forKey: .upstreams)
         models = try c.decode([ModelRoute].self, forKey: .models)
         retry = try c.decodeIfPresent(RetrySettings.self, forKey: .retry) ?? RetrySettings()
@@ -41,6 +44,7 @@ public struct AirlockConfig: Decodable, Sendable {
         router: RouterSettings,
         sandboxes: [SandboxPolicy],
         tenants: [TenantPolicy] = [],
+        ledger: LedgerSettings = LedgerSettings(),
         upstreams: [UpstreamConfig],
         models: [ModelRoute],
         retry: RetrySettings = RetrySettings(),
@@ -51,6 +55,7 @@ public struct AirlockConfig: Decodable, Sendable {
         self.router = router
         self.sandboxes = sandboxes
         self.tenants = tenants
+        self.ledger = ledger
         self.upstreams = upstreams
         self.models = models
         self.retry = retry

@@ -31,10 +31,10 @@ struct BudgetHold: Sendable {
         )
     }
 
-    static let journalUnavailable = RouterError(
+    static let ledgerUnavailable = RouterError(
         status: 503,
         reason: "budget_unavailable",
-        message: "The router cannot record this request against its tenant's budget; try again later."
+        message: "The router cannot record this request against its tenant's budget (its budget ledger cannot be written or reached); try again later."
     )
 
     /// The most output tokens one choice can produce once `rewrite` is applied: the body's limit (lowered to the
@@ -52,18 +52,18 @@ struct BudgetHold: Sendable {
 
     /// Holds the worst case for the first attempt. Throws 429 `budget_exceeded` when it does not fit, 503 when the
     /// hold cannot be recorded.
-    static func reserve(_ ledger: any TokenLedger, tenant: String, worstCase: Int, now: Int64) throws(RouterError) -> BudgetHold {
+    static func reserve(_ ledger: any TokenLedger, tenant: String, worstCase: Int, now: Int64) async throws(RouterError) -> BudgetHold {
         var hold = BudgetHold(ledger: ledger, tenant: tenant, worstCase: worstCase)
-        try hold.hold(now: now)
+        try await hold.hold(now: now)
         return hold
     }
 
-    private mutating func hold(now: Int64) throws(RouterError) {
+    private mutating func hold(now: Int64) async throws(RouterError) {
         let decision: BudgetReservation.Decision
         do {
-            decision = try ledger.reserve(tenant: tenant, tokens: worstCase, now: now)
+            decision = try await ledger.reserve(tenant: tenant, tokens: worstCase, now: now)
         } catch {
-            throw Self.journalUnavailable
+            throw Self.ledgerUnavailable
         }
         switch decision {
         case .reserved(let reservation):
@@ -76,15 +76,15 @@ struct BudgetHold: Sendable {
 
     /// Before another attempt: when the last one spent its reservation, that one is charged in full and the worst
     /// case is held again. Throws 429 `budget_exceeded` when it no longer fits.
-    mutating func renew(now: Int64) throws(RouterError) {
+    mutating func renew(now: Int64) async throws(RouterError) {
         guard spent, let reservation else { return }
         self.reservation = nil
         do {
-            try ledger.settle(reservation, tokens: reservation.tokens, now: now)
+            try await ledger.settle(reservation, tokens: reservation.tokens, now: now)
         } catch {
-            throw Self.journalUnavailable
+            throw Self.ledgerUnavailable
         }
-        try hold(now: now)
+        try await hold(now: now)
     }
 
     /// Whether an answer with this status may have cost generation: a success, or a server error (a gateway's 502 or
@@ -95,9 +95,9 @@ struct BudgetHold: Sendable {
 
     /// Ends the request: `usage` when the provider reported it for a complete answer, else the whole reservation if
     /// the last attempt reached the provider, else nothing. Settling again does nothing.
-    mutating func settle(usage: Int?, now: Int64) throws {
+    mutating func settle(usage: Int?, now: Int64) async throws {
         guard let reservation else { return }
         self.reservation = nil
-        try ledger.settle(reservation, tokens: usage ?? (spent ? reservation.tokens : 0), now: now)
+        try await ledger.settle(reservation, tokens: usage ?? (spent ? reservation.tokens : 0), now: now)
     }
 }

@@ -3,6 +3,7 @@ import AirlockJSON
 import Glibc
 #endif
 import AirlockPolicy
+import NIOPosix
 import Synchronization
 
 /// Tenant token budgets per UTC day and UTC month, held by reservation and counted from upstream usage, kept
@@ -30,12 +31,6 @@ public final class BudgetLedger: TokenLedger {
         case exceeded(Period, retryAfterSeconds: Int64)
     }
 
-    struct Limits: Sendable {
-        var perDay: Int?
-        var perMonth: Int?
-
-        var any: Bool { perDay != nil || perMonth != nil }
-    }
 
     struct State: Sendable {
         var fd: Int32
@@ -65,14 +60,14 @@ public final class BudgetLedger: TokenLedger {
     public let path: String
     /// This run's prefix of reservation ids: a journal replayed at start-up never meets an id of another run.
     private let run: String
-    private let limitsBox: Locked<[String: Limits]>
+    private let budgets: TenantBudgets
     private let state: Mutex<State>
 
     public init(directory: String, tenants: [TenantPolicy], now: Int64) throws {
         let path = directory + "/budget.journal"
         self.path = path
         run = String(RequestIDs.make().prefix(12))
-        limitsBox = Locked(Self.limits(tenants))
+        budgets = TenantBudgets(tenants)
         let usage = try Self.replay(path: path)
         let month = String(UTCCalendar.month(ofDay: UTCCalendar.day(now)))
         let current = usage.mapValues { $0.filter { $0.key.hasPrefix(month) } }.filter { !$0.value.isEmpty }
@@ -82,58 +77,40 @@ public final class BudgetLedger: TokenLedger {
     }
 
     deinit {
-        state.withLock { close($0.fd) }
-    }
-
-    static func limits(_ tenants: [TenantPolicy]) -> [String: Limits] {
-        Dictionary(tenants.map { ($0.name, Limits(perDay: $0.tokensPerDay, perMonth: $0.tokensPerMonth)) }, uniquingKeysWith: { a, _ in a })
+        state.withLock { Glibc.close($0.fd) }
     }
 
     public func update(tenants: [TenantPolicy]) {
-        let new = Self.limits(tenants)
-        limitsBox.withLock { $0 = new }
+        budgets.update(tenants)
     }
 
-    public var tenantsWithBudgets: [String] {
-        limitsBox.withLock { $0.filter { $0.value.any }.keys.sorted() }
-    }
+    public var tenantsWithBudgets: [String] { budgets.withBudgets }
 
     public func hasBudget(tenant: String) -> Bool {
-        limitsBox.withLock { $0[tenant]?.any ?? false }
+        budgets[tenant].any
     }
 
     /// Whether `tenant` has anything left at `now` (seconds since the epoch), holds counted.
     public func check(tenant: String, now: Int64) -> Decision {
-        guard let limit = limitsBox.withLock({ $0[tenant] }), limit.any else { return .allowed }
+        let limit = budgets[tenant]
+        guard limit.any else { return .allowed }
         let day = UTCCalendar.day(now)
         let spent = state.withLock { $0.spent(tenant, day: day) }
-        if let refusal = Self.refusal(limit, spent: spent, tokens: 0, now: now) {
+        if let refusal = limit.refusal(spent: spent, tokens: 0, now: now) {
             return .exceeded(refusal.0, retryAfterSeconds: refusal.1)
         }
         return .allowed
     }
 
-    /// The period `tokens` more do not fit, with the seconds until it resets; nil when they fit. Nothing is left
-    /// once a period is spent, so a request of 0 tokens is refused then too.
-    private static func refusal(_ limit: Limits, spent: (day: Int, month: Int), tokens: Int, now: Int64) -> (Period, Int64)? {
-        // Limits are at most Int64.max / 4 and spent sums are non-negative: these differences cannot overflow.
-        if let perMonth = limit.perMonth, spent.month >= perMonth || tokens > perMonth - spent.month {
-            return (.month, UTCCalendar.secondsToNextMonth(now))
-        }
-        if let perDay = limit.perDay, spent.day >= perDay || tokens > perDay - spent.day {
-            return (.day, UTCCalendar.secondsToNextDay(now))
-        }
-        return nil
-    }
-
     public func reserve(tenant: String, tokens: Int, now: Int64) throws -> BudgetReservation.Decision {
         let day = UTCCalendar.day(now)
-        guard let limit = limitsBox.withLock({ $0[tenant] }), limit.any else {
+        let limit = budgets[tenant]
+        guard limit.any else {
             return .reserved(BudgetReservation(id: "", tenant: tenant, day: day, tokens: 0))
         }
         let tokens = max(0, tokens)
         return try state.withLock { s throws -> BudgetReservation.Decision in
-            if let (period, retry) = Self.refusal(limit, spent: s.spent(tenant, day: day), tokens: tokens, now: now) {
+            if let (period, retry) = limit.refusal(spent: s.spent(tenant, day: day), tokens: tokens, now: now) {
                 return .exceeded(period, retryAfterSeconds: retry)
             }
             s.serial += 1
@@ -166,9 +143,9 @@ public final class BudgetLedger: TokenLedger {
     }
 
     public func remaining(tenant: String, now: Int64) -> (day: Int?, month: Int?) {
-        let limit = limitsBox.withLock { $0[tenant] } ?? Limits()
+        let limit = budgets[tenant]
         let spent = state.withLock { $0.spent(tenant, day: UTCCalendar.day(now)) }
-        return (limit.perDay.map { max(0, $0 - spent.day) }, limit.perMonth.map { max(0, $0 - spent.month) })
+        return limit.remaining(spent: spent)
     }
 
     /// Counts `tokens` against `tenant` for the UTC day of `now`, outside any reservation. The journal line is
@@ -184,7 +161,14 @@ public final class BudgetLedger: TokenLedger {
         }
     }
 
-    public func sync() throws {
+    /// fdatasync can take seconds on a busy disk: it runs on NIO's blocking-I/O pool, never on one of the few
+    /// threads that run every request's tasks.
+    public func sync() async throws {
+        try await NIOThreadPool.singleton.runIfActive { try self.syncNow() }
+    }
+
+    /// Makes every line written so far durable, on the calling thread.
+    public func syncNow() throws {
         let fd: Int32? = state.withLock { s in
             guard s.dirty else { return nil }
             s.dirty = false
@@ -192,6 +176,10 @@ public final class BudgetLedger: TokenLedger {
         }
         guard let fd else { return }
         try retryingEINTR("fdatasync", path) { fdatasync(fd) }
+    }
+
+    public func close() async {
+        try? await sync()
     }
 
     private static func line(_ kind: String, _ id: String, day: String, tenant: String, tokens: Int) -> [UInt8] {

@@ -93,6 +93,14 @@ final class RouterMetrics: Sendable {
         gauge("airlock_budget_remaining_tokens", [("tenant", tenant), ("period", period)], help: "Tokens left in the tenant's budget for the current UTC period.").set(Double(tokens))
     }
 
+    /// One call to the budget ledger's database (`operation`: reserve, settle, remaining, lease, sweep, ...).
+    func ledgerCall(operation: String, _ duration: Duration, ok: Bool) {
+        histogram("airlock_ledger_call_seconds", [("operation", operation)], buckets: Self.appendBuckets, help: "Time a call to the shared budget ledger took, by operation (timeouts included).").record(duration)
+        if !ok {
+            counter("airlock_ledger_errors_total", [("operation", operation)], help: "Calls to the shared budget ledger that failed or timed out, by operation.").increment()
+        }
+    }
+
     func receiptAppend(kind: String, _ duration: Duration, ok: Bool) {
         counter("airlock_receipt_appends_total", [("kind", kind), ("result", ok ? "ok" : "error")], help: "Receipt records appended (durable per the configured durability).").increment()
         histogram("airlock_receipt_append_seconds", [], buckets: Self.appendBuckets, help: "Time for a receipt append to return (includes fdatasync under durability: sync).").record(duration)

@@ -13,6 +13,11 @@ struct Credential: Sendable, CustomStringConvertible, CustomDebugStringConvertib
 
     /// Reads the credential named by `source`. A file must not be readable by other users.
     static func load(_ source: CredentialSource, upstream: String) throws -> Credential {
+        try load(source, owner: "upstream \"\(upstream)\"")
+    }
+
+    /// Reads the credential named by `source` for `owner` (what errors name: `upstream "x"`, a config key).
+    static func load(_ source: CredentialSource, owner upstream: String) throws -> Credential {
         switch source {
         case .environment(let name):
             guard let value = getenv(name).map({ String(cString: $0) }), !value.isEmpty else {
@@ -52,13 +57,14 @@ struct Credential: Sendable, CustomStringConvertible, CustomDebugStringConvertib
     }
 }
 
-/// A provider credential could not be loaded. The message names the upstream and the source, never the value.
+/// A credential could not be loaded. The message names its owner and the source, never the value.
 struct CredentialError: Error, CustomStringConvertible {
+    /// What the credential is for: `upstream "x"`, or a configuration key.
     let upstream: String
     let problem: String
     let hint: String
 
-    var description: String { "credential for upstream \"\(upstream)\": \(problem). \(hint)" }
+    var description: String { "credential for \(upstream): \(problem). \(hint)" }
 }
 
 extension String {

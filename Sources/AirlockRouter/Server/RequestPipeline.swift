@@ -152,7 +152,7 @@ final class RequestPipeline: Sendable {
         defer { slot.release() }
         var hold: BudgetHold
         do {
-            hold = try BudgetHold.reserve(runtime.budgets, tenant: sandbox.tenant, worstCase: worstCase, now: WallClock.nanoseconds() / 1_000_000_000)
+            hold = try await BudgetHold.reserve(runtime.budgets, tenant: sandbox.tenant, worstCase: worstCase, now: WallClock.nanoseconds() / 1_000_000_000)
         } catch {
             return await denial.refuse(error, logger: logger)
         }
@@ -172,15 +172,15 @@ final class RequestPipeline: Sendable {
             runtime: runtime
         )
         // Whatever ended the request, its hold is released: to nothing if no attempt reached the provider.
-        settle(&hold, usage: nil, logger: logger)
+        await settle(&hold, usage: nil, logger: logger)
         return status
     }
 
-    private func settle(_ hold: inout BudgetHold, usage: Int?, logger: Logger) {
+    private func settle(_ hold: inout BudgetHold, usage: Int?, logger: Logger) async {
         do {
-            try hold.settle(usage: usage, now: WallClock.nanoseconds() / 1_000_000_000)
+            try await hold.settle(usage: usage, now: WallClock.nanoseconds() / 1_000_000_000)
         } catch {
-            logger.error("budget journal write failed", metadata: ["error": "\(error)"])
+            logger.error("budget settlement failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -323,7 +323,7 @@ final class RequestPipeline: Sendable {
         // Usage counts only for an answer that came whole: a stream cut by the agent or the upstream, or usage that
         // is missing or impossible, is charged the reservation (the provider bills what it generated).
         hold.spent = BudgetHold.mayHaveGenerated(status: status)
-        settle(&hold, usage: outcome == "ok" ? usageReader.usage?.total : nil, logger: logger)
+        await settle(&hold, usage: outcome == "ok" ? usageReader.usage?.total : nil, logger: logger)
         completion.decision = outcome
         completion.reason = reason
         completion.responseHMAC = responseDigest?.finalize()

@@ -57,7 +57,7 @@ struct UpstreamCaller: Sendable {
             var attempt = 0
             while true {
                 attempt += 1
-                try budget.renew(now: WallClock.nanoseconds() / 1_000_000_000)
+                try await budget.renew(now: WallClock.nanoseconds() / 1_000_000_000)
                 let permission = upstream.acquire()
                 if case .refused(let retryAfter) = permission {
                     metrics.upstreamAttempt(upstream: upstream.name, outcome: "breaker_open")

@@ -23,8 +23,8 @@ struct BudgetReservationTests {
 
     static let chat = Harness.chat(extra: #","max_completion_tokens":50"#)
 
-    func spent(_ h: Harness, budget: Int) -> Int {
-        budget - (h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000).day ?? 0)
+    func spent(_ h: Harness, budget: Int) async -> Int {
+        await budget - (h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000).day ?? 0)
     }
 
     @Test("eight concurrent requests against room for three: the rest get 429 budget_exceeded, nothing overshoots")
@@ -57,7 +57,7 @@ struct BudgetReservationTests {
                 #expect(r.body.contains("\"code\":\"budget_exceeded\""))
                 #expect(r.headers.first(name: "retry-after") != nil)
             }
-            #expect(spent(h, budget: budget) == served * (w - 10))
+            #expect(await spent(h, budget: budget) == served * (w - 10))
         }
     }
 
@@ -80,8 +80,8 @@ struct BudgetReservationTests {
                 return socket.readUntil("data:")
             }
             #expect(first.hasPrefix("HTTP/1.1 200"))
-            #expect(await eventually { spent(h, budget: budget) == w })
-            #expect(spent(h, budget: budget) == w)
+            #expect(await eventually { await spent(h, budget: budget) == w })
+            #expect(await spent(h, budget: budget) == w)
         }
     }
 
@@ -96,7 +96,7 @@ struct BudgetReservationTests {
         }) { h in
             h.mock.addFault(MockFault(count: 2, hang: true))
             let r = try await h.request("/v1/chat/completions", body: Self.chat)
-            result = (r, h.mock.requestCount, spent(h, budget: budget))
+            result = (r, h.mock.requestCount, await spent(h, budget: budget))
         }
         return try #require(result)
     }
@@ -139,8 +139,8 @@ struct BudgetReservationTests {
             c.tenants[0].tokensPerDay = budget
         }) { h in
             _ = try? await h.request("/v1/chat/completions", body: Self.chat)
-            #expect(await eventually { spent(h, budget: budget) == w })
-            #expect(spent(h, budget: budget) == w)
+            #expect(await eventually { await spent(h, budget: budget) == w })
+            #expect(await spent(h, budget: budget) == w)
         }
     }
 
@@ -171,8 +171,8 @@ struct BudgetReservationTests {
                 : try await h.request("/v1/chat/completions", body: Self.chat)
             #expect(r.status == 200)
             #expect(r.body.utf8.count > 14 << 20)
-            #expect(await eventually { spent(h, budget: budget) != 0 })
-            #expect(spent(h, budget: budget) == 40)
+            #expect(await eventually { await spent(h, budget: budget) != 0 })
+            #expect(await spent(h, budget: budget) == 40)
         }
     }
 

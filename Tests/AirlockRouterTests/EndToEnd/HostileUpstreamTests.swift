@@ -166,7 +166,7 @@ struct HostileUpstreamTests {
             #expect(text.text.hasPrefix("HTTP/1.1 200"))
             #expect(text.closed)
             #expect(!text.text.hasSuffix("\r\n0\r\n\r\n"))
-            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            let remaining = await h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
             #expect(remaining.day == 1_000_000_000 - BudgetReservationTests.worstCase(body, output: anthropic ? 64 : SandboxBudget.defaultOutput))
             #expect(await inFlight(h) == 0)
             // Still alive and serving.

@@ -25,7 +25,7 @@ struct ResilienceTests {
             let r = try await h.request("/v1/chat/completions", body: Harness.chat())
             #expect(r.status == 200)
             #expect(h.mock.requestCount == 3)
-            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            let remaining = await h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
             // 4 prompt + 6 completion tokens, once; two gateway errors the worst case each.
             let refused = status == 502 || status == 504 ? 2 * BudgetReservationTests.worstCase(Harness.chat(), output: SandboxBudget.defaultOutput) : 0
             #expect(remaining.day == 1_000_000 - 10 - refused)

@@ -65,7 +65,7 @@ struct RoutesTests {
                 #expect(!event.contains("\"usage\""), "\(event)")
             }
             #expect(h.mock.recordedRequests()[0].body.contains("\"include_usage\":true"))
-            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            let remaining = await h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
             #expect(remaining.day == 999_990)  // still charged from the chunk the agent did not see
         }
     }
@@ -187,7 +187,7 @@ struct RoutesTests {
             let forbidden = try await h.request("/v1/messages/count_tokens", body: #"{"model":"gpt-test","messages":[{"role":"user","content":"x"}]}"#, headers: headers)
             #expect(forbidden.status == 400)
             #expect(forbidden.body.contains("served through the openai API"))
-            let remaining = h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            let remaining = await h.router.runtimeForTesting.budgets.remaining(tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
             #expect(remaining.day == 1_000_000)
         }
     }
