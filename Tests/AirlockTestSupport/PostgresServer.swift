@@ -148,24 +148,17 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private func psqlBlocking(_ sql: String, database: String?) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(bin)/psql")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database,
-                             "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
-        process.environment = ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5", "LC_ALL": "C", "PATH": "/usr/bin:/bin",
-                               "PGSSLMODE": tls ? "require" : "disable"]
-        let pipe = Pipe()
-        let errors = Pipe()
-        process.standardOutput = pipe
-        process.standardError = errors
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSupportError("psql \(sql): \(String(decoding: err, as: UTF8.self))")
+        let result = try Spawn.run(
+            "\(bin)/psql",
+            ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database ?? self.database,
+             "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5", "LC_ALL": "C", "PATH": "/usr/bin:/bin",
+                          "PGSSLMODE": tls ? "require" : "disable"]
+        )
+        guard result.status == 0 else {
+            throw TestSupportError("psql \(sql): \(result.error)")
         }
-        return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// An integer a query returns (one row, one column).
@@ -225,18 +218,10 @@ public final class PostgresServer: @unchecked Sendable {
     private func run(_ executable: String, _ arguments: [String], asServer: Bool = true) async throws -> (status: Int32, output: String) {
         let (path, args) = asServer ? asServerUser(executable, arguments) : (executable, arguments)
         return try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = args
-            process.currentDirectoryURL = URL(fileURLWithPath: "/")
-            process.environment = ["LC_ALL": "C", "PATH": "/usr/bin:/bin"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let out = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: out, as: UTF8.self))
+            // From "/": the test's own working directory may be closed to the server's user.
+            let result = try Spawn.run(
+                "/usr/bin/env", ["-C", "/", path] + args, environment: ["LC_ALL": "C", "PATH": "/usr/bin:/bin"])
+            return (result.status, result.output + result.error)
         }
     }
 
