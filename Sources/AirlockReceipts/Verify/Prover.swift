@@ -50,6 +50,13 @@ public struct Prover: Sendable {
     }
 
     private func checkRoot(_ checkpoint: Checkpoint) throws(ReceiptLogError) {
+        try Self.check(checkpoint, against: tree, directory: directory)
+    }
+
+    /// Checks that `tree`, read from the log in `directory`, covers `checkpoint` and reproduces its root.
+    public static func check(_ checkpoint: Checkpoint, against tree: MerkleTree, directory: String)
+        throws(ReceiptLogError)
+    {
         guard checkpoint.size <= tree.size else {
             throw ReceiptLogError(
                 .integrityAlarm,
