@@ -168,6 +168,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         let reason: UpstreamTransportError
         if error is HTTPParserError {
             reason = .malformedResponse
+        } else if case ByteToMessageDecoderError.leftoverDataWhenDone = error {
+            // Part of a head, then the end of the connection: the upstream answered, badly.
+            reason = .malformedResponse
         } else if let description = UpstreamHTTPClient.tlsDescription(error) {
             reason = .tlsFailed(description)
         } else {

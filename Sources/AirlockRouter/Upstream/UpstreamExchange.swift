@@ -55,6 +55,9 @@ final class UpstreamExchange: @unchecked Sendable {
     private var headPromise: EventLoopPromise<UpstreamResponseHead>?
     private(set) var connection: UpstreamConnection?
     private var aborted = false
+    /// Set when the exchange runs on a pooled connection: sends the request again on a new connection if that
+    /// one closes before any response byte (see `UpstreamHTTPClient.begin`). Used at most once.
+    var resendOnStale: (() -> Void)?
 
     // The body, buffered until someone takes it (relay or discard), then passed on as it arrives.
     private var pending: [ByteBuffer] = []
@@ -218,6 +221,13 @@ final class UpstreamExchange: @unchecked Sendable {
     /// The connection failed or closed while this exchange was on it.
     func fail(_ error: UpstreamTransportError) {
         cancelReadTimer()
+        if error == .closedBeforeResponse, headPromise != nil, !aborted, let resend = resendOnStale {
+            resendOnStale = nil
+            connection = nil
+            resend()
+            return
+        }
+        resendOnStale = nil
         if let promise = headPromise {
             headPromise = nil
             promise.fail(error)

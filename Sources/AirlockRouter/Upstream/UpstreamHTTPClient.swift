@@ -61,9 +61,27 @@ final class UpstreamHTTPClient: Sendable {
         readTimeout: TimeAmount
     ) {
         if let connection = pool.take(origin) {
+            // A kept-alive connection the upstream closed just as the request went out (its idle timeout racing
+            // ours) ends before any response byte: the request goes once more, on a new connection, and a new
+            // connection that does the same is an upstream failure like any other.
+            exchange.resendOnStale = { [weak exchange] in
+                guard let exchange else { return }
+                self.connectAndStart(exchange, request: request, origin: origin, pool: pool, headDeadline: headDeadline, readTimeout: readTimeout)
+            }
             exchange.start(on: connection, request: request, headDeadline: headDeadline, readTimeout: readTimeout)
             return
         }
+        connectAndStart(exchange, request: request, origin: origin, pool: pool, headDeadline: headDeadline, readTimeout: readTimeout)
+    }
+
+    private func connectAndStart(
+        _ exchange: UpstreamExchange,
+        request: UpstreamRequest,
+        origin: UpstreamOrigin,
+        pool: UpstreamLoopPool,
+        headDeadline: NIODeadline,
+        readTimeout: TimeAmount
+    ) {
         connect(origin, pool: pool).whenComplete { result in
             switch result {
             case .success(let connection):

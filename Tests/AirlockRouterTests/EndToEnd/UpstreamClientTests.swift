@@ -22,10 +22,15 @@ struct UpstreamClientTests {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
-        enum Mode { case keepAlive, connectionClose, silentClose }
+        /// `dropReused`: the first request on a connection is answered; any later one on it is read and the
+        /// connection closed without a byte of answer, as when the upstream's keep-alive timer fires just as the
+        /// request arrives. `dropAll`: every request is met that way.
+        enum Mode { case keepAlive, connectionClose, silentClose, dropReused, dropAll }
         let mode: Mode
         let connections = Atomic<Int>(0)
         let requests = Atomic<Int>(0)
+        let dropped = Atomic<Int>(0)
+        private let answeredOn = Mutex<Set<ObjectIdentifier>>([])
 
         init(mode: Mode) {
             self.mode = mode
@@ -36,8 +41,20 @@ struct UpstreamClientTests {
             context.fireChannelActive()
         }
 
+        func channelInactive(context: ChannelHandlerContext) {
+            // A later channel may be given the same identifier.
+            _ = answeredOn.withLock { $0.remove(ObjectIdentifier(context.channel)) }
+            context.fireChannelInactive()
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .end = unwrapInboundIn(data) else { return }
+            let first = answeredOn.withLock { $0.insert(ObjectIdentifier(context.channel)).inserted }
+            if mode == .dropAll || (mode == .dropReused && !first) {
+                dropped.add(1, ordering: .relaxed)
+                context.close(promise: nil)
+                return
+            }
             requests.add(1, ordering: .relaxed)
             let body = #"{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#
             var headers = HTTPHeaders()
@@ -49,7 +66,7 @@ struct UpstreamClientTests {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [mode] _ in
                 switch mode {
-                case .keepAlive: break
+                case .keepAlive, .dropReused, .dropAll: break
                 case .connectionClose: channel.close(promise: nil)
                 case .silentClose:
                     channel.eventLoop.scheduleTask(in: .milliseconds(20)) { channel.close(promise: nil) }
@@ -108,6 +125,44 @@ struct UpstreamClientTests {
         let counts = try await Self.exchange(.silentClose, count: 5, pause: .milliseconds(150))
         #expect(counts.requests == 5)
         #expect(counts.connections == 5)
+    }
+
+    @Test(
+        "a kept-alive connection the upstream closes as the request arrives: the request goes once more on a new connection, not to the agent as a 502"
+    )
+    func closedAsRequestArrives() async throws {
+        let upstream = CountingUpstream(mode: .dropReused)
+        let server = try await Self.serve(upstream)
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.retry.attempts = 1
+        }) { h in
+            for _ in 0..<4 {
+                let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+                #expect(r.status == 200, "\(r.body)")
+            }
+        }
+        // Requests 2-4 each met a closing pooled connection first and were answered on a new one.
+        #expect(upstream.requests.load(ordering: .relaxed) == 4)
+        #expect(upstream.dropped.load(ordering: .relaxed) == 3)
+        #expect(upstream.connections.load(ordering: .relaxed) == 4)
+    }
+
+    @Test("a new connection closed before any answer is an upstream failure: 502, sent once, no second connection")
+    func closedOnNewConnection() async throws {
+        let upstream = CountingUpstream(mode: .dropAll)
+        let server = try await Self.serve(upstream)
+        defer { server.close(promise: nil) }
+        try await withHarness(configure: { c, _ in
+            c.upstreams[0].baseURL = "http://127.0.0.1:\(server.localAddress!.port!)"
+            c.retry.attempts = 1
+        }) { h in
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat())
+            #expect(r.status == 502, "\(r.body)")
+        }
+        #expect(upstream.dropped.load(ordering: .relaxed) == 1)
+        #expect(upstream.connections.load(ordering: .relaxed) == 1)
     }
 
     /// Streams `total` bytes of SSE as fast as the socket takes them and records how many it got out.
