@@ -8,7 +8,8 @@ import Foundation
 /// root, so under root it runs as `nobody` (setpriv) and its directory is chowned to it.
 public final class PostgresServer: @unchecked Sendable {
     public let directory: String
-    public let port: Int
+    /// Chosen before the server starts; moved if another socket takes it first (see `start`), then fixed.
+    public private(set) var port: Int
     public let user = "airlock"
     public let database = "airlock"
     public let password: String
@@ -88,19 +89,49 @@ public final class PostgresServer: @unchecked Sendable {
         var settings = ["max_connections = \(maxConnections)", "listen_addresses = '127.0.0.1'",
                         "unix_socket_directories = ''", "shared_buffers = '32MB'"]
         if !durable { settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"] }
-        let conf = "\n" + settings.joined(separator: "\n") + "\nport = \(server.port)\n"
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: server.data + "/postgresql.conf"))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(conf.utf8))
-        try handle.close()
+        try server.appendConfiguration(settings)
         if tls { try await server.makeCertificates() }
-        try await server.startServer()
+        // The port was free when chosen, but any socket may take it before the server binds it (an outgoing
+        // connection of a test running alongside gets an ephemeral port from the same range): a new port then.
+        for attempt in 1... {
+            do {
+                try server.appendConfiguration(["port = \(server.port)"])
+                try await server.launch()
+                break
+            } catch is PortTaken where attempt < 5 {
+                server.port = Loopback.freePort()
+            }
+        }
         try await server.psql("CREATE DATABASE \(server.database)", database: "postgres")
         return server
     }
 
-    /// Starts the server (again, after `stop`) on the same port and data, and waits until it answers.
+    /// A later line wins in postgresql.conf.
+    private func appendConfiguration(_ lines: [String]) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(("\n" + lines.joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+    }
+
+    /// The server could not bind its port: something else holds it.
+    struct PortTaken: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Starts the server again, after `stop`, on the same port and data, and waits until it answers. The port
+    /// the stopped server freed may be held for a moment by another socket: it is tried for up to 10 s.
     public func startServer() async throws {
+        for attempt in 1... {
+            do {
+                return try await launch()
+            } catch is PortTaken where attempt < 10 {
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func launch() async throws {
         let process = Process()
         let log = directory + "/server.log"
         FileManager.default.createFile(atPath: log, contents: nil)
@@ -124,7 +155,9 @@ public final class PostgresServer: @unchecked Sendable {
         guard ready, process.isRunning else {
             process.terminate()
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw TestSupportError("PostgreSQL did not start on 127.0.0.1:\(port): \(text)")
+            let message = "PostgreSQL did not start on 127.0.0.1:\(port): \(text)"
+            if text.contains("Address already in use") { throw PortTaken(description: message) }
+            throw TestSupportError(message)
         }
     }
 
