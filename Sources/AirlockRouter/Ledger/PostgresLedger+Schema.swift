@@ -192,10 +192,15 @@ extension PostgresLedger {
     }
 
     /// Creates the tables once (serialised by an advisory lock: concurrent `CREATE TABLE IF NOT EXISTS` can
-    /// collide) and refuses a database written by a newer schema.
+    /// collide) and refuses a database written by a newer schema. A schema already in place is left alone: even
+    /// `CREATE INDEX IF NOT EXISTS` takes a lock on its table that waits for every running router's writes, and
+    /// deadlocks against them.
     static func prepareSchema(on connection: PostgresConnection, logger: Logger) async throws {
         let version = try await connection.withTransaction(logger: logger) { connection -> Int32 in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockClass), 0)", logger: logger)
+            if let installed = try await installedVersion(on: connection, logger: logger), installed >= Self.schemaVersion {
+                return installed
+            }
             for statement in Self.schema {
                 try await connection.query(statement, logger: logger)
             }
@@ -210,6 +215,18 @@ extension PostgresLedger {
         guard version <= Self.schemaVersion else {
             throw LedgerUnavailable(reason: "the database holds ledger schema version \(version), newer than this router's \(Self.schemaVersion); upgrade the router")
         }
+    }
+
+    /// The newest schema version the database records, or nil before the ledger's first start.
+    private static func installedVersion(on connection: PostgresConnection, logger: Logger) async throws -> Int32? {
+        let exists = try await connection.query("SELECT to_regclass('airlock_ledger_schema') IS NOT NULL", logger: logger)
+        var found = false
+        for try await value in exists.decode(Bool.self) { found = value }
+        guard found else { return nil }
+        let rows = try await connection.query("SELECT max(version) FROM airlock_ledger_schema", logger: logger)
+        var version: Int32?
+        for try await value in rows.decode(Int32?.self) { version = value }
+        return version
     }
 
     /// A description of a database error that names the server's message (PSQLError's own is deliberately vague).

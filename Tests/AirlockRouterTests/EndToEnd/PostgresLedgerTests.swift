@@ -262,6 +262,34 @@ struct PostgresLedgerTests {
         }
     }
 
+    @Test("a router starting while others write to the ledger takes no table lock: a schema in place is not created again")
+    func startBesideWriters() async throws {
+        let server = try await PostgresServer.start()
+        let first = try await Self.ledger(server, [])
+        await first.close()
+        // A writer in the middle of a transaction on the holds table, as a reservation of a running router is. On
+        // the old code the new router's CREATE INDEX IF NOT EXISTS waited for a lock that conflicts with it (and
+        // four routers starting at once deadlocked in CI).
+        let writer = Task {
+            try await server.psql("BEGIN; LOCK TABLE airlock_hold IN ROW EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT")
+        }
+        let locked = await eventually(seconds: 20) {
+            (try? await server.integer(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'airlock_hold' AND l.mode = 'RowExclusiveLock' AND l.granted"
+            )) == 1
+        }
+        #expect(locked, "the writer never took its lock")
+        do {
+            let second = try await Self.ledger(server, [], timeout: .seconds(2))
+            await second.close()
+        } catch {
+            Issue.record("a router could not start beside a writer: \(error)")
+        }
+        try await server.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")
+        _ = await writer.result
+        try await server.stop()
+    }
+
     @Test("tls verify-full: a server whose certificate the CA signed is used; one it did not sign, or plain TCP, is refused")
     func tlsVerifyFull() async throws {
         let server = try await PostgresServer.start(tls: true)
