@@ -168,7 +168,7 @@ let package = Package(
         // apply to the test bundle (the front's -static-executable). `swift build --build-tests` builds both.
         .testTarget(
             name: "AirlockFrontTests",
-            dependencies: ["AirlockFront"],
+            dependencies: ["AirlockFront", "AirlockTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

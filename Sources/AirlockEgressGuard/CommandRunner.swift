@@ -81,12 +81,13 @@ public struct ProcessRunner: CommandRunning {
         for (pipe, isOut) in [(stdoutPipe, true), (stderrPipe, false)] {
             readers.enter()
             Thread.detachNewThread {
-                collected.set(pipe.fileHandleForReading.readDataToEndOfFile(), stdout: isOut)
+                collected.set(Self.readToEnd(pipe.fileHandleForReading.fileDescriptor), stdout: isOut)
                 readers.leave()
             }
         }
         Thread.detachNewThread {
-            if let input { stdinPipe.fileHandleForWriting.write(Data(input.utf8)) }
+            // The throwing write: the other one traps on EPIPE (a child that exits without reading) or EINTR.
+            if let input { try? stdinPipe.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
             try? stdinPipe.fileHandleForWriting.close()
         }
 
@@ -104,6 +105,23 @@ public struct ProcessRunner: CommandRunning {
             process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
         return CommandResult(status: status, stdout: collected.stdout, stderr: collected.stderr)
+    }
+
+    /// Reads `fd` to its end with read(2), retrying on EINTR: Foundation's `readDataToEndOfFile()` traps when a
+    /// signal interrupts it.
+    private static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                data.append(contentsOf: buffer[0..<n])
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return data
+            }
+        }
     }
 }
 

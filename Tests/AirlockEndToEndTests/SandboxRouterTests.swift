@@ -278,8 +278,8 @@ struct UnprivilegedLauncherTests {
             process.standardOutput = stdout
             process.standardError = stderr
             try process.run()
-            let o = stdout.fileHandleForReading.readDataToEndOfFile()
-            let e = stderr.fileHandleForReading.readDataToEndOfFile()
+            let o = readToEnd(stdout.fileHandleForReading)
+            let e = readToEnd(stderr.fileHandleForReading)
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
         }

@@ -1,4 +1,5 @@
 import AirlockFront
+import AirlockTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -27,8 +28,8 @@ struct FrontBinaryTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let o = readToEnd(out.fileHandleForReading)
+        let e = readToEnd(err.fileHandleForReading)
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }

@@ -23,7 +23,7 @@ struct WriterProcess {
 
     /// Waits for the process to end and returns its output lines.
     func finish() -> [String] {
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = readToEnd(pipe.fileHandleForReading)
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }

@@ -63,8 +63,8 @@ struct EscapeModesTests {
             process.standardError = stderr
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = String(decoding: readToEnd(stdout.fileHandleForReading), as: UTF8.self)
+            let errors = String(decoding: readToEnd(stderr.fileHandleForReading), as: UTF8.self)
             process.waitUntilExit()
             return (process.terminationStatus, output, errors)
         }

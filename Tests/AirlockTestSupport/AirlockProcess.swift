@@ -44,12 +44,12 @@ public final class AirlockProcess: @unchecked Sendable {
 
     /// Everything the process wrote to stderr (call after it exited).
     public func standardError() -> String {
-        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        String(decoding: readToEnd(stderrPipe.fileHandleForReading), as: UTF8.self)
     }
 
     /// Everything the process wrote to stdout, when started with `captureOutput` (call after it exited).
     public func standardOutput() -> String {
-        String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        String(decoding: readToEnd(stdoutPipe.fileHandleForReading), as: UTF8.self)
     }
 
     /// Waits until `path` exists (a ready or port file) and returns its contents.
@@ -64,10 +64,13 @@ public final class AirlockProcess: @unchecked Sendable {
     }
 
     /// Runs `airlock` with `arguments` to its end and returns its status and output.
+    /// With posix_spawn (`Spawn`), not Foundation's `Process`, whose spawn can crash a test process holding many
+    /// descriptors. The status is 128 plus the signal number when a signal ended it.
     public static func runToEnd(_ arguments: [String], seconds: Double = 30) async throws -> (status: Int32, output: String, error: String) {
-        let child = try AirlockProcess(arguments, captureOutput: true)
-        let status = try await child.waitForExit(seconds: seconds)
-        return (status, child.standardOutput(), child.standardError())
+        let binary = Self.binary
+        let environment = ProcessInfo.processInfo.environment
+        let result = try await offPool { try Spawn.run(binary, arguments, environment: environment, seconds: seconds) }
+        return (result.status, result.output, result.error)
     }
 
     deinit {

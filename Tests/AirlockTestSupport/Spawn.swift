@@ -17,8 +17,10 @@ public enum Spawn {
 
     /// Runs `path` with `arguments` and exactly `environment`, stdin from /dev/null, and returns its exit status (128
     /// plus the signal number if a signal ended it) with its stdout and stderr. Blocks: call it off the cooperative
-    /// pool (`offPool`).
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String]) throws -> Result {
+    /// pool (`offPool`). A program still running after `seconds` is killed (SIGKILL) and the run fails.
+    public static func run(
+        _ path: String, _ arguments: [String], environment: [String: String], seconds: Double = 120
+    ) throws -> Result {
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
         guard pipe(&out) == 0 else { throw TestSupportError("pipe: errno \(errno)") }
@@ -51,23 +53,40 @@ public enum Spawn {
             close(err[0])
             throw TestSupportError("cannot run \(path): errno \(spawned)")
         }
-        let (stdout, stderr) = drain(out[0], err[0])
+        let (stdout, stderr, finished) = drain(out[0], err[0], child: pid, seconds: seconds)
         close(out[0])
         close(err[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard finished else {
+            throw TestSupportError(
+                "\(path) \(arguments.joined(separator: " ")) did not finish within \(seconds) s and was killed; it wrote: "
+                    + String(decoding: stdout + stderr, as: UTF8.self))
+        }
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Result(
             status: code, output: String(decoding: stdout, as: UTF8.self), error: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Reads both descriptors to their ends, whichever has data first, so a child filling one pipe never blocks.
-    private static func drain(_ first: Int32, _ second: Int32) -> ([UInt8], [UInt8]) {
+    /// Past `seconds` the child is killed; reading stops a few seconds later even if something it started still
+    /// holds a pipe open. Returns whether the child finished in time.
+    private static func drain(_ first: Int32, _ second: Int32, child: pid_t, seconds: Double) -> ([UInt8], [UInt8], Bool) {
         var results: [[UInt8]] = [[], []]
         var fds = [pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0)]
         var buffer = [UInt8](repeating: 0, count: 65_536)
+        var deadline = monotonicSeconds() + seconds
+        var killed = false
         while fds.contains(where: { $0.fd >= 0 }) {
-            guard poll(&fds, nfds_t(fds.count), -1) >= 0 else {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 {
+                if killed { break }
+                kill(child, SIGKILL)
+                killed = true
+                deadline = monotonicSeconds() + 5
+                continue
+            }
+            guard poll(&fds, nfds_t(fds.count), Int32(min(left * 1000, 1_000_000)) + 1) >= 0 else {
                 if errno == EINTR { continue }
                 break
             }
@@ -80,6 +99,12 @@ public enum Spawn {
                 }
             }
         }
-        return (results[0], results[1])
+        return (results[0], results[1], !killed)
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

@@ -136,7 +136,7 @@ struct EgressProxyTests {
                 let pipe = Pipe()
                 curl.standardOutput = pipe
                 try curl.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                let data = readToEnd(pipe.fileHandleForReading)
                 curl.waitUntilExit()
                 return String(decoding: data, as: UTF8.self)
             }
