@@ -238,9 +238,7 @@ public final class Router: Service, Sendable {
             guard let settings = config.ledger.postgres else {
                 throw RouterStartError("ledger.postgres: `backend: postgres` needs connection settings. Add host, database and user.")
             }
-            let password = try settings.passwordFile.map {
-                try Credential.load(.file($0), owner: "ledger.postgres.password_file").secret
-            }
+            let password = try PostgresConnector.password(settings.connection, source: "ledger.postgres")
             return try await PostgresLedger.start(
                 settings: settings,
                 password: password,

@@ -1,7 +1,9 @@
 import AirlockReceipts
 import AirlockRouter
+import AirlockPolicy
 import ArgumentParser
 import Foundation
+import Logging
 import NIOCore
 import UnixSignals
 
@@ -34,8 +36,17 @@ struct WitnessServe: AsyncParsableCommand {
     )
     var logs: [String] = []
 
-    @Option(help: "The state directory: the newest cosigned tree per log, kept across restarts.")
-    var state: String
+    @Option(
+        help:
+            "The state directory for a witness on one host: the newest cosigned tree per log, kept across restarts.")
+    var state: String?
+
+    @Option(
+        name: .customLong("state-postgres"),
+        help:
+            "Keep the state in PostgreSQL instead, shared by every replica of this witness: a YAML or JSON file with host, port, database, user, password_file, tls, ca_file, timeout, max_connections (the keys of the router's ledger.postgres)."
+    )
+    var statePostgres: String?
 
     @Option(help: "The loopback address to listen on.")
     var host = "127.0.0.1"
@@ -56,6 +67,16 @@ struct WitnessServe: AsyncParsableCommand {
     var readyFile: String?
 
     func validate() throws {
+        switch (state, statePostgres) {
+        case (nil, nil):
+            throw ValidationError(
+                "give the witness state: --state DIR (a file, one host) or --state-postgres FILE (PostgreSQL, shared by replicas)")
+        case (.some, .some):
+            throw ValidationError(
+                "give one witness state, --state or --state-postgres, not both: two stores would disagree on what was cosigned")
+        default:
+            break
+        }
         guard (0...65535).contains(port) else {
             throw ValidationError("--port \(port) is out of range; use 1 to 65535, or 0 to pick a free port")
         }
@@ -66,10 +87,29 @@ struct WitnessServe: AsyncParsableCommand {
 
     func run() async throws {
         let witness: Witness
+        var database: PostgresWitnessStore?
         do {
             let cosigner = try Cosigner(contentsOfFile: key)
-            witness = Witness(
-                cosigner: cosigner, logs: try Self.parseLogs(logs), store: try FileWitnessStore(directory: state))
+            let logs = try Self.parseLogs(logs)
+            let store: any WitnessStore
+            if let statePostgres {
+                let settings = try PostgresConnectionSettings.load(path: statePostgres)
+                let opened = try await PostgresWitnessStore.open(
+                    settings: settings, source: statePostgres, witness: cosigner.key,
+                    logger: Logger(label: "airlock.witness"))
+                if opened.synchronousCommit == "off" {
+                    printError(
+                        "airlock witness: warning: the database has synchronous_commit = off; a crash of the server can lose trees this witness cosigned, after which it could cosign a fork. Set synchronous_commit = on for the witness's user or database."
+                    )
+                }
+                database = opened
+                store = opened
+            } else if let state {
+                store = try FileWitnessStore(directory: state)
+            } else {
+                throw ValidationError("give --state DIR or --state-postgres FILE")
+            }
+            witness = Witness(cosigner: cosigner, logs: logs, store: store)
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -102,6 +142,7 @@ struct WitnessServe: AsyncParsableCommand {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         for await _ in signals { break }
         await server.shutdown()
+        database?.close()
     }
 
     /// `--log` values: `ORIGIN=KEY` or `KEY` (origin = key name); one origin may be given several keys.

@@ -54,10 +54,15 @@ struct WitnessProcessTests {
         let port: Int
         let key: CosignerKey
 
-        init(keyFile: String, logs: [String], state: String, extra: [String] = []) async throws {
-            let ready = state + ".ready-\(UInt64.random(in: 0...UInt64.max))"
+        convenience init(keyFile: String, logs: [String], state: String, extra: [String] = []) async throws {
+            try await self.init(keyFile: keyFile, logs: logs, stateArguments: ["--state", state], near: state, extra: extra)
+        }
+
+        /// `stateArguments`: `--state DIR` or `--state-postgres FILE`; the ready file is written next to `near`.
+        init(keyFile: String, logs: [String], stateArguments: [String], near: String, extra: [String] = []) async throws {
+            let ready = near + ".ready-\(UInt64.random(in: 0...UInt64.max))"
             process = try AirlockProcess(
-                ["witness", "serve", "--key", keyFile, "--state", state, "--ready-file", ready]
+                ["witness", "serve", "--key", keyFile, "--ready-file", ready] + stateArguments
                     + logs.flatMap { ["--log", $0] } + extra
             )
             let text = try await process.waitForFile(ready)

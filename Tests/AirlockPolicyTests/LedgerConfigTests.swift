@@ -29,8 +29,8 @@ struct LedgerConfigTests {
         let ledger = try load(Self.config(Self.postgres)).config.ledger
         #expect(ledger.backend == .postgres)
         let pg = try #require(ledger.postgres)
-        #expect(pg.port == 5432 && pg.tls == .verifyFull && pg.caFile == nil)
-        #expect(pg.timeout == .seconds(2) && pg.lease == .seconds(30) && pg.maxConnections == 8)
+        #expect(pg.connection.port == 5432 && pg.connection.tls == .verifyFull && pg.connection.caFile == nil)
+        #expect(pg.connection.timeout == .seconds(2) && pg.lease == .seconds(30) && pg.connection.maxConnections == 8)
         #expect(pg.offlineAllowance == nil)
         #expect(ledger.cluster == nil)
     }

@@ -101,8 +101,86 @@ def test_shared_ledger_overlay_mounts_the_database_secret_into_the_router_only()
     assert policies["airlock-agent-ledger"]["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 
-def pod_spec(docs):
-    return one(docs, "Deployment")["spec"]["template"]["spec"]
+def deployment(docs, name="airlock-agent"):
+    found = [d for d in docs if d.get("kind") == "Deployment" and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one Deployment {name}, found {len(found)}"
+    return found[0]
+
+
+def test_shared_ledger_overlay_runs_witness_replicas_on_the_shared_database():
+    """Issue 17: a witness Deployment whose state is the PostgreSQL database the routers share (never a file per
+    replica, which would let each replica cosign its own history), reached by the routers through a Service."""
+    docs = render(SHARED_LEDGER)
+    assert all(d["metadata"].get("namespace") == "airlock" for d in docs if d["kind"] != "Namespace")
+    witness = deployment(docs, "airlock-witness")
+    assert witness["spec"]["replicas"] >= 2
+    spec = witness["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    pods = containers(spec)
+    assert set(pods) == {"witness", "proxy"}
+    for name, c in pods.items():
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["allowPrivilegeEscalation"] is False, name
+        assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"]["drop"] == ["ALL"], name
+        assert sc["runAsUser"] not in (0, 1000, 1001), name  # neither root, the agent nor the router
+    command = pods["witness"]["command"]
+    assert command[:3] == ["/usr/local/bin/airlock", "witness", "serve"]
+    assert "--state" not in command  # a state directory per replica would fork the witness's memory
+    state_file = command[command.index("--state-postgres") + 1]
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    port = int(command[command.index("--port") + 1])
+
+    # The state file: the ledger's connection keys, the routers' database and Secret, TLS verified.
+    mounts = {m["name"]: m for m in pods["witness"]["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    config_mount = next(m for m in mounts.values() if state_file.startswith(m["mountPath"] + "/"))
+    generated = config_map(docs, volumes[config_mount["name"]]["configMap"]["name"])
+    state = load_yaml_documents(generated["data"][state_file.rsplit("/", 1)[1]])[0]
+    ledger = load_yaml_documents(config_map(docs, "airlock-config")["data"]["airlock.yaml"])[0]["ledger"]["postgres"]
+    assert set(state) <= {"host", "port", "database", "user", "password_file", "tls", "ca_file", "timeout", "max_connections"}
+    assert (state["host"], state["database"], state["tls"]) == (ledger["host"], ledger["database"], "verify-full")
+    db_mount = next(m for m in mounts.values() if state["password_file"].startswith(m["mountPath"] + "/"))
+    assert state["ca_file"].startswith(db_mount["mountPath"] + "/") and db_mount["readOnly"] is True
+    assert volumes[db_mount["name"]]["secret"]["secretName"] == "airlock-ledger-db"
+    key_mount = next(m for m in mounts.values() if command[command.index("--key") + 1].startswith(m["mountPath"] + "/"))
+    for volume in (volumes[db_mount["name"]], volumes[key_mount["name"]]):
+        assert volume["secret"]["defaultMode"] & 0o007 == 0  # the witness refuses a key or password others can read
+    assert all(m["name"] not in (db_mount["name"], key_mount["name"]) for m in pods["proxy"]["volumeMounts"])
+
+    # The proxy forwards /add-checkpoint to the loopback listener; the Service targets the proxy.
+    proxy_conf = generated["data"]["nginx.conf"]
+    assert f"proxy_pass http://127.0.0.1:{port};" in proxy_conf
+    assert "client_max_body_size 64k;" in proxy_conf
+    proxy_port = next(p["containerPort"] for p in pods["proxy"]["ports"] if p["name"] == "http")
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "airlock-witness")
+    assert service["spec"]["selector"] == witness["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+    # The routers submit to that Service, and the witness witnesses the routers' origin.
+    receipts = load_yaml_documents(config_map(docs, "airlock-config")["data"]["airlock.yaml"])[0]["receipts"]
+    url = receipts["witnesses"][0]["url"]
+    assert url == f"http://airlock-witness.airlock.svc.cluster.local:{service['spec']['ports'][0]['port']}"
+    assert receipts["witnesses"][0]["key"].startswith("witness.example.com/w1+")
+    logs = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "airlock-witness-logs")
+    assert logs["data"]["log"].split("=", 1)[0] == receipts["origin"]
+    env = {e["name"]: e for e in pods["witness"]["env"]}
+    assert f"$({next(iter(env))})" == command[command.index("--log") + 1]
+
+    # Network: only router pods reach the proxy port; the witness reaches only DNS and the database.
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    inbound = policies["airlock-witness"]["spec"]
+    assert inbound["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "airlock-agent"}}}],
+                                   "ports": [{"protocol": "TCP", "port": proxy_port}]}]
+    assert [rule["ports"] for rule in inbound["egress"]][-1] == [{"protocol": "TCP", "port": 5432}]
+    assert policies["airlock-agent-witness"]["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": proxy_port}]
+
+
+def pod_spec(docs, name="airlock-agent"):
+    return deployment(docs, name)["spec"]["template"]["spec"]
+
+
+def config_map(docs, prefix):
+    return next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(prefix))
 
 
 def containers(spec):

@@ -418,31 +418,13 @@ extension AirlockConfig {
         if ledger.backend != .postgres {
             add("ledger.postgres", "settings for a backend that is not in use", "Set `ledger.backend: postgres`, or remove `ledger.postgres`.")
         }
-        if pg.host.isEmpty || pg.host.utf8.count > 253 || pg.host.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F || $0 == "/" }) {
-            add("ledger.postgres.host", "\"\(pg.host)\" is not a host name or address", "Use the database server's DNS name (needed for verify-full) or IP address.")
-        } else if pg.tls == .verifyFull && IPAddress.parse(pg.host) != nil {
-            // The client names the server by its host for certificate checks (and SNI) only when it is a DNS name.
-            add("ledger.postgres.host", "verify-full needs the server's DNS name, not the address \(pg.host)", "Use the name the server's certificate carries (or `tls: disable` on a trusted network).")
+        for issue in pg.connection.issues(at: "ledger.postgres") {
+            add(issue.path, issue.message, issue.hint)
         }
-        check(pg.port, in: 1...65_535, "ledger.postgres.port", add)
-        for (key, value) in [("database", pg.database), ("user", pg.user)]
-        where value.isEmpty || value.utf8.count > 63 || value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            add("ledger.postgres.\(key)", "\"\(value)\" is not a PostgreSQL identifier", "Use 1–63 printable characters.")
-        }
-        for (key, path) in [("password_file", pg.passwordFile), ("ca_file", pg.caFile)] {
-            if let path, !path.hasPrefix("/") {
-                add("ledger.postgres.\(key)", "\"\(path)\" is not an absolute path", "Use the absolute path of the mounted file.")
-            }
-        }
-        if pg.caFile != nil && pg.tls == .disable {
-            add("ledger.postgres.ca_file", "a CA file with `tls: disable` would never be used", "Set `tls: verify-full`, or remove `ca_file`.")
-        }
-        check(pg.timeout, in: .milliseconds(10)...(.seconds(60)), "ledger.postgres.timeout", add)
         check(pg.lease, in: .seconds(3)...(.seconds(3600)), "ledger.postgres.lease", add)
-        if pg.lease.nanoseconds / 3 < pg.timeout.nanoseconds {
-            add("ledger.postgres.lease", "\(pg.lease) is shorter than three database timeouts (\(pg.timeout))", "A live router must be able to renew its lease; use a lease of at least three times `timeout`.")
+        if pg.lease.nanoseconds / 3 < pg.connection.timeout.nanoseconds {
+            add("ledger.postgres.lease", "\(pg.lease) is shorter than three database timeouts (\(pg.connection.timeout))", "A live router must be able to renew its lease; use a lease of at least three times `timeout`.")
         }
-        check(pg.maxConnections, in: 1...256, "ledger.postgres.max_connections", add)
         if let allowance = pg.offlineAllowance { check(allowance, in: 1...maxTokens, "ledger.postgres.offline_allowance", add) }
     }
 

@@ -46,53 +46,28 @@ public struct LedgerSettings: Decodable, Sendable, Equatable {
     }
 }
 
-/// How a router reaches the shared PostgreSQL ledger, and what it does when it cannot.
+/// How a router reaches the shared PostgreSQL ledger, and what it does when it cannot. The connection keys are
+/// ``PostgresConnectionSettings``, shared with the witness's PostgreSQL state.
 public struct PostgresLedgerSettings: Decodable, Sendable, Equatable {
-    public enum TLSMode: String, ConfigEnum {
-        /// Plain TCP: only for a server on the same host or a network the operator trusts.
-        case disable
-        /// TLS required, the server's certificate verified against `ca_file` (or the system roots) and its name.
-        case verifyFull = "verify-full"
-    }
+    public typealias TLSMode = PostgresConnectionSettings.TLSMode
 
-    public var host: String
-    public var port: Int
-    public var database: String
-    public var user: String
-    /// A file holding the password, readable by the router user only; nil: the server asks for none.
-    public var passwordFile: String?
-    public var tls: TLSMode
-    /// PEM certificates that sign the server's certificate; nil: the system's trust roots.
-    public var caFile: String?
-    /// The most any one database call may take, connecting included.
-    public var timeout: ConfigDuration
+    /// host, port, database, user, password_file, tls, ca_file, timeout, max_connections.
+    public var connection: PostgresConnectionSettings
     /// How long the holds of a router that stops renewing its lease stay open before any router charges them.
     public var lease: ConfigDuration
-    public var maxConnections: Int
     /// Tokens per tenant a router may spend while the database cannot be reached, charged to the database once
     /// it is back; nil: fail closed (503 `budget_unavailable`).
     public var offlineAllowance: Int?
 
     enum CodingKeys: String, CodingKey {
-        case host, port, database, user, tls, timeout, lease
-        case passwordFile = "password_file"
-        case caFile = "ca_file"
-        case maxConnections = "max_connections"
+        case lease
         case offlineAllowance = "offline_allowance"
     }
 
     public init(from decoder: any Decoder) throws {
+        connection = try PostgresConnectionSettings(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        host = try c.decode(String.self, forKey: .host)
-        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5432
-        database = try c.decode(String.self, forKey: .database)
-        user = try c.decode(String.self, forKey: .user)
-        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
-        tls = try c.decodeIfPresent(TLSMode.self, forKey: .tls) ?? .verifyFull
-        caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
-        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? .seconds(2)
         lease = try c.decodeIfPresent(ConfigDuration.self, forKey: .lease) ?? .seconds(30)
-        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 8
         offlineAllowance = try c.decodeIfPresent(Int.self, forKey: .offlineAllowance)
     }
 
@@ -109,16 +84,10 @@ public struct PostgresLedgerSettings: Decodable, Sendable, Equatable {
         maxConnections: Int = 8,
         offlineAllowance: Int? = nil
     ) {
-        self.host = host
-        self.port = port
-        self.database = database
-        self.user = user
-        self.passwordFile = passwordFile
-        self.tls = tls
-        self.caFile = caFile
-        self.timeout = timeout
+        connection = PostgresConnectionSettings(
+            host: host, port: port, database: database, user: user, passwordFile: passwordFile, tls: tls,
+            caFile: caFile, timeout: timeout, maxConnections: maxConnections)
         self.lease = lease
-        self.maxConnections = maxConnections
         self.offlineAllowance = offlineAllowance
     }
 }

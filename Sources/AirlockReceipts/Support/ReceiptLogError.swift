@@ -16,6 +16,7 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
             case closed
             case failed
             case witnessQuorum
+            case unavailable
         }
 
         fileprivate let base: Base
@@ -40,6 +41,9 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let failed = Code(base: .failed)
         /// A checkpoint lacks the witness cosignatures required of it.
         public static let witnessQuorum = Code(base: .witnessQuorum)
+        /// A store kept on another server (the witness state in PostgreSQL) could not be reached in time; retry
+        /// once it is back.
+        public static let unavailable = Code(base: .unavailable)
 
         public var description: String { base.rawValue }
 
@@ -56,6 +60,7 @@ public struct ReceiptLogError: Error, Sendable, Hashable, CustomStringConvertibl
             case .closed: "Receipt log closed"
             case .failed: "Receipt log stopped"
             case .witnessQuorum: "Witness quorum not met"
+            case .unavailable: "State unavailable"
             }
         }
     }

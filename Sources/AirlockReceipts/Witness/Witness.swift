@@ -95,6 +95,9 @@ public struct Witness: Sendable {
         }
         do {
             return try decide(request, log: log)
+        } catch where error.code == .unavailable {
+            // Fail closed: without its state the witness cannot tell an extension from a fork, so it cosigns nothing.
+            return .text(503, "the witness cannot reach its state, nothing was cosigned; retry later: \(error)")
         } catch {
             return .text(500, "the witness could not read or store its state: \(error)")
         }

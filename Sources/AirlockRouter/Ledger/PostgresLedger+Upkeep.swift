@@ -11,7 +11,7 @@ extension PostgresLedger {
             try await call("lease") { try await self.renewLease() }
         } catch {
             local.withLock { $0.downUntil = ContinuousClock.now + .seconds(1) }
-            logger.warning("ledger lease renewal failed", metadata: ["error": "\(Self.describe(error))"])
+            logger.warning("ledger lease renewal failed", metadata: ["error": "\(PostgresConnector.describe(error))"])
             throw error
         }
         local.withLock { $0.downUntil = nil }

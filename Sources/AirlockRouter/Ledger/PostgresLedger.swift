@@ -132,7 +132,7 @@ public final class PostgresLedger: TokenLedger {
             } catch {
                 logger.error("ledger reservation failed", metadata: ["tenant": "\(tenant)", "error": "\(String(reflecting: error))"])
                 // It may have committed before the deadline: release it (0 tokens: nothing went upstream).
-                let until = ContinuousClock.now + settings.timeout.duration * 10
+                let until = ContinuousClock.now + settings.connection.timeout.duration * 10
                 local.withLock { s in
                     s.pendingSettles[id] = PendingSettle(reservation: reservation, tokens: 0, until: until)
                     s.downUntil = ContinuousClock.now + .seconds(1)
@@ -302,7 +302,7 @@ public final class PostgresLedger: TokenLedger {
     ) async throws -> T {
         let started = ContinuousClock.now
         do {
-            let result = try await withDeadline(limit ?? settings.timeout.duration, "ledger \(operation)", body)
+            let result = try await withDeadline(limit ?? settings.connection.timeout.duration, "ledger \(operation)", body)
             metrics?.ledgerCall(operation: operation, ContinuousClock.now - started, ok: true)
             return result
         } catch {

@@ -171,6 +171,13 @@ final class WitnessSubmitter: Sendable {
                 }
                 old = theirs
                 progress.withLock { $0[position].cosignedSize = theirs }
+            case 500...599:
+                // The witness could not decide (its state database is away, it is shutting down): like a witness
+                // that is down, retried at the next round rather than taken as a refusal of this checkpoint.
+                logger.warning(
+                    "witness could not answer; retrying",
+                    metadata: ["witness": "\(witness)", "status": "\(answer.status)", "reason": "\(answer.body.split(separator: "\n").first ?? "")"])
+                return
             default:
                 refused(answer, size: size, position: position, witness: witness)
                 return

@@ -295,9 +295,9 @@ struct PostgresLedgerTests {
         let server = try await PostgresServer.start(tls: true)
         func settings(tls: PostgresLedgerSettings.TLSMode, ca: String?) -> PostgresLedgerSettings {
             var settings = Self.settings(server)
-            settings.host = "localhost"
-            settings.tls = tls
-            settings.caFile = ca
+            settings.connection.host = "localhost"
+            settings.connection.tls = tls
+            settings.connection.caFile = ca
             return settings
         }
         func open(_ settings: PostgresLedgerSettings) async throws -> PostgresLedger {
