@@ -194,3 +194,21 @@ struct ReceiptLogTests {
         #expect(try SegmentName.list(in: directory).count > 2)
     }
 }
+
+/// The directory lock is let go of when the log closes, even while another copy of its descriptor exists: a process
+/// that spawns children (the router, the test process) hands every child a copy between fork and exec.
+@Suite("Receipt log lock")
+struct LogLockTests {
+    @Test("released while a copy of its descriptor is still open (a child between fork and exec): the log opens again at once")
+    func releasedDespiteCopy() throws {
+        let directory = makeTemporaryDirectory("lock")
+        defer { removeDirectory(directory) }
+        let lock = try LogLock(directory: directory)
+        let copy = dup(lock.fd)
+        defer { close(copy) }
+        lock.release()
+        let again = try LogLock(directory: directory)
+        again.release()
+    }
+}
+

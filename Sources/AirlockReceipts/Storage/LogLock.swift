@@ -9,7 +9,7 @@ import Darwin
 /// An exclusive `flock` on `LOCK` in the log directory, so two writers never append to one log. The kernel drops it
 /// when the process dies, so a crash never leaves the log locked.
 struct LogLock {
-    private let fd: Int32
+    let fd: Int32
 
     init(directory: String, holder: String = "this receipt log") throws(ReceiptLogError) {
         let path = directory + "/" + LogFiles.lock
@@ -25,7 +25,10 @@ struct LogLock {
         self.fd = fd
     }
 
+    /// Unlocks before closing: a copy of the descriptor held elsewhere (a child between fork and exec inherits one)
+    /// would otherwise keep the lock until it goes too.
     func release() {
+        flock(fd, LOCK_UN)
         close(fd)
     }
 }
