@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AirlockMockUpstream
 import AirlockReceipts
 import AirlockTestSupport
 import Foundation
@@ -172,6 +173,49 @@ struct PostgresWitnessProcessTests {
         #expect(try await a.post(try log.body(old: 4, size: 9)).status == 409)
         _ = try await a.stop()
         _ = try await b.stop()
+    }
+
+    @Test(
+        "a router whose witness answers 503 (its database away) submits the same checkpoint again, and it is cosigned once the database is back"
+    )
+    func routerRetriesUnavailableWitness() async throws {
+        let server = try await PostgresServer.start()
+        let directory = TempDirectory.make()
+        chmod(directory, 0o755)
+        _ = try await AirlockProcess.runToEnd(["witness", "keygen", "--name", "witness.test/w1", "--out", directory + "/witness"])
+        let keygen = try await AirlockProcess.runToEnd(
+            ["receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log"])
+        let logKey = keygen.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let file = try Self.stateFile(server, in: directory, timeout: "2s")
+        let witness = try await Running(
+            keyFile: directory + "/witness.key", logs: [logKey], stateArguments: ["--state-postgres", file], near: directory + "/w")
+        try await server.stop()
+
+        let (stack, logDirectory) = try await RouterWitnessTests.stack(
+            keyFile: directory + "/log.key", witnessPort: witness.port, witnessKey: witness.key)
+        let (router, port) = try await RouterProcessTests.startRouterWithPort(stack)
+        #expect(try await RouterProcessTests.chat(port).hasPrefix("HTTP/1.1 200"))
+        // The log stops growing here: only a router that submits the same checkpoint again gets it cosigned.
+        let written = await eventually(seconds: 15) { RouterWitnessTests.storedCheckpoint(logDirectory) != nil }
+        #expect(written)
+        try await Task.sleep(for: .seconds(3))
+        let before = RouterWitnessTests.storedCheckpoint(logDirectory)
+        #expect(!RouterWitnessTests.cosigned(before, by: witness.key), "cosigned while the witness's database was down")
+
+        try await server.startServer()
+        let cosigned = await eventually(seconds: 30) {
+            RouterWitnessTests.cosigned(RouterWitnessTests.storedCheckpoint(logDirectory), by: witness.key)
+        }
+        #expect(cosigned, "the checkpoint was not submitted again once the witness could answer")
+        #expect(RouterWitnessTests.storedCheckpoint(logDirectory)?.checkpoint.size == before?.checkpoint.size)
+        router.signal(SIGTERM)
+        #expect(try await router.waitForExit() == 0)
+        // Logged at error level, which the router here runs at; the retries are warnings.
+        let routerLog = router.standardError()
+        #expect(!routerLog.contains("witness refused the checkpoint"), "\(routerLog)")
+        _ = try await witness.stop()
+        try await stack.mock.shutdown()
+        try await server.stop()
     }
 
     @Test("serve takes exactly one state; a bad settings file or an unreachable database is refused with where and why")
