@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AirlockJSON
+import NIOCore
 
 /// What the router changes in a server-sent-events stream on its way to the agent, one whole event at a time:
 ///
@@ -205,3 +209,36 @@ struct StreamEventFilter: Sendable {
         return value
     }
 }
+
+/// An event stream's lines may end in CRLF, LF or CR alone (the server-sent-events format); the router's readers
+/// of a stream (StreamEventFilter, SSEDataStream) split on LF. Every line end becomes one LF before they see the
+/// bytes, and the agent gets the same, which any conforming client reads as the same events: without it, a stream
+/// of CR-ended lines passed every event unexamined, the usage the router asked for and the final event included.
+/// A CRLF split across reads is one line end.
+struct SSELineEndings: Sendable {
+    private var afterCR = false
+
+    /// The chunk with its line ends made LF, or nil when it needs no change.
+    mutating func normalize(_ chunk: ByteBuffer) -> ByteBuffer? {
+        chunk.withUnsafeReadableBytes { bytes -> ByteBuffer? in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            if !afterCR && memchr(base, 0x0D, bytes.count) == nil { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            for byte in bytes {
+                switch byte {
+                case 0x0D:
+                    out.append(0x0A)
+                    afterCR = true
+                case 0x0A where afterCR:
+                    afterCR = false
+                default:
+                    out.append(byte)
+                    afterCR = false
+                }
+            }
+            return ByteBuffer(bytes: out)
+        }
+    }
+}
+

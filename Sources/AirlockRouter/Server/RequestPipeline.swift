@@ -598,6 +598,8 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     /// complete once it has every byte, so the last one is written only after the completion receipt, whatever
     /// the relay flushed before (past its threshold, or under back-pressure).
     private var lastByte: UInt8?
+    /// For streams: CR and CRLF line ends made LF before anything reads them (see SSELineEndings).
+    private var lineEndings = SSELineEndings()
 
     init(usage: UsageReader, digest: BodyHasher?, filter: StreamEventFilter?, scrubber: KeyScrubber?) {
         self.usage = usage
@@ -607,6 +609,8 @@ final class ResponseObserver: UpstreamBodyObserver, @unchecked Sendable {
     }
 
     func pass(_ chunk: ByteBuffer) -> ByteBuffer? {
+        var chunk = chunk
+        if filter != nil, scrubber == nil, let normalized = lineEndings.normalize(chunk) { chunk = normalized }
         chunk.withUnsafeReadableBytes { usage.consume($0) }
         if scrubber != nil {
             if errorBody.count + chunk.readableBytes > KeyScrubber.maxBody {

@@ -174,4 +174,30 @@ struct HostileUpstreamTests {
             #expect(next.status == 200)
         }
     }
+
+    @Test(
+        "an event stream whose lines end in CR alone, or CRLF, is filtered and accounted as one ending in LF (the SSE line endings)",
+        arguments: ["\r", "\r\n", "\n"]
+    )
+    func streamLineEndings(ending: String) async throws {
+        let events = [
+            #"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hello"}}],"usage":null}"#,
+            #"data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#,
+            "data: [DONE]",
+        ].map { $0 + ending + ending }.joined()
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: \(events.utf8.count)\r\n\r\n\(events)"
+        let upstream = ScriptedUpstream { _ in answer }
+        try await withScripted(upstream, configure: { c in c.tenants[0].tokensPerDay = 1_000_000 }) { h in
+            // The agent did not ask for usage: the router did, and takes out what the provider added for it.
+            let r = try await h.request("/v1/chat/completions", body: Harness.chat(stream: true))
+            #expect(r.status == 200)
+            #expect(r.body.contains("hello"), "\(r.body.debugDescription)")
+            #expect(r.body.contains("[DONE]"), "\(r.body.debugDescription)")
+            #expect(!r.body.contains("usage"), "the usage the router asked for reached the agent: \(r.body.debugDescription)")
+            let remaining = await h.router.runtimeForTesting.budgets.remaining(
+                tenant: Harness.tenant, now: WallClock.nanoseconds() / 1_000_000_000)
+            #expect(remaining.day == 1_000_000 - 10, "charged \(1_000_000 - (remaining.day ?? 0)), not the 10 tokens of the usage")
+            #expect(await inFlight(h) == 0)
+        }
+    }
 }

@@ -491,3 +491,26 @@ struct LargeUsageTests {
         #expect(reader.usage == nil)
     }
 }
+
+@Suite("Event stream line endings")
+struct SSELineEndingsTests {
+    static func normalized(_ pieces: [String]) -> String {
+        var endings = SSELineEndings()
+        var out = ""
+        for piece in pieces {
+            let buffer = ByteBuffer(string: piece)
+            let result = endings.normalize(buffer) ?? buffer
+            out += String(buffer: result)
+        }
+        return out
+    }
+
+    @Test("CR, LF and CRLF each become one LF, also when a CRLF is split between two reads; LF-only input is not copied")
+    func lineEnds() {
+        #expect(Self.normalized(["a\rb\r\nc\nd\r\r"]) == "a\nb\nc\nd\n\n")
+        #expect(Self.normalized(["data: x\r", "\ndata: y\r", "\r\n"]) == "data: x\ndata: y\n\n")
+        #expect(Self.normalized(["\r", "\r", "\n", "\n"]) == "\n\n\n")
+        var endings = SSELineEndings()
+        #expect(endings.normalize(ByteBuffer(string: "data: x\n\n")) == nil)
+    }
+}
