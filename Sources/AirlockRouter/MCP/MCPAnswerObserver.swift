@@ -18,6 +18,11 @@ final class MCPAnswerObserver: UpstreamBodyObserver, @unchecked Sendable {
     /// Tools listed (name, digest), in order.
     private(set) var listed: [(name: String, digest: String)] = []
     private(set) var overflowed = false
+    /// A `tools/list` answer carried a message the router could not read as JSON (duplicate members, bad UTF-8, a
+    /// torn document): it was not passed on, since what an SDK makes of it may be a list the policy never saw.
+    private(set) var unreadable = false
+    /// An event stream's line ends, each made LF before the events are read (see SSELineEndings).
+    private var lineEndings = SSELineEndings()
     /// The JSON-RPC response the answer carried (an event's data, or the whole JSON body), once it has passed.
     private(set) var response: [UInt8]?
     /// Bytes not yet taken: a list answer being rewritten, or events being watched for the response.
@@ -38,6 +43,8 @@ final class MCPAnswerObserver: UpstreamBodyObserver, @unchecked Sendable {
     var answered: Bool { response != nil }
 
     func pass(_ chunk: ByteBuffer) -> ByteBuffer? {
+        var chunk = chunk
+        if eventStream, let normalized = lineEndings.normalize(chunk) { chunk = normalized }
         guard keep != nil else {
             chunk.withUnsafeReadableBytes { digest?.update($0) }
             watch(chunk)
@@ -73,7 +80,7 @@ final class MCPAnswerObserver: UpstreamBodyObserver, @unchecked Sendable {
         if eventStream {
             rewrite(SSEEvents.Event(pending[...]), into: &out)
         } else {
-            out = filtered(pending)
+            out = filtered(pending) ?? []
         }
         pending = []
         return emit(out)
@@ -121,21 +128,32 @@ final class MCPAnswerObserver: UpstreamBodyObserver, @unchecked Sendable {
         response = message
     }
 
-    private func filtered(_ message: [UInt8]) -> [UInt8] {
+    /// The message with the tools the sandbox may not see taken out; nil when it cannot be read (then withheld).
+    private func filtered(_ message: [UInt8]) -> [UInt8]? {
         note(message)
-        guard let keep, let result = ToolDefinitions.filter(message, keep: keep) else { return message }
+        guard let keep else { return message }
+        guard (try? JSONScanner(message).validateDocument()) != nil else {
+            unreadable = true
+            return nil
+        }
+        guard let result = ToolDefinitions.filter(message, keep: keep) else { return message }
         listed.append(contentsOf: result.listed)
         return result.message
     }
 
     /// An event with its data filtered, written back with `\n` line ends; its other fields are kept as they were.
     private func rewrite(_ event: SSEEvents.Event, into out: inout [UInt8]) {
+        var data: [UInt8]?
+        if event.hasData {
+            // An event whose data cannot be read is withheld whole.
+            guard let readable = filtered(event.data) else { return }
+            data = readable
+        }
         for line in event.otherLines {
             out.append(contentsOf: line)
             out.append(0x0A)
         }
-        if event.hasData {
-            let data = filtered(event.data)
+        if let data {
             for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
                 out.append(contentsOf: "data: ".utf8)
                 out.append(contentsOf: line)

@@ -396,6 +396,11 @@ extension RequestPipeline {
                 "MCP tools/list answer larger than max_list_bytes; cut",
                 metadata: ["limit": "\(server.config.maxListBytes)"])
         }
+        if observer.unreadable && outcome == "ok" {
+            outcome = "error"
+            reason = "mcp_list_unreadable"
+            logger.warning("MCP tools/list answer not readable as JSON (duplicate members, bad UTF-8); withheld from the agent")
+        }
         if isList {
             noteListed(observer.listed, server: server, access: access, logger: logger, runtime: runtime)
         }

@@ -175,6 +175,33 @@ struct MCPGatewayTests {
         }
     }
 
+    @Test(
+        "a tools/list answer framed with CR line ends is filtered; one the router cannot read (duplicate members) never reaches the agent",
+        arguments: [
+            ("text/event-stream", "event: message\rdata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}},{\"name\":\"drop_db\",\"inputSchema\":{}}]}}\r\r", true),
+            ("application/json", "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]},\"result\":{\"tools\":[{\"name\":\"drop_db\",\"inputSchema\":{}}]}}", false),
+            ("text/event-stream", "data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]},\"result\":{\"tools\":[{\"name\":\"drop_db\",\"inputSchema\":{}}]}}\n\n", false),
+        ]
+    )
+    func unreadableOrOddList(contentType: String, body: String, readable: Bool) async throws {
+        let server = ScriptedUpstream { _ in
+            "HTTP/1.1 200 OK\r\ncontent-type: \(contentType)\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        defer { server.stop() }
+        try await withHarness(configure: Self.configure(port: server.port)) { h in
+            let answer = try? await h.request("/mcp/tools", body: #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+            if readable {
+                let text = try #require(answer?.body)
+                #expect(text.contains(#""name":"echo""#), "\(text.debugDescription)")
+                #expect(!text.contains("drop_db"), "\(text.debugDescription)")
+            } else {
+                // The answer is cut: an SDK sees a failed request, never the tools behind the duplicate member.
+                #expect(answer.map { !$0.body.contains("drop_db") } ?? true, "\(answer?.body.debugDescription ?? "")")
+            }
+            #expect(server.requests == 1)
+        }
+    }
+
     @Test("a tools/list answer past max_list_bytes is cut, not buffered")
     func listCap() async throws {
         let tools = (0..<100).map {
