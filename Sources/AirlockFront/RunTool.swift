@@ -24,12 +24,13 @@ public enum RunTool {
         }
         do {
             let policy = try options.policy.map(SandboxPolicy.load(path:)) ?? SandboxPolicy.builtIn()
-            let launcher = try SandboxLauncher(
-                policy: policy,
-                options: .init(uid: options.uid, gid: options.gid, workdir: options.workdir,
-                               seccompCache: seccompCache(options), terminal: true,
-                               isolation: options.isolation == "unprivileged" ? .unprivileged
-                                   : options.isolation == "user-namespace" ? .userNamespace : nil))
+            var launchOptions = SandboxLauncher.Options(
+                uid: options.uid, gid: options.gid, workdir: options.workdir,
+                seccompCache: seccompCache(options), terminal: true,
+                isolation: options.isolation == "unprivileged" ? .unprivileged
+                    : options.isolation == "user-namespace" ? .userNamespace : nil)
+            launchOptions.passEnvironment = options.passEnvironment
+            let launcher = try SandboxLauncher(policy: policy, options: launchOptions)
             for warning in launcher.warnings { printError("airlock: \(warning)") }
             let router = options.noRouter ? nil : ControlSocketRegistrar(path: options.control)
             let running = try launcher.start(options.command, sandbox: options.sandbox,
