@@ -36,9 +36,12 @@ public enum RunTool {
             let running = try launcher.start(options.command, sandbox: options.sandbox,
                                              registrar: router ?? NoRouterRegistrar())
             SignalForwarding.start(to: running)
+            // Copies of the listeners outlive wait(), so that unregistering names this sandbox's own.
+            let registered = router == nil ? [] : running.listeners.map { dup($0.fd) }.filter { $0 >= 0 }
             let exit = running.wait()
             SignalForwarding.stop()
-            try? router?.unregister(sandbox: options.sandbox)
+            try? router?.unregister(sandbox: options.sandbox, listeners: registered)
+            registered.forEach { close($0) }
             return exit.shellStatus
         } catch {
             printError("airlock run: \(error)")

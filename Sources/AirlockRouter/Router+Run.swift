@@ -115,7 +115,7 @@ extension Router {
             defer { all.removeAll() }
             return all.values.flatMap { $0 }
         }
-        for channel in handedIn { channel.close(promise: nil) }
+        for listener in handedIn { listener.channel.close(promise: nil) }
         // The operator listener closes last, so probes see "draining" rather than a refused connection.
         for channel in state.serverChannels where isOperator(channel) { channel.close(promise: nil) }
     }

@@ -42,13 +42,19 @@ struct SandboxRouterTests {
             mcpServers = "\nmcp_servers:\n  - {name: tools, url: \"http://127.0.0.1:\(mcpPort)/mcp\", credential: {file: \(directory)/mcp.key}}"
         }
         var toolbox = ""
+        var receipts = "receipts: {enabled: false}"
         if stdio {
             try TempDirectory.write(directory + "/tool.token", "tool-secret-\(UInt64.random(in: 0...UInt64.max))", mode: 0o600)
             let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
             try TempDirectory.write(directory + "/tools.json", """
                 {"readonlyPaths": ["\(venvRoot)", "\(Self.packageRoot)/tests/python"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
                 """, mode: 0o644)
-            mcpAccess = "\n    mcp: [{server: local, tools: [add, secret_digest, whoami]}]"
+            mcpAccess = "\n    mcp: [{server: local, tools: [add, secret_digest, whoami, fetch]}]"
+            let key = try await AirlockProcess.runToEnd([
+                "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
+            ])
+            #expect(key.status == 0, "\(key.error)")
+            receipts = "receipts: {directory: \(directory)/receipts, origin: router.test/receipts, signing_keys: [\(directory)/log.key]}"
             toolbox = """
 
                   - name: toolbox
@@ -88,7 +94,7 @@ struct SandboxRouterTests {
               - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:\(mock.port)", credential: {file: \(directory)/provider.key}}
             models:
               - {name: gpt-test, api: openai, targets: [{upstream: mock}]}
-            receipts: {enabled: false}\(mcpServers)
+            \(receipts)\(mcpServers)
             """
         try TempDirectory.write(directory + "/airlock.yaml", config, mode: 0o644)
         let router = try await RouterProcessTests.startRouter(
@@ -287,7 +293,7 @@ struct SandboxRouterTests {
             '
             """)
         #expect(status == 0, "\(out)\n\(err)")
-        #expect(out.contains("tools=add,secret_digest,whoami"), "\(out)\n\(err)")
+        #expect(out.contains("tools=add,fetch,secret_digest,whoami"), "\(out)\n\(err)")
         #expect(out.contains("add=42"), "\(out)\n\(err)")
         // The server got the credential; the agent has neither the variable nor the file.
         let digest = try await offPool {
@@ -311,6 +317,63 @@ struct SandboxRouterTests {
             running = Self.processes(containing: "mcp_stdio_server.py")
         }
         #expect(running.isEmpty, "server processes still running: \(running)")
+        stack.router.signal(SIGTERM)
+        _ = try await stack.router.waitForExit()
+        // Every call has its `mcp` receipt, the refused one a denial naming the tool.
+        let exported = try await AirlockProcess.runToEnd(["receipts", "export", stack.directory + "/receipts", "--kind", "mcp"])
+        let records = exported.output.split(separator: "\n").map(String.init)
+        #expect(records.contains { $0.contains("\"tool\":\"add\"") && $0.contains("\"server\":\"local\"") }, "\(exported)")
+        #expect(records.contains { $0.contains("\"tool\":\"forbidden\"") && $0.contains("\"decision\":\"deny\"") }, "\(exported)")
+        #expect(records.contains { $0.contains("\"method\":\"session_end\"") }, "\(exported)")
+        #expect(!exported.output.contains(token))
+        try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
+    }
+
+    @Test("a local MCP server's sessions are processes of their own: at most max_sessions at once (503 beyond), and one ending leaves another's egress through the router working",
+          .enabled(if: canRun && hasAgentVenv, "needs root and the agent virtual environment (make test installs it with scripts/install-agent-venv.sh)"))
+    func mcpStdioSessions() async throws {
+        let stack = try await Self.start(stdio: true)
+        let allowed = "http://allowed.test:\(stack.origin.port)/__mock/health"
+        let (status, out, err) = try await Self.run(stack, policy: try Self.venvPolicy(stack), """
+            \(Self.agentVenv)/bin/python -c '
+            import asyncio, json, urllib.error, urllib.request
+            from contextlib import AsyncExitStack
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamablehttp_client
+            URL = "http://127.0.0.1:8443/mcp/local"
+            async def open_session(stack):
+                read, write, _ = await stack.enter_async_context(streamablehttp_client(URL))
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                return session
+            def third():
+                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode()
+                request = urllib.request.Request(URL, data=body, headers={"content-type": "application/json", "accept": "application/json, text/event-stream"})
+                try:
+                    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=20) as response:
+                        return str(response.status)
+                except urllib.error.HTTPError as error:
+                    return str(error.code)
+            async def main():
+                async with AsyncExitStack() as b_stack:
+                    b = await open_session(b_stack)
+                    async with AsyncExitStack() as a_stack:
+                        a = await open_session(a_stack)
+                        print("a_fetch=" + (await a.call_tool("fetch", {"url": "\(allowed)"})).content[0].text)
+                        print("third=" + await asyncio.to_thread(third))
+                    await asyncio.sleep(1)
+                    print("b_fetch=" + (await b.call_tool("fetch", {"url": "\(allowed)"})).content[0].text)
+                    print("b_denied=" + (await b.call_tool("fetch", {"url": "http://denied.test:\(stack.origin.port)/"})).content[0].text)
+            asyncio.run(main())
+            '
+            """)
+        #expect(status == 0, "\(out)\n\(err)")
+        #expect(out.contains("a_fetch=200"), "\(out)\n\(err)")
+        #expect(out.contains("third=503"), "\(out)\n\(err)")
+        // Session A's launcher unregistered only its own listeners: B's egress proxy still answers.
+        #expect(out.contains("b_fetch=200"), "\(out)\n\(err)")
+        #expect(out.contains("b_denied=403"), "\(out)\n\(err)")
         stack.router.signal(SIGTERM)
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()

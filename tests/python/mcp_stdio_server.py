@@ -36,6 +36,21 @@ def whoami(probe_path: str, host: str, port: int) -> str:
 
 
 @mcp.tool()
+def fetch(url: str) -> str:
+    """GET url through the sandbox's egress proxy; the HTTP status, or the error."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.status)
+    except urllib.error.HTTPError as error:
+        return str(error.code)
+    except OSError as error:
+        return "error:" + type(error).__name__
+
+
+@mcp.tool()
 def forbidden() -> str:
     """A tool no sandbox is allowed."""
     return "should never run"

@@ -71,6 +71,10 @@ final class StdioBridge: Sendable {
     private let closed = Locked(false)
     private let server = Locked<(any Channel)?>(nil)
     private let sweeper = Locked<RepeatedTask?>(nil)
+    /// The servers' working directory: empty, owned by the router, not writable by a server running under
+    /// another UID (a server keeps its scratch files in its sandbox's private /tmp), so sessions share nothing
+    /// through it and nothing is left to clean up but the directory.
+    let workdir: String
 
     /// Binds the port now (so the relay's URL is known), and serves it once the event loop has it.
     init(name: String, launch: StdioLaunch, group: any EventLoopGroup, logger: Logger) throws {
@@ -81,9 +85,18 @@ final class StdioBridge: Sendable {
         logger[metadataKey: "mcp.server"] = "\(name)"
         self.logger = logger
         var random = SystemRandomNumberGenerator()
+        let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+        workdir = "\(base)/airlock-mcp-\(name)-\(Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }))"
+        guard mkdir(workdir, 0o755) == 0 else {
+            throw SystemCallError(call: "mkdir", subject: workdir, errno: errno)
+        }
         secret = (0..<4).map { _ in Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }) }.joined()
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemCallError(call: "socket", subject: "MCP bridge \(name)", errno: errno) }
+        guard fd >= 0 else {
+            let code = errno
+            rmdir(workdir)
+            throw SystemCallError(call: "socket", subject: "MCP bridge \(name)", errno: code)
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -97,6 +110,7 @@ final class StdioBridge: Sendable {
         guard bound else {
             let code = errno
             close(fd)
+            rmdir(workdir)
             throw SystemCallError(call: "bind", subject: "MCP bridge \(name) on 127.0.0.1", errno: code)
         }
         port = Int(UInt16(bigEndian: address.sin_port))
@@ -139,6 +153,7 @@ final class StdioBridge: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for session in all { group.addTask { await session.end() } }
         }
+        rmdir(workdir)
     }
 
     private func endIdle(after idle: Duration) {
@@ -306,7 +321,9 @@ final class StdioBridge: Sendable {
         }
         defer { starting.withLock { $0 -= 1 } }
         do {
-            let session = try await StdioSession.start(launch: launch, group: group, logger: logger) {
+            let session = try await StdioSession.start(
+                launch: launch, workdir: workdir, group: group, logger: logger
+            ) {
                 [weak self] ended in
                 self?.sessions.withLock { all in
                     if all[ended] != nil { all[ended] = nil }
@@ -379,22 +396,19 @@ final class StdioSession: Sendable {
     let id: String
     private let process: StdioProcess
     private let state: Locked<State>
-    private let workdir: String
 
-    private init(id: String, process: StdioProcess, state: Locked<State>, workdir: String) {
+    private init(id: String, process: StdioProcess, state: Locked<State>) {
         self.id = id
         self.process = process
         self.state = state
-        self.workdir = workdir
     }
 
     static func start(
-        launch: StdioLaunch, group: any EventLoopGroup, logger: Logger,
+        launch: StdioLaunch, workdir: String, group: any EventLoopGroup, logger: Logger,
         onExit: @escaping @Sendable (String) -> Void
     ) async throws -> StdioSession {
         var random = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }) }.joined()
-        let workdir = try makeWorkdir(uid: launch.uid, gid: launch.gid)
         var sessionLogger = logger
         sessionLogger[metadataKey: "mcp.session"] = "\(id.prefix(8))"
         let state = Locked(State())
@@ -406,11 +420,8 @@ final class StdioSession: Sendable {
             ) { line in
                 Self.deliver(line, state: state)
             }
-        } catch {
-            removeTree(workdir)
-            throw error
         }
-        let session = StdioSession(id: id, process: process, state: state, workdir: workdir)
+        let session = StdioSession(id: id, process: process, state: state)
         process.exit.whenComplete { [sessionLogger] _ in
             let waiting = state.withLock { state in
                 state.ended = true
@@ -418,7 +429,6 @@ final class StdioSession: Sendable {
                 return state.waiting
             }
             waiting.forEach { $0.continuation.finish() }
-            removeTree(workdir)
             sessionLogger.info("MCP server process exited")
             onExit(id)
         }
@@ -484,42 +494,5 @@ final class StdioSession: Sendable {
     /// Ends the process (SIGTERM, then SIGKILL) and returns once it has exited.
     func end() async {
         await process.terminate()
-    }
-
-    /// A private working directory for one server process, owned by its worker.
-    private static func makeWorkdir(uid: UInt32?, gid: UInt32?) throws -> String {
-        let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
-        var random = SystemRandomNumberGenerator()
-        let path = "\(base)/airlock-mcp-\(Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }))"
-        guard mkdir(path, 0o700) == 0 else { throw SystemCallError(call: "mkdir", subject: path, errno: errno) }
-        if let uid, let gid, chown(path, uid, gid) != 0 {
-            let code = errno
-            rmdir(path)
-            throw SystemCallError(call: "chown", subject: path, errno: code)
-        }
-        return path
-    }
-
-    /// Removes what a server left in its working directory.
-    private static func removeTree(_ path: String) {
-        guard let directory = opendir(path) else {
-            unlink(path)
-            return
-        }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            let child = "\(path)/\(name)"
-            var info = stat()
-            if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-                removeTree(child)
-            } else {
-                unlink(child)
-            }
-        }
-        closedir(directory)
-        rmdir(path)
     }
 }
