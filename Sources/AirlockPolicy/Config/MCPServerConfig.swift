@@ -88,7 +88,7 @@ public struct MCPStdioSettings: Sendable, Equatable {
     public var environment: [String: CredentialSource]
     /// Server processes alive at once (one per session); an `initialize` beyond is answered 503.
     public var maxSessions: Int
-    /// A session without a request for this long ends, and its process with it.
+    /// A session without a new request for this long ends (a call still waiting included), and its process with it.
     public var idleTimeout: ConfigDuration
 
     public static let defaultMaxSessions = 8

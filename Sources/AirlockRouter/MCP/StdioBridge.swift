@@ -457,8 +457,9 @@ final class StdioSession: Sendable {
         }
     }
 
+    /// Time since the last request (a request still waiting counts too: a server that never answers is ended).
     func idleSince(_ now: ContinuousClock.Instant) -> Duration {
-        state.withLock { $0.waiting.isEmpty ? now - $0.lastUsed : .zero }
+        state.withLock { now - $0.lastUsed }
     }
 
     func touch() {

@@ -17,14 +17,18 @@ final class StdioProcess: Sendable {
     let pid: Int32
     private let pipe: any Channel
     private let exited: EventLoopPromise<Void>
+    /// Set once the process has exited, before it is reaped: a signal is sent only while this is false, under its
+    /// lock, so it can never reach another process that was given the same pid.
+    private let gone: Locked<Bool>
 
     /// The process has exited (its output ended and it was reaped).
     var exit: EventLoopFuture<Void> { exited.futureResult }
 
-    private init(pid: Int32, pipe: any Channel, exited: EventLoopPromise<Void>) {
+    private init(pid: Int32, pipe: any Channel, exited: EventLoopPromise<Void>, gone: Locked<Bool>) {
         self.pid = pid
         self.pipe = pipe
         self.exited = exited
+        self.gone = gone
     }
 
     /// Starts `argv` (`argv[0]` an absolute path) with `environment`; `onLine` gets every line of its output.
@@ -64,9 +68,14 @@ final class StdioProcess: Sendable {
         }
         let exited = group.next().makePromise(of: Void.self)
         let child = pid
+        let gone = Locked(false)
         let reap: @Sendable () -> Void = {
-            // Output ended: the launcher (and so the sandbox) is gone or going. Reaped off the event loop.
+            // Output ended: the launcher (and so the sandbox) is gone or going. Waited for off the event loop, and
+            // marked gone while still a zombie (its pid not yet free for reuse), then reaped.
             NIOThreadPool.singleton.runIfActive(eventLoop: exited.futureResult.eventLoop) {
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+                gone.withLock { $0 = true }
                 var status: Int32 = 0
                 while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             }.whenComplete { _ in exited.succeed(()) }
@@ -86,7 +95,7 @@ final class StdioProcess: Sendable {
             close(output[0])
             close(input[1])
             close(errors[0])
-            kill(child, SIGKILL)
+            _ = kill(child, SIGKILL)
             reap()
             throw error
         }
@@ -114,7 +123,14 @@ final class StdioProcess: Sendable {
             }
             .takingOwnershipOfDescriptor(input: errors[0])
             .get()
-        return StdioProcess(pid: child, pipe: stdout, exited: exited)
+        return StdioProcess(pid: child, pipe: stdout, exited: exited, gone: gone)
+    }
+
+    /// Sends `number` to the launcher (which passes it on to the server) unless it has exited.
+    private func signal(_ number: Int32) {
+        gone.withLock { gone in
+            if !gone { _ = kill(pid, number) }
+        }
     }
 
     /// Writes one message, as one line (`line` holds no newline).
@@ -127,9 +143,9 @@ final class StdioProcess: Sendable {
 
     /// SIGTERM (the launcher passes it to the server), SIGKILL after `grace`; returns once the process is reaped.
     func terminate(grace: TimeAmount = .seconds(3)) async {
-        kill(pid, SIGTERM)
+        signal(SIGTERM)
         let loop = exited.futureResult.eventLoop
-        let timer = loop.scheduleTask(in: grace) { [pid] in kill(pid, SIGKILL) }
+        let timer = loop.scheduleTask(in: grace) { [self] in signal(SIGKILL) }
         // Closing the pipes ends a server that waits for input, and stops reading from one that will not stop.
         pipe.close(mode: .output, promise: nil)
         try? await exit.get()
