@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AirlockPolicy
 import Logging
 
@@ -201,7 +198,6 @@ final class MCPServers: Sendable {
 extension StdioLaunch {
     init(config: AirlockConfig, server: MCPServerConfig, stdio: MCPStdioSettings, credentials: [String: Credential]) {
         let sandbox = config.sandboxes.first { $0.name == stdio.sandbox }
-        let root = geteuid() == 0
         var environment: [String: String] = [:]
         for name in stdio.environment.keys {
             environment[name] = credentials[MCPServer.credentialKey(server.name, "env/\(name)")]?.secret
@@ -210,8 +206,8 @@ extension StdioLaunch {
             binary: Self.ownBinary(),
             control: config.router.control?.path ?? "",
             settings: stdio,
-            uid: root ? sandbox?.uids.first : nil,
-            gid: root ? (sandbox?.gids.first ?? sandbox?.uids.first) : nil,
+            uid: sandbox?.uids.first,
+            gid: sandbox?.gids.first ?? sandbox?.uids.first,
             environment: environment
         )
     }

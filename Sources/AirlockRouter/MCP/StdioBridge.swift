@@ -15,7 +15,8 @@ struct StdioLaunch: Sendable, Equatable {
     /// The router's control socket, through which the server's sandbox hands in its listeners.
     let control: String
     let settings: MCPStdioSettings
-    /// The worker's UID and GID when the router is root (the sandbox's first `uids`/`gids`); nil otherwise.
+    /// The worker's UID and GID (the sandbox's first `uids`/`gids`), passed when the router is root at launch
+    /// (a router that dropped privileges after start launches as its own user, which `--uid` would refuse).
     let uid: UInt32?
     let gid: UInt32?
     /// `env` of the server with the values read by the router.
@@ -25,7 +26,7 @@ struct StdioLaunch: Sendable, Equatable {
     func argv(workdir: String) -> [String] {
         var out = [binary, "run", "--sandbox", settings.sandbox, "--control", control, "--workdir", workdir]
         if let policy = settings.policy { out += ["--policy", policy] }
-        if let uid, let gid { out += ["--uid", String(uid), "--gid", String(gid)] }
+        if let uid, let gid, geteuid() == 0 { out += ["--uid", String(uid), "--gid", String(gid)] }
         for name in environment.keys.sorted() { out += ["--pass-env", name] }
         return out + ["--"] + settings.command
     }
