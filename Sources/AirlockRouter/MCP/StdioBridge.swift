@@ -72,10 +72,11 @@ final class StdioBridge: Sendable {
     private let closed = Locked(false)
     private let server = Locked<(any Channel)?>(nil)
     private let sweeper = Locked<RepeatedTask?>(nil)
-    /// The servers' working directory: empty, owned by the router, not writable by a server running under
-    /// another UID (a server keeps its scratch files in its sandbox's private /tmp), so sessions share nothing
-    /// through it and nothing is left to clean up but the directory.
+    /// The servers' working directory: empty, made (mode 0555) by the router as the user it runs as when the first
+    /// session starts (after any privilege drop, so it can remove it again), not writable by a server under another
+    /// UID (a server keeps its scratch files in its sandbox's private /tmp): sessions share nothing through it.
     let workdir: String
+    private let workdirMade = Locked(false)
 
     /// Binds the port now (so the relay's URL is known), and serves it once the event loop has it.
     init(name: String, launch: StdioLaunch, group: any EventLoopGroup, logger: Logger) throws {
@@ -88,16 +89,9 @@ final class StdioBridge: Sendable {
         var random = SystemRandomNumberGenerator()
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
         workdir = "\(base)/airlock-mcp-\(name)-\(Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }))"
-        guard mkdir(workdir, 0o755) == 0 else {
-            throw SystemCallError(call: "mkdir", subject: workdir, errno: errno)
-        }
         secret = (0..<4).map { _ in Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }) }.joined()
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            let code = errno
-            rmdir(workdir)
-            throw SystemCallError(call: "socket", subject: "MCP bridge \(name)", errno: code)
-        }
+        guard fd >= 0 else { throw SystemCallError(call: "socket", subject: "MCP bridge \(name)", errno: errno) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -111,7 +105,6 @@ final class StdioBridge: Sendable {
         guard bound else {
             let code = errno
             close(fd)
-            rmdir(workdir)
             throw SystemCallError(call: "bind", subject: "MCP bridge \(name) on 127.0.0.1", errno: code)
         }
         port = Int(UInt16(bigEndian: address.sin_port))
@@ -154,7 +147,7 @@ final class StdioBridge: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for session in all { group.addTask { await session.end() } }
         }
-        rmdir(workdir)
+        if workdirMade.withLock({ $0 }) { rmdir(workdir) }
     }
 
     private func endIdle(after idle: Duration) {
@@ -322,6 +315,13 @@ final class StdioBridge: Sendable {
         }
         defer { starting.withLock { $0 -= 1 } }
         do {
+            try workdirMade.withLock { made in
+                guard !made else { return }
+                guard mkdir(workdir, 0o555) == 0 || errno == EEXIST else {
+                    throw SystemCallError(call: "mkdir", subject: workdir, errno: errno)
+                }
+                made = true
+            }
             let session = try await StdioSession.start(
                 launch: launch, workdir: workdir, group: group, logger: logger
             ) {

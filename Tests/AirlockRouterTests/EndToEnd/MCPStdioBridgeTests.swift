@@ -137,7 +137,10 @@ struct MCPStdioBridgeTests {
         #expect(try await f.delete(session) == 200)
         #expect(kill(number, 0) != 0, "the server process outlived its session")
         #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
+        var info = stat()
+        #expect(stat(f.bridge.workdir, &info) == 0 && info.st_mode & 0o777 == 0o555)
         try await f.shutdown()
+        #expect(access(f.bridge.workdir, F_OK) != 0, "the working directory outlived the bridge")
     }
 
     @Test("max_sessions processes at once (503 beyond); a process that exits frees its place and its session is 404", .enabled(if: canRun))
