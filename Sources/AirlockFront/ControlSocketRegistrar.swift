@@ -30,9 +30,10 @@ public struct ControlSocketRegistrar: RouterRegistrar {
         try send(request, descriptors: listeners.prefix(2).map(\.fd))
     }
 
-    /// Tells the router the sandbox is gone.
-    public func unregister(sandbox: String) throws {
-        try send("{\"op\":\"unregister\",\"sandbox\":\(JSONText.quoted(sandbox))}", descriptors: [])
+    /// Tells the router the sandbox is gone: with `listeners` (copies of the ones registered), only those
+    /// listeners of the name stop, not those of another sandbox of the same name.
+    public func unregister(sandbox: String, listeners: [Int32] = []) throws {
+        try send("{\"op\":\"unregister\",\"sandbox\":\(JSONText.quoted(sandbox))}", descriptors: listeners)
     }
 
     func send(_ request: String, descriptors: [Int32]) throws(Failure) {

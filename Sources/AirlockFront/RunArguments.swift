@@ -14,6 +14,8 @@ public struct RunArguments: Sendable, Equatable {
     /// A weaker mode than the launcher would pick (not root only): "user-namespace" or "unprivileged".
     public var isolation: String?
     public var help = false
+    /// Variables of the launcher's own environment the worker gets (`--pass-env NAME`, repeatable).
+    public var passEnvironment: [String] = []
     public var command: [String] = []
 
     public init() {}
@@ -44,6 +46,8 @@ public struct RunArguments: Sendable, Equatable {
           --no-seccomp-cache      Compile the seccomp profile on every launch.
           --isolation <mode>      Not as root: run in a weaker mode than the kernel allows, user-namespace or
                                   unprivileged (to see what a host without user namespaces gets).
+          --pass-env <name>       Give the worker this variable of the launcher's environment (repeatable);
+                                  nothing else of it is passed. The router uses it for an MCP server's credentials.
           -h, --help              Show help information.
         """
 
@@ -71,7 +75,7 @@ public struct RunArguments: Sendable, Equatable {
                 break
             }
             let (name, inline) = Self.split(argument)
-            if name.hasPrefix("--"), !["--help"].contains(name) {
+            if name.hasPrefix("--"), !["--help", "--pass-env"].contains(name) {
                 // A repeated option would leave the reader guessing which one the launcher used.
                 guard seen.insert(name).inserted else { throw UsageError("'\(name)' is given more than once") }
             }
@@ -83,6 +87,12 @@ public struct RunArguments: Sendable, Equatable {
             case "--workdir": out.workdir = try value(name, inline)
             case "--control": out.control = try value(name, inline)
             case "--seccomp-cache": out.seccompCache = try value(name, inline)
+            case "--pass-env":
+                let variable = try value(name, inline)
+                guard !variable.isEmpty, variable.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    throw UsageError("the value '\(variable)' is invalid for '--pass-env <name>'; use letters, digits and '_'")
+                }
+                out.passEnvironment.append(variable)
             case "--isolation":
                 let mode = try value(name, inline)
                 guard ["user-namespace", "unprivileged"].contains(mode) else {

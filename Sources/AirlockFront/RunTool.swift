@@ -24,20 +24,24 @@ public enum RunTool {
         }
         do {
             let policy = try options.policy.map(SandboxPolicy.load(path:)) ?? SandboxPolicy.builtIn()
-            let launcher = try SandboxLauncher(
-                policy: policy,
-                options: .init(uid: options.uid, gid: options.gid, workdir: options.workdir,
-                               seccompCache: seccompCache(options), terminal: true,
-                               isolation: options.isolation == "unprivileged" ? .unprivileged
-                                   : options.isolation == "user-namespace" ? .userNamespace : nil))
+            var launchOptions = SandboxLauncher.Options(
+                uid: options.uid, gid: options.gid, workdir: options.workdir,
+                seccompCache: seccompCache(options), terminal: true,
+                isolation: options.isolation == "unprivileged" ? .unprivileged
+                    : options.isolation == "user-namespace" ? .userNamespace : nil)
+            launchOptions.passEnvironment = options.passEnvironment
+            let launcher = try SandboxLauncher(policy: policy, options: launchOptions)
             for warning in launcher.warnings { printError("airlock: \(warning)") }
             let router = options.noRouter ? nil : ControlSocketRegistrar(path: options.control)
             let running = try launcher.start(options.command, sandbox: options.sandbox,
                                              registrar: router ?? NoRouterRegistrar())
             SignalForwarding.start(to: running)
+            // Copies of the listeners outlive wait(), so that unregistering names this sandbox's own.
+            let registered = router == nil ? [] : running.listeners.map { dup($0.fd) }.filter { $0 >= 0 }
             let exit = running.wait()
             SignalForwarding.stop()
-            try? router?.unregister(sandbox: options.sandbox)
+            try? router?.unregister(sandbox: options.sandbox, listeners: registered)
+            registered.forEach { close($0) }
             return exit.shellStatus
         } catch {
             printError("airlock run: \(error)")

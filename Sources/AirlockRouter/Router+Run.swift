@@ -73,6 +73,10 @@ extension Router {
         await shared.tracker.drain(timeout: drain)
         let left = shared.tracker.inFlight
         await shared.tracker.closeAll()
+        // Local MCP servers' processes end with the router.
+        for server in holder.current.mcp.byName.values {
+            await server.bridge?.shutdown()
+        }
         await Self.recordFloods(holder.current, before: nil, logger: logger)
         await shared.budgets.close()
         await shared.clients.shutdown()
@@ -111,7 +115,7 @@ extension Router {
             defer { all.removeAll() }
             return all.values.flatMap { $0 }
         }
-        for channel in handedIn { channel.close(promise: nil) }
+        for listener in handedIn { listener.channel.close(promise: nil) }
         // The operator listener closes last, so probes see "draining" rather than a refused connection.
         for channel in state.serverChannels where isOperator(channel) { channel.close(promise: nil) }
     }

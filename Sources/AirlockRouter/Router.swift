@@ -31,7 +31,13 @@ public final class Router: Service, Sendable {
     let factory: ListenerFactory
     let logger: Logger
     /// Listeners handed in for sandboxes (control socket), closed on unregister and at shutdown.
-    let adopted = Locked<[String: [any Channel]]>([:])
+    let adopted = Locked<[String: [HandedIn]]>([:])
+
+    /// A listener handed in, and which socket it is (so that one launcher's unregister closes only its own).
+    struct HandedIn: Sendable {
+        let channel: any Channel
+        let socket: SocketIdentity?
+    }
     let state: Shared
 
     /// What start-up produced that outlives any one configuration.

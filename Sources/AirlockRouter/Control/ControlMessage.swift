@@ -6,7 +6,8 @@ import AirlockJSON
 /// Requests:
 /// - `{"op":"register","sandbox":"NAME","roles":["inference"]}` with one listening socket per role, in order:
 ///   the router serves each on behalf of that sandbox (every connection on it is that sandbox).
-/// - `{"op":"unregister","sandbox":"NAME"}`: the router stops serving that sandbox's handed-in listeners.
+/// - `{"op":"unregister","sandbox":"NAME"}`: the router stops serving that sandbox's handed-in listeners; with
+///   listening sockets attached (the launcher's own), only those.
 /// - `{"op":"ping"}`.
 ///
 /// Replies: `{"ok":true}` or `{"ok":false,"error":"…"}`.

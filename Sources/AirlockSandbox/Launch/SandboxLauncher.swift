@@ -22,6 +22,8 @@ public struct SandboxLauncher: Sendable {
         /// When a standard descriptor is a terminal, give the worker a pseudo-terminal of its own and relay it
         /// (`airlock run` does; one such sandbox per process).
         public var terminal = false
+        /// Names of the caller's environment variables the worker gets (`--pass-env`); nothing else is inherited.
+        public var passEnvironment: [String] = []
 
         public init(uid: UInt32? = nil, gid: UInt32? = nil, workdir: String? = nil, seccompCache: SeccompCache? = nil,
                     terminal: Bool = false, isolation: IsolationPlan.Mode? = nil)
@@ -124,7 +126,8 @@ public struct SandboxLauncher: Sendable {
             path: try WorkerCommand.resolve(program),
             arguments: command,
             environment: WorkerCommand.environment(policy: policy, workdir: workdir, sandbox: name,
-                                                   inherited: Self.callerEnvironment(), temporary: privateTemporary))
+                                                   inherited: Self.callerEnvironment(passing: options.passEnvironment),
+                                                   passed: options.passEnvironment, temporary: privateTemporary))
         if let temporary = privateTemporary, mkdir(temporary, 0o700) != 0 {
             throw SandboxLaunchError(code: .spawnFailed, message: "cannot create the worker's private temporary directory \(temporary): \(SystemError(errno)); set TMPDIR to a writable directory")
         }
@@ -271,9 +274,11 @@ public struct SandboxLauncher: Sendable {
         return "\(base)/airlock-worker-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
     }
 
-    private static func callerEnvironment() -> [String: String] {
+    private static func callerEnvironment(passing names: [String]) -> [String: String] {
         var out: [String: String] = [:]
-        if let term = getenv("TERM") { out["TERM"] = String(cString: term) }
+        for name in ["TERM"] + names {
+            if let value = getenv(name) { out[name] = String(cString: value) }
+        }
         return out
     }
 }

@@ -14,8 +14,9 @@ struct WorkerCommand: Sendable {
 
     /// The caller's environment is never inherited: it may hold the operator's credentials.
     /// `temporary` is the worker's private directory in modes without a private /tmp.
+    /// `passed`: names of `inherited` the caller asked to pass on (`--pass-env`); they win over the policy's.
     static func environment(policy: SandboxPolicy, workdir: String, sandbox: String, inherited: [String: String],
-                            temporary: String? = nil) -> [String]
+                            passed: [String] = [], temporary: String? = nil) -> [String]
     {
         var env: [String: String] = [
             "PATH": searchPath, "HOME": workdir, "LANG": "C.UTF-8", "AIRLOCK_SANDBOX": sandbox,
@@ -36,6 +37,9 @@ struct WorkerCommand: Sendable {
             env["no_proxy"] = "127.0.0.1,localhost"
         }
         env.merge(policy.environment) { _, new in new }
+        for name in passed {
+            if let value = inherited[name] { env[name] = value }
+        }
         return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
 
