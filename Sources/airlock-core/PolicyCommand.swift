@@ -5,7 +5,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check and explain configuration and policy files.",
-        subcommands: [Check.self, PolicyExplainCommand.self]
+        subcommands: [Check.self, PolicyExplainCommand.self, PolicySuggestCommand.self]
     )
 
     struct Check: AsyncParsableCommand {

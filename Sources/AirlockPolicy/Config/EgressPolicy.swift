@@ -9,9 +9,18 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
     public var maxTunnels: Int
     public var idleTimeout: ConfigDuration
     public var maxLifetime: ConfigDuration
+    /// `enforce` (the default) refuses what `allow` does not list; `learn` opens it too, with a `learned` receipt
+    /// and a log line, so a sandbox's needs can be found by running it (`airlock policy suggest`). The deny list,
+    /// the address checks (private, link-local, metadata, the router's own endpoints) and the caps hold in both.
+    public var mode: Mode
+
+    public enum Mode: String, ConfigEnum {
+        case enforce
+        case learn
+    }
 
     enum CodingKeys: String, CodingKey {
-        case allow, deny
+        case allow, deny, mode
         case allowAddresses = "allow_addresses"
         case maxTunnels = "max_tunnels"
         case idleTimeout = "idle_timeout"
@@ -24,8 +33,10 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         allowAddresses: [String] = [],
         maxTunnels: Int = 16,
         idleTimeout: ConfigDuration = .seconds(60),
-        maxLifetime: ConfigDuration = .seconds(3600)
+        maxLifetime: ConfigDuration = .seconds(3600),
+        mode: Mode = .enforce
     ) {
+        self.mode = mode
         self.allow = allow
         self.deny = deny
         self.allowAddresses = allowAddresses
@@ -43,6 +54,7 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         maxTunnels = try c.decodeIfPresent(Int.self, forKey: .maxTunnels) ?? d.maxTunnels
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? d.idleTimeout
         maxLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxLifetime) ?? d.maxLifetime
+        mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? d.mode
     }
 }
 

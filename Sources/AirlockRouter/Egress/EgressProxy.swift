@@ -112,8 +112,11 @@ final class EgressProxy: Sendable {
         guard let sandbox = peer.sandbox, let rules = rules[sandbox.name], let policy = policies[sandbox.name] else {
             return await refuse(403, "unknown_sandbox", "this connection does not belong to a configured sandbox")
         }
+        var learned = false
         if case .denied(let reason, let message) = rules.decide(head.target) {
-            return await refuse(403, reason, message)
+            // Learn mode opens what the allow list lacks, and only that: the deny list and every check below hold.
+            guard policy.mode == .learn, reason == "not_allowlisted" else { return await refuse(403, reason, message) }
+            learned = true
         }
         let addresses: [IPAddress]
         switch head.target.host {
@@ -146,7 +149,13 @@ final class EgressProxy: Sendable {
         guard admitted else {
             return await refuse(429, "too_many_tunnels", "sandbox \"\(sandbox.name)\" already has \(policy.maxTunnels) open tunnels")
         }
-        var intent = Receipt.router(.egress, peer: peer, route: route, decision: "allow", reason: "opened", traceID: "")
+        let openedReason = learned ? "learned" : "opened"
+        if learned {
+            logger.warning(
+                "egress learned: not on the allow list, opened because the sandbox's egress.mode is learn",
+                metadata: ["sandbox": "\(sandbox.name)", "egress.target": "\(head.target)"])
+        }
+        var intent = Receipt.router(.egress, peer: peer, route: route, decision: "allow", reason: openedReason, traceID: "")
         intent.egress = Receipt.Egress(host: hostText(head.target), port: Int64(head.target.port), address: addresses[0].description)
         let index: UInt64
         do {
@@ -165,7 +174,7 @@ final class EgressProxy: Sendable {
                     .channelOption(.autoRead, value: true)
                     .connect(to: socketAddress).get()
                 let tunnel = Tunnel(sandbox: sandbox.name, peer: peer, target: head.target, address: address, requestIndex: index, route: route)
-                metrics.egress(sandbox: sandbox.name, decision: "allow", reason: "opened")
+                metrics.egress(sandbox: sandbox.name, decision: "allow", reason: openedReason)
                 return .connected(channel, tunnel)
             } catch {
                 lastError = "\(error)"

@@ -340,8 +340,10 @@ struct EgressProxyTests {
         }
     }
 
-    @Test("every tunnel is receipted with host, port, address, decision, bytes each way and duration")
-    func receipts() async throws {
+    /// A harness writing receipts to `<directory>/receipts`, with an origin of its own (stop both when done).
+    static func withReceipts(
+        _ more: @escaping (inout AirlockConfig) -> Void = { _ in }
+    ) async throws -> (Harness, MockUpstreamServer, String) {
         let directory = TempDirectory.make()
         let signer = try CheckpointSigner.generate(name: "airlock.test/egress")
         try signer.write(toPrefix: directory + "/signing")
@@ -350,14 +352,13 @@ struct EgressProxyTests {
         let h = try await Harness.start(directory: directory, receipts: nil) { c, dir in
             Self.configure(&c, dir, origin: port)
             c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/egress", signingKeys: [dir + "/signing.key"])
+            more(&c)
         }
-        let proxy = Self.egressPort(h)
-        _ = try await offPool {
-            let socket = try RawSocket(port: proxy)
-            socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            return socket.readAll().text
-        }
-        _ = try await Self.connect(proxy, "nowhere.test:443")
+        return (h, origin, directory)
+    }
+
+    /// Stops what `withReceipts` started (the last tunnel's close receipt given a moment) and reads the egress records.
+    static func stopAndReadEgress(_ h: Harness, _ origin: MockUpstreamServer, _ directory: String) async throws -> [ReceiptEntry] {
         try await Task.sleep(for: .milliseconds(200))
         await h.stop()
         try await origin.shutdown()
@@ -366,6 +367,21 @@ struct EgressProxyTests {
             if entry.kind == "egress" { egress.append(entry) }
             return true
         }
+        return egress
+    }
+
+    @Test("every tunnel is receipted with host, port, address, decision, bytes each way and duration")
+    func receipts() async throws {
+        let (h, origin, directory) = try await Self.withReceipts()
+        let port = origin.port
+        let proxy = Self.egressPort(h)
+        _ = try await offPool {
+            let socket = try RawSocket(port: proxy)
+            socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            return socket.readAll().text
+        }
+        _ = try await Self.connect(proxy, "nowhere.test:443")
+        let egress = try await Self.stopAndReadEgress(h, origin, directory)
         #expect(egress.count == 3)
         let opened = try #require(egress.first { $0["reason"]?.stringValue == "opened" })
         #expect(opened["host"]?.stringValue == "mock.test" && opened["port"] == .integer(Int64(port)) && opened["address"]?.stringValue == "127.0.0.1")
@@ -375,6 +391,45 @@ struct EgressProxyTests {
         #expect(closed["duration_us"] != nil)
         let denied = try #require(egress.first { $0["decision"]?.stringValue == "deny" })
         #expect(denied["reason"]?.stringValue == "not_allowlisted" && denied["host"]?.stringValue == "nowhere.test")
+    }
+
+    @Test(
+        "learn mode opens what the allow list lacks, receipted as learned, never what the deny list or the address checks refuse; policy suggest turns the receipts into allow entries"
+    )
+    func learnMode() async throws {
+        let (h, origin, directory) = try await Self.withReceipts { c in
+            c.router.egress.resolve["learned.test"] = "127.0.0.1"
+            c.router.egress.resolve["inside.test"] = "10.9.9.9"
+            c.sandboxes[0].egress.mode = .learn
+        }
+        let port = origin.port
+        let proxy = Self.egressPort(h)
+        let answer = try await offPool {
+            let socket = try RawSocket(port: proxy)
+            socket.send("CONNECT learned.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            return socket.readAll().text
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 200 Connection established"), "\(answer)")
+        #expect(answer.contains("HTTP/1.1 200"), "the origin did not answer through the learned tunnel: \(answer)")
+        for (authority, reason) in [
+            ("also-denied.test:443", "denylisted"), ("inside.test:443", "forbidden_address"),
+            ("[::ffff:169.254.169.254]:80", "forbidden_address"),
+        ] {
+            let refused = try await Self.connect(proxy, authority)
+            #expect(refused.hasPrefix("HTTP/1.1 403") && refused.contains("x-airlock-reason: \(reason)"), "\(authority): \(refused)")
+        }
+        let egress = try await Self.stopAndReadEgress(h, origin, directory)
+        let learned = try #require(egress.first { $0["reason"]?.stringValue == "learned" })
+        #expect(learned["decision"]?.stringValue == "allow" && learned["host"]?.stringValue == "learned.test")
+        #expect(egress.filter { $0["decision"]?.stringValue == "deny" }.count == 3)
+
+        let suggestion = try await AirlockProcess.runToEnd(["policy", "suggest", directory + "/receipts"])
+        #expect(suggestion.status == 0, "\(suggestion.error)")
+        #expect(suggestion.output.contains("- name: \(Harness.sandbox)"), "\(suggestion.output)")
+        #expect(suggestion.output.contains("\"learned.test:\(port)\"  # 1 tunnel"), "\(suggestion.output)")
+        #expect(!suggestion.output.contains("also-denied") && !suggestion.output.contains("inside.test"), "\(suggestion.output)")
+        let none = try await AirlockProcess.runToEnd(["policy", "suggest", directory + "/receipts", "--sandbox", "other"])
+        #expect(none.status == 0 && none.output.hasPrefix("# no learned egress destinations"), "\(none.output)")
     }
 
     /// Proxy variables in the router's environment: `Router process › the router's own upstream calls ignore proxy
