@@ -70,7 +70,7 @@ struct PolicySuggestCommand: ParsableCommand {
             let destinations = found[name, default: [:]]
             for destination in destinations.keys.sorted() {
                 let count = destinations[destination, default: 0]
-                print("        - \"\(destination.entry)\"  # \(count) tunnel\(count == 1 ? "" : "s")")
+                print("        - \"\(destination.entry)\"  # \(count) time\(count == 1 ? "" : "s")")
             }
         }
     }

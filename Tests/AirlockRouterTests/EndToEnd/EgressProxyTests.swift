@@ -391,6 +391,10 @@ struct EgressProxyTests {
         #expect(closed["duration_us"] != nil)
         let denied = try #require(egress.first { $0["decision"]?.stringValue == "deny" })
         #expect(denied["reason"]?.stringValue == "not_allowlisted" && denied["host"]?.stringValue == "nowhere.test")
+        // An allow list that is almost right: what enforce mode refused, for review.
+        let suggestion = try await AirlockProcess.runToEnd(["policy", "suggest", directory + "/receipts", "--include-refused"])
+        #expect(suggestion.output.contains("- \"nowhere.test\"  # 1 time"), "\(suggestion.output)\(suggestion.error)")
+        #expect(!suggestion.output.contains("mock.test"), "an allowed destination was suggested: \(suggestion.output)")
     }
 
     @Test(
@@ -426,7 +430,7 @@ struct EgressProxyTests {
         let suggestion = try await AirlockProcess.runToEnd(["policy", "suggest", directory + "/receipts"])
         #expect(suggestion.status == 0, "\(suggestion.error)")
         #expect(suggestion.output.contains("- name: \(Harness.sandbox)"), "\(suggestion.output)")
-        #expect(suggestion.output.contains("\"learned.test:\(port)\"  # 1 tunnel"), "\(suggestion.output)")
+        #expect(suggestion.output.contains("\"learned.test:\(port)\"  # 1 time"), "\(suggestion.output)")
         #expect(!suggestion.output.contains("also-denied") && !suggestion.output.contains("inside.test"), "\(suggestion.output)")
         let none = try await AirlockProcess.runToEnd(["policy", "suggest", directory + "/receipts", "--sandbox", "other"])
         #expect(none.status == 0 && none.output.hasPrefix("# no learned egress destinations"), "\(none.output)")
