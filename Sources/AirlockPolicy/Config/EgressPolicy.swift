@@ -9,9 +9,11 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
     public var maxTunnels: Int
     public var idleTimeout: ConfigDuration
     public var maxLifetime: ConfigDuration
+    /// Hosts whose HTTPS the proxy terminates to apply HTTP rules and add a credential; others are tunnelled opaquely.
+    public var inspect: [EgressInspect]
 
     enum CodingKeys: String, CodingKey {
-        case allow, deny
+        case allow, deny, inspect
         case allowAddresses = "allow_addresses"
         case maxTunnels = "max_tunnels"
         case idleTimeout = "idle_timeout"
@@ -24,8 +26,10 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         allowAddresses: [String] = [],
         maxTunnels: Int = 16,
         idleTimeout: ConfigDuration = .seconds(60),
-        maxLifetime: ConfigDuration = .seconds(3600)
+        maxLifetime: ConfigDuration = .seconds(3600),
+        inspect: [EgressInspect] = []
     ) {
+        self.inspect = inspect
         self.allow = allow
         self.deny = deny
         self.allowAddresses = allowAddresses
@@ -43,6 +47,7 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         maxTunnels = try c.decodeIfPresent(Int.self, forKey: .maxTunnels) ?? d.maxTunnels
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? d.idleTimeout
         maxLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxLifetime) ?? d.maxLifetime
+        inspect = try c.decodeIfPresent([EgressInspect].self, forKey: .inspect) ?? []
     }
 }
 
