@@ -19,9 +19,9 @@ struct EgressInspectTests {
     /// origin) is only allowed, so it is tunnelled opaquely.
     static func configure(_ c: inout AirlockConfig, _ dir: String, origin: TLSOrigin) {
         c.router.listeners.append(ListenerConfig(kind: .tcp(host: "127.0.0.1", port: 0), role: .egress))
-        c.router.egress = EgressSettings(resolve: ["inspected.test": "127.0.0.1", "plain.test": "127.0.0.1"])
+        c.router.egress = EgressSettings(resolve: ["inspected.test": "127.0.0.1", "plain.test": "127.0.0.1", "unverified.test": "127.0.0.1"])
         c.sandboxes[0].egress = EgressPolicy(
-            allow: ["inspected.test:\(origin.port)", "plain.test:\(origin.port)"],
+            allow: ["inspected.test:\(origin.port)", "plain.test:\(origin.port)", "unverified.test:\(origin.port)"],
             allowAddresses: ["127.0.0.1"],
             inspect: [
                 EgressInspect(
@@ -29,7 +29,13 @@ struct EgressInspectTests {
                     rules: [EgressHTTPRule(methods: ["GET", "POST"], paths: ["/repos/acme/*"])],
                     credential: EgressCredential(source: .file(dir + "/host.token")),
                     caFile: origin.caFile
-                )
+                ),
+                // The system roots do not know the origin's CA: the router must not send the token there.
+                EgressInspect(
+                    host: "unverified.test:\(origin.port)",
+                    rules: [EgressHTTPRule(methods: ["GET"], paths: ["/*"])],
+                    credential: EgressCredential(source: .file(dir + "/host.token"))
+                ),
             ]
         )
     }
@@ -107,7 +113,12 @@ struct EgressInspectTests {
         let notOurs = try await Self.curl(base + ["-o", "/dev/null", "-w", "%{http_code}", "https://plain.test:\(origin.port)/"])
         #expect(notOurs.contains("exit=60"), "the router's CA must not vouch for a tunnelled host: \(notOurs)")
 
+        // A host whose certificate does not verify: 502 with the reason, and nothing (no token) is sent to it.
+        let unverified = try await Self.curl(base + ["-i", "https://unverified.test:\(origin.port)/repos/acme/widgets"])
+        #expect(unverified.contains("HTTP/1.1 502 Bad Gateway") && unverified.contains("x-airlock-reason: upstream_tls_failed"), "\(unverified)")
+
         let seen = origin.requests()
+        #expect(seen.count == 4, "only the allowed GET, POST, redirect and the opaque request reach the origin: \(seen)")
         #expect(seen.contains("GET /repos/acme/widgets"))
         #expect(!seen.contains { $0.contains("/repos/other") || $0.hasPrefix("DELETE") || $0.contains("..") }, "\(seen)")
 
@@ -132,5 +143,30 @@ struct EgressInspectTests {
         let post = try #require(ok.first { $0["method"]?.stringValue == "POST" })
         #expect(post["bytes_up"] == .integer(4))
         #expect(denied.contains { $0["reason"]?.stringValue == "method_not_allowed" && $0["method"]?.stringValue == "DELETE" && $0["status"] == .integer(403) })
+        #expect(requests.contains { $0["decision"]?.stringValue == "error" && $0["reason"]?.stringValue == "upstream_tls_failed" && $0["host"]?.stringValue == "unverified.test" })
+    }
+
+    @Test("the CA: made once with its key 0600, kept across starts, refused when others can read the key, replaced by rotate")
+    func authority() throws {
+        let directory = TempDirectory.make()
+        let state = directory + "/state"
+        let first = try EgressCA.loadOrCreate(stateDirectory: state)
+        let again = try EgressCA.loadOrCreate(stateDirectory: state)
+        #expect(first.certificatePEM == again.certificatePEM)
+        let paths = EgressCA.paths(stateDirectory: state)
+        var st = stat()
+        #expect(stat(paths.key, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(stat(paths.certificate, &st) == 0 && st.st_mode & 0o777 == 0o644)
+        chmod(paths.key, 0o640)
+        #expect { try EgressCA.loadOrCreate(stateDirectory: state) } throws: { "\($0)".contains("accessible to other users") && "\($0)".contains("airlock egress ca rotate") }
+        _ = try EgressCertificateAuthority.rotate(stateDirectory: state, user: nil)
+        let rotated = try EgressCA.loadOrCreate(stateDirectory: state)
+        #expect(rotated.certificatePEM != first.certificatePEM)
+        #expect(stat(paths.key, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        // A leaf per host, cached.
+        let leaf = try rotated.serverContext(for: "a.test")
+        #expect(try rotated.serverContext(for: "a.test") === leaf)
+        #expect(try rotated.serverContext(for: "b.test") !== leaf)
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
