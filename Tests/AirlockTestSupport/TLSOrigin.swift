@@ -116,6 +116,23 @@ public final class TLSOrigin: @unchecked Sendable {
                 if root and got == required and (self.path.startswith("/simple/") or self.path.startswith("/packages/")):
                     return self.static()
                 code = 200 if got == required else 401
+                if code == 200 and self.path.startswith("/repos/acme/big"):
+                    # size=N bytes of 100-byte lines, the expected header's value in the middle, written in pieces.
+                    size = int(self.path.partition("size=")[2] or 0)
+                    line = b"y" * 99 + b"\n"
+                    half = size // 200
+                    marker = f"\nsecret {required}\n".encode()
+                    self.send_response(200)
+                    self.send_header("content-length", str(half * 200 + len(marker)))
+                    self.send_header("x-upload-bytes", str(len(data)))
+                    self.end_headers()
+                    for i in range(2):
+                        for _ in range(half // 100):
+                            self.wfile.write(line * 100)
+                        self.wfile.write(line * (half % 100))
+                        if i == 0:
+                            self.wfile.write(marker)
+                    return
                 if code == 200 and self.path.startswith("/repos/acme/redirect"):
                     code = 302
                 body = "".join(f"{k}: {v}\n" for k, v in self.headers.items())

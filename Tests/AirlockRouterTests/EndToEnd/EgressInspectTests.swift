@@ -146,6 +146,33 @@ struct EgressInspectTests {
         #expect(requests.contains { $0["decision"]?.stringValue == "error" && $0["reason"]?.stringValue == "upstream_tls_failed" && $0["host"]?.stringValue == "unverified.test" })
     }
 
+    @Test("a large answer streams through, the secret in its middle masked; a request body is streamed to the host, chunked or not", .enabled(if: canRun, "needs openssl, python3 and curl"))
+    func large() async throws {
+        let token = "ghp-router-\(UInt64.random(in: 0...UInt64.max))"
+        let origin = try TLSOrigin(names: ["inspected.test", "plain.test"], required: "Bearer " + token)
+        try await withHarness(configure: { c, dir in
+            try TempDirectory.write(dir + "/host.token", token, mode: 0o600)
+            Self.configure(&c, dir, origin: origin)
+        }) { h in
+            let base = ["-x", "http://127.0.0.1:\(EgressProxyTests.egressPort(h))", "--cacert", h.directory + "/state/egress-ca/ca.pem"]
+            let url = "https://inspected.test:\(origin.port)/repos/acme/big?size=\(16 << 20)"
+            let out = h.directory + "/big.out"
+            let got = try await Self.curl(base + ["-o", out, "-w", "%{http_code} %{size_download}", url])
+            // Whole 100-byte lines, and the marker line between the halves.
+            let expected = (16 << 20) / 200 * 200 + 2 + "secret Bearer ".utf8.count + token.utf8.count
+            #expect(got.hasPrefix("200 \(expected)"), "\(got)")
+            let body = try String(contentsOfFile: out, encoding: .utf8)
+            #expect(!body.contains(token))
+            #expect(body.contains("secret Bearer ****"))
+            let upload = h.directory + "/upload.bin"
+            try TempDirectory.write(upload, String(repeating: "z", count: 900_000), mode: 0o600)
+            for extra in [[String](), ["-H", "Transfer-Encoding: chunked"]] {
+                let sent = try await Self.curl(base + ["-o", "/dev/null", "-D", "-", "--data-binary", "@" + upload] + extra + ["https://inspected.test:\(origin.port)/repos/acme/big?size=100"])
+                #expect(sent.contains("x-upload-bytes: 900000"), "\(extra): \(sent)")
+            }
+        }
+    }
+
     @Test("the CA: made once with its key 0600, kept across starts, refused when others can read the key, replaced by rotate")
     func authority() throws {
         let directory = TempDirectory.make()
