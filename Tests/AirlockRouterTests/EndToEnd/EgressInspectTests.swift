@@ -84,6 +84,10 @@ struct EgressInspectTests {
         // The echo of the secret is there, masked in place.
         #expect(allowed.contains("saw Bearer ****"), "\(allowed)")
 
+        // A client that offers h2 by ALPN is answered in HTTP/1.1, the only protocol the inspected connection offers.
+        let h2 = try await Self.curl(base + ["--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "\(url)/repos/acme/widgets"])
+        #expect(h2.hasPrefix("200 1.1"), "\(h2)")
+
         // A POST under the prefix, with a body.
         let posted = try await Self.curl(base + ["-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "0000", "\(url)/repos/acme/widgets/git-upload-pack"])
         #expect(posted.hasPrefix("200"), "\(posted)")
@@ -118,7 +122,7 @@ struct EgressInspectTests {
         #expect(unverified.contains("HTTP/1.1 502 Bad Gateway") && unverified.contains("x-airlock-reason: upstream_tls_failed"), "\(unverified)")
 
         let seen = origin.requests()
-        #expect(seen.count == 4, "only the allowed GET, POST, redirect and the opaque request reach the origin: \(seen)")
+        #expect(seen.count == 5, "only the allowed GETs, POST, redirect and the opaque request reach the origin: \(seen)")
         #expect(seen.contains("GET /repos/acme/widgets"))
         #expect(!seen.contains { $0.contains("/repos/other") || $0.hasPrefix("DELETE") || $0.contains("..") }, "\(seen)")
 
@@ -132,7 +136,7 @@ struct EgressInspectTests {
         let ok = requests.filter { $0["decision"]?.stringValue == "ok" }
         let denied = requests.filter { $0["decision"]?.stringValue == "deny" }
         let summary = requests.map { "\($0["method"]?.stringValue ?? "") \($0["decision"]?.stringValue ?? "") \($0["reason"]?.stringValue ?? "")" }
-        #expect(ok.count == 3, "\(summary)")
+        #expect(ok.count == 4, "\(summary)")
         // Path, method, dot segments. The CL+TE request never became a request: NIOHTTP1 refused its head with 400
         // and closed, as on the agent listener.
         #expect(denied.count == 3, "\(summary)")
