@@ -248,13 +248,19 @@ final class EgressProxy: Sendable {
             event.requestHMAC = hasher.finalize()
         }
         metrics.egress(sandbox: tunnel.sandbox, decision: decision, reason: decision == "ok" ? "inspected" : reason)
+        appendLater(event, "egress request receipt failed")
+    }
+
+    /// Appends a record written after the fact (an end, an answered request) without holding up the connection; a
+    /// failure is logged.
+    private func appendLater(_ receipt: Receipt, _ failure: Logger.Message) {
         let receipts = self.receipts
         let logger = self.logger
         Task {
             do {
-                _ = try await receipts.append(event)
+                _ = try await receipts.append(receipt)
             } catch {
-                logger.error("egress request receipt failed", metadata: ["error": "\(error)"])
+                logger.error(failure, metadata: ["error": "\(error)"])
             }
         }
     }
@@ -280,15 +286,7 @@ final class EgressProxy: Sendable {
             bytesDown: Int64(tunnel.bytesDown),
             durationMicroseconds: done.latencyMicroseconds
         )
-        let receipts = self.receipts
-        let logger = self.logger
-        Task {
-            do {
-                _ = try await receipts.append(done)
-            } catch {
-                logger.error("egress completion receipt failed", metadata: ["error": "\(error)"])
-            }
-        }
+        appendLater(done, "egress completion receipt failed")
     }
 
     /// A refusal before the target was known (malformed head).
