@@ -1,34 +1,12 @@
 import AirlockPolicy
-import AirlockRouter
 import ArgumentParser
 
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check and explain configuration and policy files.",
-        subcommands: [Check.self, PolicyExplainCommand.self, Suggest.self]
+        subcommands: [Check.self, PolicyExplainCommand.self]
     )
-
-    struct Suggest: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Turn a receipt log's learn-mode egress receipts into allow entries to review (prints YAML; changes nothing)."
-        )
-
-        @Option(name: .long, help: "The receipt log's directory (receipts.directory).")
-        var receipts: String
-
-        @Option(name: .long, help: "Only this sandbox.")
-        var sandbox: String?
-
-        func run() async throws {
-            do {
-                print(try EgressSuggestion.collect(directory: receipts, sandbox: sandbox).yaml, terminator: "")
-            } catch {
-                printError("airlock policy suggest: \(error)")
-                throw ExitCode(1)
-            }
-        }
-    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -141,15 +141,8 @@ final class EgressProxy: Sendable {
         guard let sandbox = peer.sandbox, let rules = rules[sandbox.name], let policy = policies[sandbox.name] else {
             return await refuse(403, "unknown_sandbox", "this connection does not belong to a configured sandbox")
         }
-        // Learn mode lets through what the allow and deny lists would refuse, and says so in the receipt; the address
-        // checks below hold whatever the mode.
-        var learned: String?
         if case .denied(let reason, let message) = rules.decide(head.target) {
-            guard policy.mode == .learn, reason == "not_allowlisted" || reason == "denylisted" else {
-                return await refuse(403, reason, message)
-            }
-            learned = "learn_" + reason
-            logger.info("egress allowed in learn mode", metadata: ["egress.target": "\(head.target)", "refusal.reason": "\(reason)"])
+            return await refuse(403, reason, message)
         }
         let addresses: [IPAddress]
         switch head.target.host {
@@ -182,7 +175,7 @@ final class EgressProxy: Sendable {
         guard admitted else {
             return await refuse(429, "too_many_tunnels", "sandbox \"\(sandbox.name)\" already has \(policy.maxTunnels) open tunnels")
         }
-        var intent = Receipt.router(.egress, peer: peer, route: route, decision: "allow", reason: learned ?? "opened", traceID: "")
+        var intent = Receipt.router(.egress, peer: peer, route: route, decision: "allow", reason: "opened", traceID: "")
         intent.egress = Receipt.Egress(host: hostText(head.target), port: Int64(head.target.port), address: addresses[0].description)
         let index: UInt64
         do {
@@ -201,7 +194,7 @@ final class EgressProxy: Sendable {
                     .channelOption(.autoRead, value: true)
                     .connect(to: socketAddress).get()
                 let tunnel = Tunnel(sandbox: sandbox.name, peer: peer, target: head.target, address: address, requestIndex: index, route: route)
-                metrics.egress(sandbox: sandbox.name, decision: "allow", reason: learned ?? "opened")
+                metrics.egress(sandbox: sandbox.name, decision: "allow", reason: "opened")
                 return .connected(channel, tunnel)
             } catch {
                 lastError = "\(error)"
