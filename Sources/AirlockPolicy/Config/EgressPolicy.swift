@@ -1,11 +1,3 @@
-/// `enforce` refuses what the allow list does not admit; `learn` lets it through and receipts it (`learn_*`
-/// reasons) for `airlock policy suggest`. Address checks (private, loopback, metadata, the router's own endpoints)
-/// hold in both.
-public enum EgressMode: String, ConfigEnum {
-    case enforce
-    case learn
-}
-
 /// What a sandbox may reach through the router's egress proxy. Default: nothing.
 public struct EgressPolicy: Decodable, Sendable, Equatable {
     /// `host` (port 443), `host:port`, `host:*`, `*.suffix` forms of each, or IP literals.
@@ -19,10 +11,9 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
     public var maxLifetime: ConfigDuration
     /// Hosts whose HTTPS the proxy terminates to apply HTTP rules and add a credential; others are tunnelled opaquely.
     public var inspect: [EgressInspect]
-    public var mode: EgressMode
 
     enum CodingKeys: String, CodingKey {
-        case allow, deny, inspect, mode
+        case allow, deny, inspect
         case allowAddresses = "allow_addresses"
         case maxTunnels = "max_tunnels"
         case idleTimeout = "idle_timeout"
@@ -36,11 +27,9 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         maxTunnels: Int = 16,
         idleTimeout: ConfigDuration = .seconds(60),
         maxLifetime: ConfigDuration = .seconds(3600),
-        inspect: [EgressInspect] = [],
-        mode: EgressMode = .enforce
+        inspect: [EgressInspect] = []
     ) {
         self.inspect = inspect
-        self.mode = mode
         self.allow = allow
         self.deny = deny
         self.allowAddresses = allowAddresses
@@ -59,7 +48,6 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? d.idleTimeout
         maxLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxLifetime) ?? d.maxLifetime
         inspect = try c.decodeIfPresent([EgressInspect].self, forKey: .inspect) ?? []
-        mode = try c.decodeIfPresent(EgressMode.self, forKey: .mode) ?? .enforce
     }
 }
 
