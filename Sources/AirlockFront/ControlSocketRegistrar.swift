@@ -30,6 +30,43 @@ public struct ControlSocketRegistrar: RouterRegistrar {
         try send(request, descriptors: listeners.prefix(2).map(\.fd))
     }
 
+    /// The router's egress CA certificate, which the router publishes as `egress-ca.pem` beside its control socket
+    /// (public part only; the key never leaves the router's state directory). nil when there is none: a router
+    /// without inspection, or an older router. A file there that is not a small regular file, or that anyone but its
+    /// owner may write, is refused: it decides what the sandbox trusts.
+    public func egressCertificate() throws -> String? {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let file = directory + "/egress-ca.pem"
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw Failure(description: "cannot read the router's egress CA \(file): \(SystemError(errno))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= 64 << 10, st.st_mode & 0o022 == 0,
+            st.st_uid == 0 || st.st_uid == geteuid() || st.st_uid == statOwner(directory)
+        else {
+            throw Failure(description: "\(file) is not a small regular file written only by the router; remove it and restart the router")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try readAll(fd: fd, limit: 64 << 10)
+        } catch {
+            throw Failure(description: "cannot read the router's egress CA \(file): \(error)")
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.hasPrefix("-----BEGIN CERTIFICATE-----") else {
+            throw Failure(description: "\(file) is not a PEM certificate; remove it and restart the router")
+        }
+        return text
+    }
+
+    private func statOwner(_ directory: String) -> uid_t? {
+        var st = stat()
+        return stat(directory, &st) == 0 ? st.st_uid : nil
+    }
+
     /// Tells the router the sandbox is gone: with `listeners` (copies of the ones registered), only those
     /// listeners of the name stop, not those of another sandbox of the same name.
     public func unregister(sandbox: String, listeners: [Int32] = []) throws {

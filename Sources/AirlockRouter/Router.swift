@@ -89,6 +89,10 @@ public final class Router: Service, Sendable {
                 throw SystemCallError(call: "chown", subject: config.router.stateDirectory, errno: errno)
             }
         }
+        // The egress CA, made at first start: its key is the router's alone (0600, owned by the router's user).
+        let egressCA = try EgressCA.loadOrCreate(
+            stateDirectory: config.router.stateDirectory, owner: chownTo.map { (uid: $0.uid, gid: $0.gid) }
+        )
         let metrics = RouterMetrics()
         let budgets = try await Self.openLedger(config, chownTo: chownTo, metrics: metrics, logger: logger)
         let digest = Hex.encode(SHA256.hash(data: loaded.source))
@@ -130,7 +134,8 @@ public final class Router: Service, Sendable {
                 receipts: sink,
                 clients: clients,
                 metrics: metrics,
-                logger: logger
+                logger: logger,
+                egressCA: egressCA
             )
         )
         let tracker = ConnectionTracker()
@@ -166,6 +171,9 @@ public final class Router: Service, Sendable {
                 if let chownTo {
                     try controlServer?.chown(to: chownTo.uid, gid: chownTo.gid)
                 }
+                // The CA's public certificate next to the control socket, where `airlock run` reads it to add it to
+                // the sandbox's trust store (ControlSocketRegistrar.egressCertificate).
+                try EgressCA.publish(egressCA, controlSocket: control.path)
             }
             if let chownTo {
                 try Privileges.drop(to: chownTo)

@@ -183,6 +183,7 @@ extension AirlockConfig {
                 add("\(path).egress.allow_addresses[\(j)]", "\"\(entry)\" is not an IP address", "List addresses, e.g. 10.0.0.5 or fd00::5.")
             }
             validateExposure(of: sandbox.egress, at: "\(path).egress", add)
+            validateInspection(of: sandbox.egress, at: "\(path).egress", add)
             check(sandbox.egress.maxTunnels, in: 1...10_000, "\(path).egress.max_tunnels", add)
             check(sandbox.egress.idleTimeout, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.idle_timeout", add)
             check(sandbox.egress.maxLifetime, in: .seconds(1)...(.seconds(86_400)), "\(path).egress.max_lifetime", add)
@@ -536,6 +537,48 @@ extension AirlockConfig {
         }
         if let caFile, !caFile.hasPrefix("/") {
             add("\(path).ca_file", "\"\(caFile)\" is not an absolute path", "Use an absolute path to a PEM bundle.")
+        }
+    }
+
+    /// `egress.inspect`: host patterns that the allow list admits, rules that parse, a credential and bundle that can be read.
+    private func validateInspection(of egress: EgressPolicy, at path: String, _ add: (String, String, String) -> Void) {
+        let allow = EgressRules(egress)
+        for (j, entry) in egress.inspect.enumerated() {
+            let at = "\(path).inspect[\(j)]"
+            switch HostPattern.parse(entry.host) {
+            case .failure(let error):
+                add("\(at).host", error.description, "Write host, host:port or *.domain[:port], as in `allow`.")
+            case .success(let pattern):
+                if case .address = pattern.host {
+                    add("\(at).host", "\"\(entry.host)\" is an address", "Inspection issues a certificate for a host name; name the host.")
+                }
+                if !allow.allow.contains(where: { $0.covers(pattern) }) {
+                    add("\(at).host", "\"\(entry.host)\" is not covered by `egress.allow`", "Add it (or a pattern covering it) to `\(path).allow`: inspection narrows what the allow list admits, it never widens it.")
+                }
+            }
+            if entry.rules.isEmpty {
+                add("\(at).rules", "no rule allows any request", "Add e.g. `- {methods: [GET], paths: [\"/*\"]}`, or remove the entry to tunnel the host opaquely.")
+            }
+            for (k, rule) in entry.rules.enumerated() {
+                if rule.methods.isEmpty {
+                    add("\(at).rules[\(k)].methods", "no method is listed", "List upper-case methods such as GET, POST, or * for any.")
+                }
+                for (m, method) in rule.methods.enumerated() where method != "*" && !(method.utf8.allSatisfy { $0 >= 0x41 && $0 <= 0x5A } && !method.isEmpty) {
+                    add("\(at).rules[\(k)].methods[\(m)]", "\"\(method)\" is not an upper-case method name", "Write methods as GET, POST, PUT, ...; or * for any.")
+                }
+                if rule.paths.isEmpty {
+                    add("\(at).rules[\(k)].paths", "no path is listed", "List path patterns such as /repos/acme/* (or /* for every path).")
+                }
+                for (m, pattern) in rule.paths.enumerated() where !pattern.hasPrefix("/") || pattern.contains("?") {
+                    add("\(at).rules[\(k)].paths[\(m)]", "\"\(pattern)\" is not a path pattern", "Start it with / and leave the query out; * matches any run of characters.")
+                }
+            }
+            if let credential = entry.credential {
+                check(credential.source, "\(at).credential", add)
+            }
+            if let caFile = entry.caFile, !caFile.hasPrefix("/") {
+                add("\(at).ca_file", "\"\(caFile)\" is not an absolute path", "Use an absolute path to a PEM bundle of the host's issuers.")
+            }
         }
     }
 

@@ -13,6 +13,8 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
     /// and a log line, so a sandbox's needs can be found by running it (`airlock policy suggest`). The deny list,
     /// the address checks (private, link-local, metadata, the router's own endpoints) and the caps hold in both.
     public var mode: Mode
+    /// Hosts whose HTTPS the proxy terminates to apply HTTP rules and add a credential; others are tunnelled opaquely.
+    public var inspect: [EgressInspect]
 
     public enum Mode: String, ConfigEnum {
         case enforce
@@ -20,7 +22,7 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case allow, deny, mode
+        case allow, deny, mode, inspect
         case allowAddresses = "allow_addresses"
         case maxTunnels = "max_tunnels"
         case idleTimeout = "idle_timeout"
@@ -34,9 +36,11 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         maxTunnels: Int = 16,
         idleTimeout: ConfigDuration = .seconds(60),
         maxLifetime: ConfigDuration = .seconds(3600),
-        mode: Mode = .enforce
+        mode: Mode = .enforce,
+        inspect: [EgressInspect] = []
     ) {
         self.mode = mode
+        self.inspect = inspect
         self.allow = allow
         self.deny = deny
         self.allowAddresses = allowAddresses
@@ -55,6 +59,7 @@ public struct EgressPolicy: Decodable, Sendable, Equatable {
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? d.idleTimeout
         maxLifetime = try c.decodeIfPresent(ConfigDuration.self, forKey: .maxLifetime) ?? d.maxLifetime
         mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? d.mode
+        inspect = try c.decodeIfPresent([EgressInspect].self, forKey: .inspect) ?? []
     }
 }
 

@@ -73,6 +73,18 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether a normalized target matches.
+    /// Whether every target `other` matches is matched by this pattern too.
+    public func covers(_ other: HostPattern) -> Bool {
+        if let port, port != other.port { return false }
+        switch (host, other.host) {
+        case (.exact(let a), .exact(let b)): return a == b
+        case (.subdomains(let s), .exact(let name)): return name.hasSuffix("." + s)
+        case (.subdomains(let s), .subdomains(let t)): return t == s || t.hasSuffix("." + s)
+        case (.address(let a), .address(let b)): return a == b
+        default: return false
+        }
+    }
+
     public func matches(_ target: EgressTarget) -> Bool {
         if let port, port != target.port { return false }
         switch (host, target.host) {

@@ -52,6 +52,7 @@ extension Receipt {
             add("bytes_up", egress.bytesUp)
             add("bytes_down", egress.bytesDown)
             add("duration_us", egress.durationMicroseconds)
+            if mcp?.method == nil { add("method", egress.method) }
         }
         if let mcp {
             add("server", mcp.server)

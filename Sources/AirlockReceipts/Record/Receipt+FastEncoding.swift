@@ -57,7 +57,7 @@ extension Receipt {
         add("is_error", mcp?.isError)
         add("kind", kind.rawValue)
         add("latency_us", latencyMicroseconds)
-        add("method", mcp?.method)
+        add("method", mcp?.method ?? egress?.method)
         add("model", model)
         add("origin", origin)
         add("policy_digest", policyDigest)

@@ -67,6 +67,9 @@ public struct Receipt: Sendable, Hashable {
         public var bytesUp: Int64?
         public var bytesDown: Int64?
         public var durationMicroseconds: Int64?
+        /// For one HTTP request on an inspected host: its method (written as the `method` member, which an `mcp`
+        /// record uses for the JSON-RPC method; a record is one kind or the other).
+        public var method: String?
 
         public init(
             host: String? = nil,
@@ -74,8 +77,10 @@ public struct Receipt: Sendable, Hashable {
             address: String? = nil,
             bytesUp: Int64? = nil,
             bytesDown: Int64? = nil,
-            durationMicroseconds: Int64? = nil
+            durationMicroseconds: Int64? = nil,
+            method: String? = nil
         ) {
+            self.method = method
             self.host = host
             self.port = port
             self.address = address

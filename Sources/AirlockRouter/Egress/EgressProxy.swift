@@ -53,9 +53,38 @@ final class EgressProxy: Sendable {
     /// reloads): the proxy never connects to them, whatever the allowlist says.
     private let upstreams: [RouterEndpoint]
     private let listening: Locked<[RouterEndpoint]>
+    /// The router's CA for inspected hosts; nil when the router runs without one (then inspected hosts are refused).
+    let ca: EgressCA?
+    private let inspections: [String: EgressInspection]
+    /// Credentials of inspected hosts, by ``InspectPlan/credentialKey(sandbox:index:)``.
+    private let credentials: [String: Credential]
+    /// Plans made so far (their client TLS contexts load the CA bundle once), by sandbox and entry index.
+    private let plans: Locked<[String: InspectPlan]> = Locked([:])
+    let connectionLimits: HTTPConnectionHandler.Limits
 
-    init(config: AirlockConfig, receipts: any ReceiptSink, metrics: RouterMetrics, logger: Logger, previous: EgressProxy? = nil) {
+    init(
+        config: AirlockConfig,
+        receipts: any ReceiptSink,
+        metrics: RouterMetrics,
+        logger: Logger,
+        previous: EgressProxy? = nil,
+        credentials: [String: Credential] = [:],
+        ca: EgressCA? = nil
+    ) {
         self.metrics = metrics
+        self.ca = ca ?? previous?.ca
+        self.credentials = credentials
+        var inspections: [String: EgressInspection] = [:]
+        for sandbox in config.sandboxes { inspections[sandbox.name] = EgressInspection(sandbox.egress) }
+        self.inspections = inspections
+        let limits = config.router.limits
+        self.connectionLimits = HTTPConnectionHandler.Limits(
+            maxBodyBytes: limits.maxBodyBytes,
+            maxHeaderBytes: limits.maxHeaderBytes,
+            headerTimeout: .nanoseconds(limits.headerTimeout.nanoseconds),
+            idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds),
+            maxConnectionsPerPeer: limits.maxConnectionsPerPeer
+        )
         self.open = previous?.open ?? Locked([:])
         self.listening = previous?.listening ?? Locked([])
         self.upstreams = config.upstreamEndpoints
@@ -188,6 +217,56 @@ final class EgressProxy: Sendable {
         return .refused(.init(status: 502, reason: "connect_failed", message: "cannot connect to \(head.target): \(lastError)"))
     }
 
+    /// The inspection plan for a CONNECT to `target` from `sandbox`, if the sandbox inspects that host.
+    func inspection(sandbox: String, target: EgressTarget) throws -> InspectPlan? {
+        guard let entry = inspections[sandbox]?.entry(for: target) else { return nil }
+        let key = InspectPlan.credentialKey(sandbox: sandbox, index: entry.index)
+        if let plan = plans.withLock({ $0[key] }) { return plan }
+        let plan = try InspectPlan.make(sandbox: sandbox, index: entry.index, entry: entry.policy, credential: credentials[key])
+        plans.withLock { $0[key] = plan }
+        return plan
+    }
+
+    /// The receipt of one HTTP request on an inspected host: method, host, the HMAC of its target (path and query)
+    /// under the log's body key, status, bytes each way, and the rule that allowed it (`rule_<n>`) or the refusal.
+    func recordRequest(
+        tunnel: Tunnel, plan: InspectPlan, method: String, target: String, decision: String, reason: String,
+        status: Int, bytesUp: Int, bytesDown: Int, latency: Int64
+    ) {
+        var event = Receipt.router(.egress, peer: tunnel.peer, route: "egress.request", decision: decision, reason: reason, traceID: "")
+        event.requestIndex = tunnel.requestIndex
+        event.status = Int64(status)
+        event.latencyMicroseconds = latency
+        event.egress = Receipt.Egress(
+            host: hostText(tunnel.target),
+            port: Int64(tunnel.target.port),
+            address: tunnel.address.description,
+            bytesUp: Int64(bytesUp),
+            bytesDown: Int64(bytesDown),
+            method: String(method.prefix(64))
+        )
+        if var hasher = receipts.bodyHasher() {
+            hasher.update(Array(target.utf8))
+            event.requestHMAC = hasher.finalize()
+        }
+        metrics.egress(sandbox: tunnel.sandbox, decision: decision, reason: decision == "ok" ? "inspected" : reason)
+        appendLater(event, "egress request receipt failed")
+    }
+
+    /// Appends a record written after the fact (an end, an answered request) without holding up the connection; a
+    /// failure is logged.
+    private func appendLater(_ receipt: Receipt, _ failure: Logger.Message) {
+        let receipts = self.receipts
+        let logger = self.logger
+        Task {
+            do {
+                _ = try await receipts.append(receipt)
+            } catch {
+                logger.error(failure, metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     /// Records the end of a tunnel and frees its slot.
     /// Gives the tunnel's slot back, once: when the agent finished sending, or when the tunnel closed.
     func release(_ tunnel: Tunnel) {
@@ -209,15 +288,7 @@ final class EgressProxy: Sendable {
             bytesDown: Int64(tunnel.bytesDown),
             durationMicroseconds: done.latencyMicroseconds
         )
-        let receipts = self.receipts
-        let logger = self.logger
-        Task {
-            do {
-                _ = try await receipts.append(done)
-            } catch {
-                logger.error("egress completion receipt failed", metadata: ["error": "\(error)"])
-            }
-        }
+        appendLater(done, "egress completion receipt failed")
     }
 
     /// A refusal before the target was known (malformed head).

@@ -3,12 +3,15 @@ import AirlockReceipts
 import Logging
 import NIOCore
 import NIOPosix
+import NIOHTTP1
+import NIOSSL
 
 /// One connection to the egress proxy: reads a request head, decides, and either refuses with a short
 /// plain-text 4xx/5xx or connects to the exact address it checked and relays bytes. Nothing is relayed
 /// before the decision, and no credential is ever added: the proxy does not interpret what it relays.
 final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let peer: PeerIdentity
@@ -76,6 +79,21 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func splice(context: ChannelHandlerContext, origin: any Channel, tunnel: EgressProxy.Tunnel, head: ProxyRequestHead, rest: ByteBuffer) {
         let client = context.channel
         let proxy = self.proxy
+        if head.form == .connect, case .name(let host) = head.target.host {
+            let plan: InspectPlan?
+            do {
+                plan = try proxy.inspection(sandbox: tunnel.sandbox, target: head.target)
+            } catch {
+                origin.close(promise: nil)
+                proxy.finish(tunnel)
+                refuse(context: context, .init(status: 502, reason: "inspection_unavailable", message: "cannot inspect \(head.target): \(error)"), target: head.target)
+                return
+            }
+            if let plan {
+                inspect(context: context, origin: origin, tunnel: tunnel, plan: plan, host: host, rest: rest)
+                return
+            }
+        }
         let (clientGlue, originGlue) = GlueHandler.pair(
             upCounter: { tunnel.bytesUp += $0 },
             downCounter: { tunnel.bytesDown += $0 },
@@ -105,14 +123,7 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             tunnel.bytesUp += request.readableBytes
             origin.writeAndFlush(request, promise: nil)
         }
-        let lifetime = context.eventLoop.scheduleTask(in: proxy.maxLifetime(tunnel.sandbox)) {
-            client.close(promise: nil)
-            origin.close(promise: nil)
-        }
-        client.closeFuture.and(origin.closeFuture).whenComplete { _ in
-            lifetime.cancel()
-            proxy.finish(tunnel)
-        }
+        Self.bound(client: client, origin: origin, tunnel: tunnel, proxy: proxy)
         do {
             try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))
         } catch {
@@ -123,6 +134,51 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.pipeline.syncOperations.removeHandler(self, promise: nil)
         client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         client.read()
+    }
+
+    /// A CONNECT to an inspected host: 200, then the agent's TLS is terminated here and each request is judged
+    /// (``InspectedTunnel``); the origin connection, to the address checked, speaks verified TLS.
+    private func inspect(context: ChannelHandlerContext, origin: any Channel, tunnel: EgressProxy.Tunnel, plan: InspectPlan, host: String, rest: ByteBuffer) {
+        let client = context.channel
+        let proxy = self.proxy
+        let session = InspectedTunnel(plan: plan, tunnel: tunnel, proxy: proxy, host: host, limits: proxy.connectionLimits)
+        do {
+            guard let ca = proxy.ca else {
+                throw EgressCA.CAError(description: "the router has no egress CA")
+            }
+            let server = try ca.serverContext(for: host)
+            let originSync = origin.pipeline.syncOperations
+            try originSync.addHandler(NIOSSLClientHandler(context: plan.client, serverHostname: host))
+            try originSync.addHTTPClientHandlers()
+            try originSync.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), InspectOriginHandler(session: session)])
+            let sync = client.pipeline.syncOperations
+            try sync.addHandler(NIOSSLServerHandler(context: server))
+            try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            try sync.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), InspectAgentHandler(session: session)])
+        } catch {
+            origin.close(promise: nil)
+            proxy.finish(tunnel)
+            refuse(context: context, .init(status: 502, reason: "inspection_unavailable", message: "cannot inspect \(host): \(error)"), target: tunnel.target)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")), promise: nil)
+        Self.bound(client: client, origin: origin, tunnel: tunnel, proxy: proxy)
+        if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        client.read()
+    }
+
+    /// Closes both sides after the sandbox's `max_lifetime`, and records the tunnel's end once both are closed.
+    private static func bound(client: any Channel, origin: any Channel, tunnel: EgressProxy.Tunnel, proxy: EgressProxy) {
+        let lifetime = client.eventLoop.scheduleTask(in: proxy.maxLifetime(tunnel.sandbox)) {
+            client.close(promise: nil)
+            origin.close(promise: nil)
+        }
+        client.closeFuture.and(origin.closeFuture).whenComplete { _ in
+            lifetime.cancel()
+            proxy.finish(tunnel)
+        }
     }
 
     fileprivate func refuse(context: ChannelHandlerContext, _ refusal: ProxyRequestHead.Refusal, target: EgressTarget?) {

@@ -231,6 +231,13 @@ extension AirlockConfig {
                 sources.append((MCPServer.credentialKey(server.name, "env/\(name)"), source))
             }
         }
+        for sandbox in sandboxes {
+            for (index, entry) in sandbox.egress.inspect.enumerated() {
+                if let credential = entry.credential {
+                    sources.append((InspectPlan.credentialKey(sandbox: sandbox.name, index: index), credential.source))
+                }
+            }
+        }
         return sources
     }
 }

@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import AirlockJSON
+// sockaddr_in is declared by several C modules in this build (X509 brings CoreFoundation in); member import
+// visibility needs the one the compiler attributes it to.
+import CoreFoundation
 import AirlockPolicy
 import Logging
 import NIOCore

@@ -44,7 +44,7 @@ struct KeyScrubber: Sendable {
         return run.count >= 8 && Self.find(Array(run), in: secret[...]) != nil
     }
 
-    private static func isKeyByte(_ b: UInt8) -> Bool {
+    static func isKeyByte(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F
             || b == 0x2A
     }

@@ -38,7 +38,8 @@ final class RouterRuntime: Sendable {
         clients: UpstreamHTTPClient,
         metrics: RouterMetrics,
         logger: Logger,
-        previous: RouterRuntime? = nil
+        previous: RouterRuntime? = nil,
+        egressCA: EgressCA? = nil
     ) {
         self.config = config
         self.metrics = metrics
@@ -80,7 +81,10 @@ final class RouterRuntime: Sendable {
             )
         )
         contentTypes = Set(config.router.limits.contentTypes)
-        egress = EgressProxy(config: config, receipts: receipts, metrics: metrics, logger: logger, previous: previous?.egress)
+        egress = EgressProxy(
+            config: config, receipts: receipts, metrics: metrics, logger: logger, previous: previous?.egress,
+            credentials: credentials, ca: egressCA
+        )
         let limits = config.router.limits
         connectionLimits = HTTPConnectionHandler.Limits(
             maxBodyBytes: limits.maxBodyBytes,

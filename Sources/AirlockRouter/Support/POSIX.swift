@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+// `struct stat` comes from the C headers that swift-certificates' Foundation dependency also maps (CoreFoundation);
+// with member import visibility that module must be imported where its members are used.
+import CoreFoundation
 
 /// An error from a system call: which call, on what, and errno.
 public struct SystemCallError: Error, CustomStringConvertible, Sendable {

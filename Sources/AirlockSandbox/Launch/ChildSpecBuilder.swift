@@ -11,6 +11,8 @@ struct ChildSpecBuilder {
     var worker: WorkerCommand
     /// The worker's pseudo-terminal slave and which standard descriptors it replaces (`airlock_sandbox_spec`).
     var terminal: (fd: Int32, mask: Int32)?
+    /// Files of this run only, after the view's own entries (the trust store with the router's egress CA).
+    var extraView: [RootView.Entry] = []
 
     func build(in arena: CStringArena) -> airlock_sandbox_spec {
         let policy = launcher.policy
@@ -27,7 +29,7 @@ struct ChildSpecBuilder {
         spec.outer_gid = getgid()
         spec.flags = launcher.isolation.flags
 
-        let view = launcher.view.entries.map { entry -> airlock_view_entry in
+        let view = (launcher.view.entries + extraView).map { entry -> airlock_view_entry in
             switch entry {
             case .bind(let path):
                 return airlock_view_entry(path: UnsafePointer(arena.string(path)), source: UnsafePointer(arena.string(path)),

@@ -110,6 +110,44 @@ public struct RootView: Sendable, Equatable {
         ]
     }
 
+    /// Where the worker finds the curated trust store (the host's system roots, then the router's egress CA) and
+    /// the egress CA alone (for NODE_EXTRA_CA_CERTS). Files written into the view, directly in its /etc (a directory
+    /// the view would make for them is not searchable by the worker); the host's /etc/ssl is unchanged.
+    public static let trustBundlePath = "/etc/airlock-ca-bundle.pem"
+    public static let egressCAPath = "/etc/airlock-egress-ca.pem"
+    /// The host's system roots, first found (Debian and Ubuntu, then Fedora and RHEL, then Alpine and others).
+    static let systemRootFiles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+
+    /// The two trust files for a router's egress CA certificate.
+    static func trustFiles(egressCertificate: String) -> [Entry] {
+        var roots = ""
+        for path in systemRootFiles {
+            if let text = readSmallFile(path, limit: 4 << 20) {
+                roots = text
+                break
+            }
+        }
+        if !roots.isEmpty && !roots.hasSuffix("\n") { roots += "\n" }
+        var ca = egressCertificate
+        if !ca.hasSuffix("\n") { ca += "\n" }
+        return [
+            .file(trustBundlePath, contents: roots + "# Airlock egress CA (the router inspects some hosts for this sandbox)\n" + ca),
+            .file(egressCAPath, contents: ca),
+        ]
+    }
+
+    /// A regular file's text, if it exists and is at most `limit` bytes.
+    static func readSmallFile(_ path: String, limit: Int) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) <= limit,
+            let bytes = try? readAll(fd: fd, limit: limit)
+        else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A policy path must be absolute, exist, and not expose a socket directory unless named in `allowSocketPaths`.
     static func check(_ path: String, key: String, policy: SandboxPolicy, mustExist: Bool) throws {
         guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {

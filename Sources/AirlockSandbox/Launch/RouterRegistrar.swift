@@ -11,6 +11,13 @@ public struct SandboxListener: Sendable, Equatable {
 /// short-lived process with nothing else to do meanwhile, and it starts faster without the concurrency runtime.
 public protocol RouterRegistrar: Sendable {
     func register(sandbox: String, listeners: [SandboxListener]) throws
+    /// The router's egress CA certificate (PEM, public part only), which the sandbox must trust for the hosts the
+    /// router inspects; nil when the router has none to offer. Asked before the worker is spawned.
+    func egressCertificate() throws -> String?
+}
+
+extension RouterRegistrar {
+    public func egressCertificate() throws -> String? { nil }
 }
 
 /// Registers nothing: for running without a router (development, benchmarks).

@@ -122,19 +122,34 @@ public struct SandboxLauncher: Sendable {
         guard let program = command.first else {
             throw SandboxLaunchError(code: .commandNotFound, message: "no command given (airlock run -- CMD ARGS…)")
         }
+        // The router's egress CA joins the trust store the worker sees, when it uses the egress proxy and its view is
+        // a mount namespace of its own (the files are written into the view, never onto the host).
+        var trustFiles: [RootView.Entry] = []
+        if policy.routerPorts.count > 1, isolation.hasMountNamespace {
+            let certificate: String?
+            do {
+                certificate = try registrar.egressCertificate()
+            } catch {
+                throw SandboxLaunchError(code: .routerUnreachable, message: "router not reachable: \(error); the worker was not started")
+            }
+            if let certificate {
+                trustFiles = RootView.trustFiles(egressCertificate: certificate)
+            }
+        }
         let worker = WorkerCommand(
             path: try WorkerCommand.resolve(program),
             arguments: command,
             environment: WorkerCommand.environment(policy: policy, workdir: workdir, sandbox: name,
                                                    inherited: Self.callerEnvironment(passing: options.passEnvironment),
-                                                   passed: options.passEnvironment, temporary: privateTemporary))
+                                                   passed: options.passEnvironment, temporary: privateTemporary,
+                                                   trust: trustFiles.isEmpty ? nil : (RootView.trustBundlePath, RootView.egressCAPath)))
         if let temporary = privateTemporary, mkdir(temporary, 0o700) != 0 {
             throw SandboxLaunchError(code: .spawnFailed, message: "cannot create the worker's private temporary directory \(temporary): \(SystemError(errno)); set TMPDIR to a writable directory")
         }
         let terminal = try openTerminal()
         let process: airlock_sandbox_process
         do {
-            process = try spawn(worker, terminal: terminal.map { ($0.slave, $0.mask) })
+            process = try spawn(worker, terminal: terminal.map { ($0.slave, $0.mask) }, extraView: trustFiles)
         } catch {
             privateTemporary.map(RunningSandbox.removeTree)
             if let terminal {
@@ -190,9 +205,9 @@ public struct SandboxLauncher: Sendable {
         return (master, slave, ttys.reduce(0) { $0 | (1 << Int32($1)) })
     }
 
-    private func spawn(_ worker: WorkerCommand, terminal: (Int32, Int32)? = nil) throws -> airlock_sandbox_process {
+    private func spawn(_ worker: WorkerCommand, terminal: (Int32, Int32)? = nil, extraView: [RootView.Entry] = []) throws -> airlock_sandbox_process {
         let arena = CStringArena()
-        var spec = ChildSpecBuilder(launcher: self, worker: worker, terminal: terminal).build(in: arena)
+        var spec = ChildSpecBuilder(launcher: self, worker: worker, terminal: terminal, extraView: extraView).build(in: arena)
         var process = airlock_sandbox_process()
         let rc = withExtendedLifetime(arena) { airlock_sandbox_spawn(&spec, &process) }
         guard rc == 0 else {

@@ -15,8 +15,11 @@ struct WorkerCommand: Sendable {
     /// The caller's environment is never inherited: it may hold the operator's credentials.
     /// `temporary` is the worker's private directory in modes without a private /tmp.
     /// `passed`: names of `inherited` the caller asked to pass on (`--pass-env`); they win over the policy's.
+    /// `trust`: where the curated trust store (system roots and the router's egress CA) and the CA alone are in
+    /// the worker's view, when the router inspects hosts for it; the usual variables then point there.
     static func environment(policy: SandboxPolicy, workdir: String, sandbox: String, inherited: [String: String],
-                            passed: [String] = [], temporary: String? = nil) -> [String]
+                            passed: [String] = [], temporary: String? = nil,
+                            trust: (bundle: String, ca: String)? = nil) -> [String]
     {
         var env: [String: String] = [
             "PATH": searchPath, "HOME": workdir, "LANG": "C.UTF-8", "AIRLOCK_SANDBOX": sandbox,
@@ -35,6 +38,13 @@ struct WorkerCommand: Sendable {
             for key in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] { env[key] = proxy }
             env["NO_PROXY"] = "127.0.0.1,localhost"
             env["no_proxy"] = "127.0.0.1,localhost"
+        }
+        if let trust {
+            for key in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT"] {
+                env[key] = trust.bundle
+            }
+            // Node adds these to its own built-in roots.
+            env["NODE_EXTRA_CA_CERTS"] = trust.ca
         }
         env.merge(policy.environment) { _, new in new }
         for name in passed {

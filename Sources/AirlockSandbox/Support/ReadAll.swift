@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// Reads `fd` to its end, or until `limit` bytes have been read.
-func readAll(fd: Int32, limit: Int = .max) throws(SystemError) -> [UInt8] {
+public func readAll(fd: Int32, limit: Int = .max) throws(SystemError) -> [UInt8] {
     var data: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: min(limit, 65536))
     while data.count < limit {
