@@ -292,7 +292,7 @@ struct SandboxRouterTests {
             asyncio.run(main())
             '
             """)
-        #expect(status == 0, "\(out)\n\(err)")
+        #expect(status == 0, "\(out)\n\(err)\nrouter: \(stack.router.standardErrorSoFar())")
         #expect(out.contains("tools=add,fetch,secret_digest,whoami"), "\(out)\n\(err)")
         #expect(out.contains("add=42"), "\(out)\n\(err)")
         // The server got the credential; the agent has neither the variable nor the file.
@@ -368,7 +368,7 @@ struct SandboxRouterTests {
             asyncio.run(main())
             '
             """)
-        #expect(status == 0, "\(out)\n\(err)")
+        #expect(status == 0, "\(out)\n\(err)\nrouter: \(stack.router.standardErrorSoFar())")
         #expect(out.contains("a_fetch=200"), "\(out)\n\(err)")
         #expect(out.contains("third=503"), "\(out)\n\(err)")
         // Session A's launcher unregistered only its own listeners: B's egress proxy still answers.
