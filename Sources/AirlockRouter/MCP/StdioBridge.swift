@@ -2,10 +2,8 @@
 import Glibc
 #endif
 import AirlockJSON
-// sockaddr_in is declared by several C modules in this build (X509 brings CoreFoundation in); member import
-// visibility needs the one the compiler attributes it to.
-import CoreFoundation
 import AirlockPolicy
+import CAirlockLinux
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -93,24 +91,14 @@ final class StdioBridge: Sendable {
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
         workdir = "\(base)/airlock-mcp-\(name)-\(Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }))"
         secret = (0..<4).map { _ in Hex.encode(withUnsafeBytes(of: random.next()) { Array($0) }) }.joined()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemCallError(call: "socket", subject: "MCP bridge \(name)", errno: errno) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
-            }
+        // In C: which module Swift attributes sockaddr_in to differs between builds of this package (Glibc,
+        // CNIOLinux, CoreFoundation), and member import visibility then fails one of them.
+        var boundPort: UInt16 = 0
+        let fd = airlock_listen_loopback4(128, &boundPort)
+        guard fd >= 0 else {
+            throw SystemCallError(call: "bind", subject: "MCP bridge \(name) on 127.0.0.1", errno: -fd)
         }
-        guard bound else {
-            let code = errno
-            close(fd)
-            throw SystemCallError(call: "bind", subject: "MCP bridge \(name) on 127.0.0.1", errno: code)
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        port = Int(boundPort)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 128)
             .childChannelInitializer { [weak self] channel in

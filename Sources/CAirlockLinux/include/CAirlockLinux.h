@@ -49,3 +49,7 @@ int airlock_spawn_piped(const char *path, char *const argv[], char *const envp[]
 
 /// pipe2(fds, O_CLOEXEC): 0 or -errno.
 int airlock_pipe_cloexec(int fds[2]);
+
+/// A TCP socket listening on 127.0.0.1 at a port the kernel picks (close-on-exec), with `backlog`; the port is
+/// written to `port`. The descriptor, or -errno.
+int airlock_listen_loopback4(int backlog, uint16_t *port);
