@@ -340,25 +340,37 @@ struct EgressProxyTests {
         }
     }
 
-    /// A harness writing receipts to `<directory>/receipts`, with an origin of its own (stop both when done).
-    static func withReceipts(
-        _ more: @escaping (inout AirlockConfig) -> Void = { _ in }
-    ) async throws -> (Harness, MockUpstreamServer, String) {
+    /// Runs `body` against a harness writing receipts to `<directory>/receipts`, with an origin of its own on the
+    /// port `body` is given; stops both however `body` ends (a harness left running traps when it goes), then
+    /// returns the egress records, the directory and the origin's port.
+    static func runWithReceipts(
+        _ more: @escaping (inout AirlockConfig) -> Void = { _ in },
+        _ body: (Harness, Int) async throws -> Void
+    ) async throws -> (egress: [ReceiptEntry], directory: String, port: Int) {
         let directory = TempDirectory.make()
         let signer = try CheckpointSigner.generate(name: "airlock.test/egress")
         try signer.write(toPrefix: directory + "/signing")
         let origin = try await MockUpstreamServer.start(MockUpstreamConfiguration())
         let port = origin.port
-        let h = try await Harness.start(directory: directory, receipts: nil) { c, dir in
-            Self.configure(&c, dir, origin: port)
-            c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/egress", signingKeys: [dir + "/signing.key"])
-            more(&c)
+        let h: Harness
+        do {
+            h = try await Harness.start(directory: directory, receipts: nil) { c, dir in
+                Self.configure(&c, dir, origin: port)
+                c.receipts = ReceiptSettings(directory: dir + "/receipts", origin: "airlock.test/egress", signingKeys: [dir + "/signing.key"])
+                more(&c)
+            }
+        } catch {
+            try? await origin.shutdown()
+            throw error
         }
-        return (h, origin, directory)
-    }
-
-    /// Stops what `withReceipts` started (the last tunnel's close receipt given a moment) and reads the egress records.
-    static func stopAndReadEgress(_ h: Harness, _ origin: MockUpstreamServer, _ directory: String) async throws -> [ReceiptEntry] {
+        do {
+            try await body(h, port)
+        } catch {
+            await h.stop()
+            try? await origin.shutdown()
+            throw error
+        }
+        // The last tunnel's close receipt is given a moment.
         try await Task.sleep(for: .milliseconds(200))
         await h.stop()
         try await origin.shutdown()
@@ -367,21 +379,20 @@ struct EgressProxyTests {
             if entry.kind == "egress" { egress.append(entry) }
             return true
         }
-        return egress
+        return (egress, directory, port)
     }
 
     @Test("every tunnel is receipted with host, port, address, decision, bytes each way and duration")
     func receipts() async throws {
-        let (h, origin, directory) = try await Self.withReceipts()
-        let port = origin.port
-        let proxy = Self.egressPort(h)
-        _ = try await offPool {
-            let socket = try RawSocket(port: proxy)
-            socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            return socket.readAll().text
+        let (egress, directory, port) = try await Self.runWithReceipts { h, port in
+            let proxy = Self.egressPort(h)
+            _ = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT mock.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                return socket.readAll().text
+            }
+            _ = try await Self.connect(proxy, "nowhere.test:443")
         }
-        _ = try await Self.connect(proxy, "nowhere.test:443")
-        let egress = try await Self.stopAndReadEgress(h, origin, directory)
         #expect(egress.count == 3)
         let opened = try #require(egress.first { $0["reason"]?.stringValue == "opened" })
         #expect(opened["host"]?.stringValue == "mock.test" && opened["port"] == .integer(Int64(port)) && opened["address"]?.stringValue == "127.0.0.1")
@@ -401,28 +412,27 @@ struct EgressProxyTests {
         "learn mode opens what the allow list lacks, receipted as learned, never what the deny list or the address checks refuse; policy suggest turns the receipts into allow entries"
     )
     func learnMode() async throws {
-        let (h, origin, directory) = try await Self.withReceipts { c in
+        let (egress, directory, port) = try await Self.runWithReceipts({ c in
             c.router.egress.resolve["learned.test"] = "127.0.0.1"
             c.router.egress.resolve["inside.test"] = "10.9.9.9"
             c.sandboxes[0].egress.mode = .learn
+        }) { h, port in
+            let proxy = Self.egressPort(h)
+            let answer = try await offPool {
+                let socket = try RawSocket(port: proxy)
+                socket.send("CONNECT learned.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                return socket.readAll().text
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 200 Connection established"), "\(answer)")
+            #expect(answer.contains("HTTP/1.1 200"), "the origin did not answer through the learned tunnel: \(answer)")
+            for (authority, reason) in [
+                ("also-denied.test:443", "denylisted"), ("inside.test:443", "forbidden_address"),
+                ("[::ffff:169.254.169.254]:80", "forbidden_address"),
+            ] {
+                let refused = try await Self.connect(proxy, authority)
+                #expect(refused.hasPrefix("HTTP/1.1 403") && refused.contains("x-airlock-reason: \(reason)"), "\(authority): \(refused)")
+            }
         }
-        let port = origin.port
-        let proxy = Self.egressPort(h)
-        let answer = try await offPool {
-            let socket = try RawSocket(port: proxy)
-            socket.send("CONNECT learned.test:\(port) HTTP/1.1\r\nhost: x\r\n\r\nGET /__mock/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            return socket.readAll().text
-        }
-        #expect(answer.hasPrefix("HTTP/1.1 200 Connection established"), "\(answer)")
-        #expect(answer.contains("HTTP/1.1 200"), "the origin did not answer through the learned tunnel: \(answer)")
-        for (authority, reason) in [
-            ("also-denied.test:443", "denylisted"), ("inside.test:443", "forbidden_address"),
-            ("[::ffff:169.254.169.254]:80", "forbidden_address"),
-        ] {
-            let refused = try await Self.connect(proxy, authority)
-            #expect(refused.hasPrefix("HTTP/1.1 403") && refused.contains("x-airlock-reason: \(reason)"), "\(authority): \(refused)")
-        }
-        let egress = try await Self.stopAndReadEgress(h, origin, directory)
         let learned = try #require(egress.first { $0["reason"]?.stringValue == "learned" })
         #expect(learned["decision"]?.stringValue == "allow" && learned["host"]?.stringValue == "learned.test")
         #expect(egress.filter { $0["decision"]?.stringValue == "deny" }.count == 3)

@@ -104,73 +104,91 @@ struct MCPStdioBridgeTests {
         return Fixture(bridge: bridge, client: client)
     }
 
+    /// Runs `body` with a fixture and shuts it down however `body` ends: a client left running traps when it goes.
+    static func withFixture(
+        maxSessions: Int = 2, idle: ConfigDuration = .seconds(60), _ body: (Fixture) async throws -> Void
+    ) async throws {
+        let f = try start(maxSessions: maxSessions, idle: idle)
+        do {
+            try await body(f)
+        } catch {
+            try? await f.shutdown()
+            throw error
+        }
+        try await f.shutdown()
+    }
+
     @Test("without the router's secret (none, a guess, one character off) every request is 401", .enabled(if: canRun))
     func secretRequired() async throws {
-        let f = try Self.start()
-        let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#
-        #expect(try await f.post(initialize, secret: "guess").status == 401)
-        #expect(try await f.post(initialize, secret: String(f.bridge.secret.dropLast()) + "0").status == 401)
-        var bare = HTTPClientRequest(url: f.url)
-        bare.method = .POST
-        bare.body = .bytes(ByteBuffer(string: initialize))
-        #expect(try await f.client.execute(bare, timeout: .seconds(10)).status == .unauthorized)
-        #expect(f.bridge.workdir.hasPrefix("/"))
-        try await f.shutdown()
+        try await Self.withFixture { (f: Fixture) async throws in
+            let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#
+            #expect(try await f.post(initialize, secret: "guess").status == 401)
+            #expect(try await f.post(initialize, secret: String(f.bridge.secret.dropLast()) + "0").status == 401)
+            var bare = HTTPClientRequest(url: f.url)
+            bare.method = .POST
+            bare.body = .bytes(ByteBuffer(string: initialize))
+            #expect(try await f.client.execute(bare, timeout: .seconds(10)).status == .unauthorized)
+            #expect(f.bridge.workdir.hasPrefix("/"))
+        }
     }
 
     @Test("a session is a process: its answers, its credential, SSE when it speaks first, 202 for a notification, DELETE ends it, then 404", .enabled(if: canRun))
     func session() async throws {
-        let f = try Self.start()
-        let session = try await f.initialize()
-        let env = try await f.post(#"{"jsonrpc":"2.0","id":"e","method":"env"}"#, session: session)
-        #expect(env.status == 200 && env.type == "application/json" && env.body.contains(#""token": "bridge-secret-token""#), "\(env)")
-        let chatty = try await f.post(#"{"jsonrpc":"2.0","id":7,"method":"chatty"}"#, session: session)
-        #expect(chatty.type == "text/event-stream", "\(chatty)")
-        #expect(chatty.body.contains("notifications/message") && chatty.body.contains(#""id": 7"#), "\(chatty)")
-        let note = try await f.post(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, session: session)
-        #expect(note.status == 202)
-        // Without a session only initialize is accepted; an unknown session is 404.
-        #expect(try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#).status == 400)
-        #expect(try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#, session: "nope").status == 404)
-        let pid = try await f.post(#"{"jsonrpc":"2.0","id":2,"method":"pid"}"#, session: session)
-        let number = try #require(pid.body.split(separator: ":").last.flatMap { Int32($0.filter(\.isNumber)) })
-        #expect(try await f.delete(session) == 200)
-        #expect(kill(number, 0) != 0, "the server process outlived its session")
-        #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
-        var info = stat()
-        #expect(stat(f.bridge.workdir, &info) == 0 && info.st_mode & 0o777 == 0o555)
-        try await f.shutdown()
-        #expect(access(f.bridge.workdir, F_OK) != 0, "the working directory outlived the bridge")
+        var workdir = ""
+        try await Self.withFixture { (f: Fixture) async throws in
+            let session = try await f.initialize()
+            let env = try await f.post(#"{"jsonrpc":"2.0","id":"e","method":"env"}"#, session: session)
+            #expect(env.status == 200 && env.type == "application/json" && env.body.contains(#""token": "bridge-secret-token""#), "\(env)")
+            let chatty = try await f.post(#"{"jsonrpc":"2.0","id":7,"method":"chatty"}"#, session: session)
+            #expect(chatty.type == "text/event-stream", "\(chatty)")
+            #expect(chatty.body.contains("notifications/message") && chatty.body.contains(#""id": 7"#), "\(chatty)")
+            let note = try await f.post(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, session: session)
+            #expect(note.status == 202)
+            // Without a session only initialize is accepted; an unknown session is 404.
+            #expect(try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#).status == 400)
+            #expect(try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#, session: "nope").status == 404)
+            let pid = try await f.post(#"{"jsonrpc":"2.0","id":2,"method":"pid"}"#, session: session)
+            let number = try #require(pid.body.split(separator: ":").last.flatMap { Int32($0.filter(\.isNumber)) })
+            #expect(try await f.delete(session) == 200)
+            #expect(kill(number, 0) != 0, "the server process outlived its session")
+            #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
+            var info = stat()
+            #expect(stat(f.bridge.workdir, &info) == 0 && info.st_mode & 0o777 == 0o555)
+            workdir = f.bridge.workdir
+        }
+        #expect(access(workdir, F_OK) != 0, "the working directory outlived the bridge")
     }
 
     @Test("max_sessions processes at once (503 beyond); a process that exits frees its place and its session is 404", .enabled(if: canRun))
     func limits() async throws {
-        let f = try Self.start(maxSessions: 1)
-        let first = try await f.initialize()
-        let refused = try await f.post(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#)
-        #expect(refused.status == 503 && refused.session == nil)
-        let exited = try await f.post(#"{"jsonrpc":"2.0","id":9,"method":"exit"}"#, session: first)
-        #expect(exited.status == 502, "\(exited)")
-        var status = 0
-        for _ in 0..<50 {
-            status = try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#, session: first).status
-            if status == 404 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try await Self.withFixture(maxSessions: 1) { (f: Fixture) async throws in
+            let first = try await f.initialize()
+            let refused = try await f.post(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#)
+            #expect(refused.status == 503 && refused.session == nil)
+            let exited = try await f.post(#"{"jsonrpc":"2.0","id":9,"method":"exit"}"#, session: first)
+            #expect(exited.status == 502, "\(exited)")
+            var status = 0
+            for _ in 0..<50 {
+                status = try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"env"}"#, session: first).status
+                if status == 404 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == 404)
+            _ = try await f.initialize()
         }
-        #expect(status == 404)
-        _ = try await f.initialize()
-        try await f.shutdown()
     }
 
     @Test("an idle session ends with its process", .enabled(if: canRun))
     func idle() async throws {
-        let f = try Self.start(idle: .seconds(1))
-        let session = try await f.initialize()
-        let pid = try await f.post(#"{"jsonrpc":"2.0","id":2,"method":"pid"}"#, session: session)
-        let number = try #require(pid.body.split(separator: ":").last.flatMap { Int32($0.filter(\.isNumber)) })
-        try await Task.sleep(for: .milliseconds(2500))
-        #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
-        #expect(kill(number, 0) != 0, "the idle session's process is still running")
-        try await f.shutdown()
+        // Three seconds, not one: on a loaded machine a second can pass between initialize and the next request.
+        try await Self.withFixture(idle: .seconds(3)) { (f: Fixture) async throws in
+            let session = try await f.initialize()
+            let pid = try await f.post(#"{"jsonrpc":"2.0","id":2,"method":"pid"}"#, session: session)
+            let number = try #require(
+                pid.body.split(separator: ":").last.flatMap { Int32($0.filter(\.isNumber)) }, "\(pid)")
+            try await Task.sleep(for: .seconds(7))
+            #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
+            #expect(kill(number, 0) != 0, "the idle session's process is still running")
+        }
     }
 }
