@@ -56,8 +56,7 @@ final class RouterRuntime: Sendable {
             )
         }
         self.upstreams = upstreams
-        mcp = MCPServers(
-            config: config, credentials: credentials, client: clients, previous: previous?.mcp, logger: logger)
+        mcp = MCPServers(config: config, credentials: credentials, client: clients, previous: previous?.mcp)
         var routes: [String: Route] = [:]
         for model in config.models {
             routes[model.name] = Route(
