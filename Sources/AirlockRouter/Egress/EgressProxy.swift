@@ -43,7 +43,7 @@ final class EgressProxy: Sendable {
     private let policies: [String: EgressPolicy]
     private let resolver: EgressResolver
     private let receipts: any ReceiptSink
-    private let connectTimeout: TimeAmount
+    let connectTimeout: TimeAmount
     /// Open tunnels per sandbox; shared with the proxy of the previous configuration after a reload, so
     /// tunnels opened before it count against the caps after it.
     private let open: Locked<[String: Int]>

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOHTTP1
 import NIOSSL
+import NIOTLS
 
 /// One connection to the egress proxy: reads a request head, decides, and either refuses with a short
 /// plain-text 4xx/5xx or connects to the exact address it checked and relays bytes. Nothing is relayed
@@ -153,8 +154,20 @@ final class EgressProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
             try originSync.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), InspectOriginHandler(session: session)])
             let sync = client.pipeline.syncOperations
             try sync.addHandler(NIOSSLServerHandler(context: server))
-            try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try sync.addHandlers([IdleStateHandler(allTimeout: proxy.idleTimeout(tunnel.sandbox)), InspectAgentHandler(session: session)])
+            // The leaf offers h2 and http/1.1; a client that names neither gets HTTP/1.1.
+            let idle = proxy.idleTimeout(tunnel.sandbox)
+            try sync.addHandler(ApplicationProtocolNegotiationHandler { result, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if case .negotiated("h2") = result {
+                        session.multiplexed = true
+                        try InspectedH2Connection(first: session, eventLoop: channel.eventLoop).configure(channel)
+                    } else {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                        try sync.addHandlers([IdleStateHandler(allTimeout: idle), InspectAgentHandler(session: session)])
+                    }
+                }
+            })
         } catch {
             origin.close(promise: nil)
             proxy.finish(tunnel)

@@ -162,7 +162,8 @@ final class EgressCA: Sendable {
             certificateChain: [.certificate(leafCertificate), .certificate(caCertificate)],
             privateKey: .privateKey(privateKey)
         )
-        configuration.applicationProtocols = ["http/1.1"]
+        // HTTP/2 first: curl (and git through it) take it when offered; the proxy serves both (InspectedH2Connection).
+        configuration.applicationProtocols = ["h2", "http/1.1"]
         configuration.minimumTLSVersion = TLSVersion.tlsv12
         let context = try NIOSSLContext(configuration: configuration)
         leaves.withLock { cache in

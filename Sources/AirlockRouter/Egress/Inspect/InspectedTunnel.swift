@@ -4,11 +4,16 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// One CONNECT to an inspected host, after the 200: the agent's TLS is terminated with the router CA's leaf for
-/// the host, each HTTP/1.1 request is read with NIOHTTP1 and the agent listener's framing checks
-/// (``HeadChecks``), judged against the entry's rules, and if allowed sent with the router's credential over the
-/// tunnel's own verified TLS connection to the checked address. Answers (3xx included: no redirect is followed)
-/// are streamed back with backpressure, the secret scrubbed from headers and body. One receipt per request.
+/// One origin connection of a CONNECT to an inspected host, after the 200: the agent's TLS is terminated with the
+/// router CA's leaf for the host, each request is read with NIOHTTP1 (or, over HTTP/2, NIOHTTP2 and its HTTP/1
+/// codec) and the agent listener's framing checks (``HeadChecks``), judged against the entry's rules, and if allowed
+/// sent with the router's credential in HTTP/1.1 over this session's own verified TLS connection to the checked
+/// address. Answers (3xx included: no redirect is followed) are streamed back with backpressure, the secret scrubbed
+/// from headers and body. One receipt per request.
+///
+/// Over HTTP/1.1 the agent's connection and the origin's are paired for their whole life. Over HTTP/2
+/// (`multiplexed`) the session serves one stream at a time and goes back to its ``InspectedH2Connection`` when the
+/// stream ends with the origin connection reusable.
 ///
 /// Both channels are on one event loop; every member is touched only there.
 final class InspectedTunnel: @unchecked Sendable {
@@ -24,6 +29,10 @@ final class InspectedTunnel: @unchecked Sendable {
     /// Why the origin connection failed before any request (its certificate did not verify, say): the agent's first
     /// request is answered 502 with this, rather than the tunnel closing without a word.
     var originError: (any Error)?
+    /// Serves streams of an HTTP/2 connection (one at a time) rather than a whole HTTP/1.1 connection.
+    var multiplexed: Bool
+    /// Taken by a stream (multiplexed sessions only), from the moment it is chosen until the stream ends.
+    var inUse = false
 
     /// The request in flight, if any.
     struct Exchange {
@@ -50,7 +59,8 @@ final class InspectedTunnel: @unchecked Sendable {
 
     var state = State.idle
 
-    init(plan: InspectPlan, tunnel: EgressProxy.Tunnel, proxy: EgressProxy, host: String, limits: HTTPConnectionHandler.Limits) {
+    init(plan: InspectPlan, tunnel: EgressProxy.Tunnel, proxy: EgressProxy, host: String, limits: HTTPConnectionHandler.Limits, multiplexed: Bool = false) {
+        self.multiplexed = multiplexed
         self.plan = plan
         self.tunnel = tunnel
         self.proxy = proxy
@@ -106,8 +116,10 @@ final class InspectedTunnel: @unchecked Sendable {
             refuse(head, status: problem.status, reason: problem.reason, message: problem.message)
             return
         }
-        if head.version != .http1_1 {
-            refuse(head, status: 505, reason: "malformed_request", message: "the proxy inspects HTTP/1.1 only")
+        // NIOHTTP2 refused CR, LF and NUL in fields, connection-specific fields and a `te` other than `trailers`
+        // before the head became one; the HTTP/1 parser refused the same on its side.
+        if head.version != (multiplexed ? HTTPVersion(major: 2, minor: 0) : .http1_1) {
+            refuse(head, status: 505, reason: "malformed_request", message: "the proxy inspects HTTP/1.1 and HTTP/2 only")
             return
         }
         let method = head.method.rawValue
@@ -243,6 +255,13 @@ final class InspectedTunnel: @unchecked Sendable {
     /// The origin failed the TLS handshake or the connection: the agent gets a 502 it can read, if nothing of an
     /// answer was sent yet.
     func originFailed(_ error: any Error) {
+        if case .idle = state {
+            // Before any request (the agent's side may still be negotiating, with no handler yet): kept for the
+            // first request, which gets a 502 naming it.
+            if originError == nil { originError = error }
+            originOpen = false
+            return
+        }
         guard agent != nil else { return }
         switch state {
         case .forwarding(let exchange), .answering(let exchange):
@@ -252,9 +271,6 @@ final class InspectedTunnel: @unchecked Sendable {
                 return
             }
         case .idle:
-            // Before any request: kept for the first one, which gets a 502 naming it.
-            if originError == nil { originError = error }
-            originOpen = false
             return
         case .refusing:
             break
@@ -275,6 +291,37 @@ final class InspectedTunnel: @unchecked Sendable {
             break
         case .forwarding, .answering:
             originFailed(ChannelError.eof)
+        }
+    }
+
+    /// Whether a stream can take this session now (multiplexed sessions only).
+    var available: Bool {
+        guard !inUse, originOpen, agent == nil, origin != nil else { return false }
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// The stream this session served has ended (multiplexed sessions only). A refusal sent nothing to the origin,
+    /// so the connection stays usable; a stream that ended mid-exchange leaves the origin in an unknown place in
+    /// its answer, so its connection is closed.
+    func streamEnded() {
+        agent = nil
+        inUse = false
+        pendingAgentRead = false
+        if pendingOriginRead {
+            // The origin's next read waited for this stream's window; it waits for nobody now.
+            pendingOriginRead = false
+            origin?.read()
+        }
+        switch state {
+        case .idle:
+            break
+        case .refusing:
+            state = .idle
+        case .forwarding, .answering:
+            state = .idle
+            originOpen = false
+            origin?.close(promise: nil)
         }
     }
 
@@ -318,7 +365,9 @@ final class InspectAgentHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { session.agent = context }
-    func handlerRemoved(context: ChannelHandlerContext) { session.agent = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if session.agent === context { session.agent = nil }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         session.agentRead(unwrapInboundIn(data))
@@ -329,7 +378,11 @@ final class InspectAgentHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        session.origin?.close(promise: nil)
+        if session.multiplexed {
+            session.streamEnded()
+        } else {
+            session.origin?.close(promise: nil)
+        }
         context.fireChannelInactive()
     }
 
@@ -400,7 +453,7 @@ final class InspectOriginHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if session.agentWritable {
+        if session.agentWritable || session.agent == nil {
             context.read()
         } else {
             session.pendingOriginRead = true
