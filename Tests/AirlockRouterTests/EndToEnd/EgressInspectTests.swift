@@ -88,6 +88,19 @@ struct EgressInspectTests {
         #expect(path.contains("airlock egress: GET /repos/other/secrets is not allowed"), "\(path)")
     }
 
+    /// TCP connections in state ESTABLISHED whose remote port is `port`, on this machine (/proc/net/tcp).
+    static func establishedConnections(toPort port: Int) -> Int {
+        // procfs files report no size, so they are read to their end rather than by their length.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return -1 }
+        let table = String(decoding: readToEnd(handle), as: UTF8.self)
+        try? handle.close()
+        let remote = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            return columns.count > 3 && columns[2].hasSuffix(remote) && columns[3] == "01"
+        }.count
+    }
+
     static func curl(_ arguments: [String]) async throws -> String {
         try await offPool {
             let curl = Process()
@@ -175,7 +188,7 @@ struct EgressInspectTests {
         #expect(requests.contains { $0["decision"]?.stringValue == "error" && $0["reason"]?.stringValue == "upstream_tls_failed" && $0["host"]?.stringValue == "unverified.test" })
     }
 
-    @Test("HTTP/2 from the agent: the token injected and masked, a forbidden path refused in a readable answer, eight requests multiplexed on one connection, a body sent; streams carrying CR/LF in a field, connection-specific fields, a space in the path or more data than their content-length are reset and reach the origin in no form; a header block over the limit ends the connection; one receipt per request", .enabled(if: canRun, "needs openssl, python3 and curl"))
+    @Test("HTTP/2 from the agent: the token injected and masked, a forbidden path refused in a readable answer, eight requests multiplexed on one connection, a body sent; streams carrying CR/LF in a field, connection-specific fields, a space in the path or more data than their content-length are reset and reach the origin in no form; a header block over the limit ends the connection; forty streams opened and reset at once hold at most 16 origin connections; one receipt per request", .enabled(if: canRun, "needs openssl, python3 and curl"))
     func http2() async throws {
         let (token, origin, directory, h) = try await Self.startWithReceipts()
         let proxy = EgressProxyTests.egressPort(h)
@@ -235,6 +248,18 @@ struct EgressInspectTests {
                      (":path", "/repos/acme/probe-raw"), ("x-note", String(repeating: "a", count: 1000))]
         )
         #expect(small.contains("headers") && !small.contains("goaway"), "\(small)")
+        // Rapid reset: forty streams opened and reset at once, then one request. Each stream would want an origin
+        // connection; the pool holds at most 16 (InspectedH2Connection.maxStreams), and the request is answered.
+        let originPort = origin.port
+        let reset = try await H2Probe.raw(
+            proxyPort: proxy, authority: "inspected.test:\(origin.port)", caFile: ca,
+            fields: [(":method", "GET"), (":scheme", "https"), (":authority", "inspected.test:\(origin.port)"),
+                     (":path", "/repos/acme/after-resets")],
+            resetFirst: 40,
+            whileOpen: { " connections=\(Self.establishedConnections(toPort: originPort))" }
+        )
+        let connections = reset.split(separator: "=").last.flatMap { Int($0) } ?? -1
+        #expect(reset.contains("headers") && !reset.contains("goaway") && (1...16).contains(connections), "\(reset)")
         // The probe itself works: the same client, with nothing malformed, gets its answer.
         let control = try await H2Probe.send(
             proxyPort: proxy, authority: "inspected.test:\(origin.port)", caFile: ca,
@@ -247,14 +272,15 @@ struct EgressInspectTests {
         // the stream's reset closed that connection before any byte of the body, let alone the request hidden in it.
         #expect(!seen.contains { $0.contains("smuggled") || ($0.contains("attack") && $0 != "POST /repos/acme/attack-cl") }, "\(seen)")
         #expect(seen.filter { $0.hasPrefix("GET /repos/acme/m") }.count == 8, "\(seen)")
-        #expect(seen.contains("GET /repos/acme/probe") && seen.contains("GET /repos/acme/probe-raw"), "\(seen)")
+        #expect(seen.contains("GET /repos/acme/probe") && seen.contains("GET /repos/acme/probe-raw") && seen.contains("GET /repos/acme/after-resets"), "\(seen)")
 
         try await Task.sleep(for: .milliseconds(300))
         await h.stop()
         let requests = try Self.requestReceipts(directory)
         let summary = requests.map { "\($0["method"]?.stringValue ?? "") \($0["decision"]?.stringValue ?? "") \($0["reason"]?.stringValue ?? "") \($0["status"]?.integerValue ?? 0)" }
-        // The first GET, eight in parallel, the POST, the two probes; the forbidden path.
-        #expect(requests.filter { $0["decision"]?.stringValue == "ok" && $0["status"] == .integer(200) }.count == 12, "\(summary)")
+        // The first GET, eight in parallel, the POST, the three probes; the forbidden path. The reset streams sent
+        // nothing to the origin (each was reset before its session came, or before its head was read).
+        #expect(requests.filter { $0["decision"]?.stringValue == "ok" && $0["status"] == .integer(200) }.count == 13, "\(summary)")
         #expect(requests.filter { $0["decision"]?.stringValue == "deny" }.count == 1, "\(summary)")
         let post = try #require(requests.first { $0["method"]?.stringValue == "POST" && $0["decision"]?.stringValue == "ok" })
         #expect(post["bytes_up"] == .integer(4), "\(summary)")
@@ -396,7 +422,12 @@ enum H2Probe {
     /// HEADERS frame and as many CONTINUATION frames as 16 KiB frames need, ending the stream; then reads until the
     /// router closes or 5 s pass. Reports the frame types the router sent (`settings`, `headers`, `rst`, `goaway`,
     /// ...) and `closed` if it closed.
-    static func raw(proxyPort: Int, authority: String, caFile: String, fields: [(String, String)]) async throws -> String {
+    /// `resetFirst` streams come first, each opened by a HEADERS frame and reset at once by the client (RST_STREAM
+    /// CANCEL); `whileOpen` runs once the answer came, before the connection closes, and its text is reported too.
+    static func raw(
+        proxyPort: Int, authority: String, caFile: String, fields: [(String, String)], resetFirst: Int = 0,
+        whileOpen: @escaping @Sendable () -> String = { "" }
+    ) async throws -> String {
         let socket = try await tunnel(proxyPort: proxyPort, authority: authority)
         func integer(_ value: Int, prefix: UInt8, bits: Int) -> [UInt8] {
             let limit = (1 << bits) - 1
@@ -420,12 +451,17 @@ enum H2Probe {
                     UInt8(stream >> 24), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
         }
         var bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + frame(4, 0, stream: 0, [])
+        for index in 0..<resetFirst {
+            let stream = UInt32(2 * index + 1)
+            bytes += frame(1, 0x4, stream: stream, block[...]) + frame(3, 0, stream: stream, [0, 0, 0, 8])
+        }
+        let main = UInt32(2 * resetFirst + 1)
         var offset = 0
         repeat {
             let end = min(offset + 16_384, block.count)
             let first = offset == 0
             let last = end == block.count
-            bytes += frame(first ? 1 : 9, (first ? 0x1 : 0) | (last ? 0x4 : 0), stream: 1, block[offset..<end])
+            bytes += frame(first ? 1 : 9, (first ? 0x1 : 0) | (last ? 0x4 : 0), stream: main, block[offset..<end])
             offset = end
         } while offset < block.count
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -435,19 +471,23 @@ enum H2Probe {
         let context = try NIOSSLContext(configuration: tls)
         let host = String(authority.split(separator: ":")[0])
         let received = group.next().makePromise(of: [UInt8].self)
+        let ended = group.next().makePromise(of: Void.self)
         do {
             let channel = try await ClientBootstrap(group: group).withConnectedSocket(socket) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        NIOSSLClientHandler(context: context, serverHostname: host), Bytes(received: received),
+                        NIOSSLClientHandler(context: context, serverHostname: host), Bytes(received: received, ended: ended),
                     ])
                     return channel
                 }
             }
             try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
-            let timeout = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
-            let got = try await received.futureResult.get()
+            let timeout = channel.eventLoop.scheduleTask(in: .seconds(5)) { ended.succeed(()) }
+            try await ended.futureResult.get()
             timeout.cancel()
+            let observed = whileOpen()
+            channel.close(promise: nil)
+            let got = try await received.futureResult.get()
             try? await group.shutdownGracefully()
             var kinds: [String] = []
             var at = 0
@@ -457,7 +497,7 @@ enum H2Probe {
                 kinds.append(names[got[at + 3]] ?? "type\(got[at + 3])")
                 at += 9 + length
             }
-            return kinds.joined(separator: " ") + " closed"
+            return kinds.joined(separator: " ") + " closed" + observed
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -468,8 +508,12 @@ enum H2Probe {
     final class Bytes: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let received: EventLoopPromise<[UInt8]>
+        let ended: EventLoopPromise<Void>
         var bytes: [UInt8] = []
-        init(received: EventLoopPromise<[UInt8]>) { self.received = received }
+        init(received: EventLoopPromise<[UInt8]>, ended: EventLoopPromise<Void>) {
+            self.received = received
+            self.ended = ended
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             bytes += unwrapInboundIn(data).readableBytesView
@@ -480,7 +524,7 @@ enum H2Probe {
                 let type = bytes[at + 3]
                 let flags = bytes[at + 4]
                 if type == 7 || type == 3 || ((type == 0 || type == 1) && flags & 0x1 != 0) {
-                    context.close(promise: nil)
+                    ended.succeed(())
                     return
                 }
                 at += 9 + (Int(bytes[at]) << 16 | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]))
@@ -492,6 +536,7 @@ enum H2Probe {
         }
 
         func channelInactive(context: ChannelHandlerContext) {
+            ended.succeed(())
             received.succeed(bytes)
         }
     }

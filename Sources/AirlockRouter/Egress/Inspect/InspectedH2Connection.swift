@@ -9,12 +9,13 @@ import NIOSSL
 /// NIOHTTP2's validation (RFC 9113 §8.2: no CR, LF or NUL in any field, no connection-specific fields, content
 /// length checked against the data) and its HTTP/1 codec, then judged and forwarded by an ``InspectedTunnel`` as
 /// an HTTP/1.1 request. A stream takes a session whose origin connection is idle, or a new session with its own
-/// verified TLS connection to the address the CONNECT checked; at most `maxStreams` run at once, so at most that
-/// many origin connections are open for one tunnel.
+/// verified TLS connection to the address the CONNECT checked. At most `maxStreams` sessions (so origin
+/// connections) exist at once, whatever the agent does: a stream that finds none free and the pool full waits for
+/// the next one to come free, so streams the agent opens and resets at once cannot multiply origin connections.
 ///
 /// Every member is touched on the agent connection's event loop, which is also every origin connection's.
 final class InspectedH2Connection: @unchecked Sendable {
-    /// SETTINGS_MAX_CONCURRENT_STREAMS sent to the agent: the bound on origin connections per inspected tunnel.
+    /// SETTINGS_MAX_CONCURRENT_STREAMS sent to the agent, and the bound on origin connections per inspected tunnel.
     static let maxStreams = 16
 
     let plan: InspectPlan
@@ -23,6 +24,8 @@ final class InspectedH2Connection: @unchecked Sendable {
     let host: String
     let eventLoop: any EventLoop
     private var sessions: [InspectedTunnel]
+    /// Streams waiting for a session, oldest first.
+    private var waiting: [EventLoopPromise<InspectedTunnel>] = []
     private var closed = false
 
     /// `first` is the session whose origin connection the CONNECT opened.
@@ -33,6 +36,7 @@ final class InspectedH2Connection: @unchecked Sendable {
         self.host = first.host
         self.eventLoop = eventLoop
         self.sessions = [first]
+        first.origin?.channel.closeFuture.whenComplete { [self] _ in sessionFreed() }
     }
 
     /// Adds NIOHTTP2 to the agent's channel (after its TLS handler), each stream served by a session.
@@ -53,22 +57,58 @@ final class InspectedH2Connection: @unchecked Sendable {
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
         ) { [self] stream in
             self.session().flatMapThrowing { session in
-                session.inUse = true
-                try stream.pipeline.syncOperations.addHandlers([
-                    HTTP2FramePayloadToHTTP1ServerCodec(),
-                    InspectAgentHandler(session: session),
-                ])
+                func giveBack() {
+                    session.streamEnded()
+                    self.sessionFreed()
+                }
+                do {
+                    try stream.pipeline.syncOperations.addHandlers([
+                        HTTP2FramePayloadToHTTP1ServerCodec(),
+                        InspectAgentHandler(session: session),
+                    ])
+                } catch {
+                    // Reset by the agent while it waited for its session.
+                    giveBack()
+                    throw error
+                }
+                // However the stream ends (answered, refused, reset by the agent), the session is given back.
+                stream.closeFuture.whenComplete { _ in giveBack() }
             }
         }
     }
 
-    /// An idle session, or a new one whose origin connection is open (or whose failure its first request will name).
+    /// A session for a new stream, marked in use: an idle one, a new one while the pool has room, or the next one to
+    /// come free.
     private func session() -> EventLoopFuture<InspectedTunnel> {
+        if let session = take() { return session }
+        let promise = eventLoop.makePromise(of: InspectedTunnel.self)
+        waiting.append(promise)
+        return promise.futureResult
+    }
+
+    /// An idle session, or a new one once its origin connection is open; nil when the pool is full.
+    private func take() -> EventLoopFuture<InspectedTunnel>? {
+        guard !closed else { return nil }
         sessions.removeAll { !$0.originOpen && !$0.inUse }
         if let idle = sessions.first(where: { $0.available }) {
             idle.inUse = true
             return eventLoop.makeSucceededFuture(idle)
         }
+        guard sessions.count < Self.maxStreams else { return nil }
+        return open()
+    }
+
+    /// A session may have come free (its stream ended, its origin connection closed): the oldest waiting stream
+    /// gets it.
+    private func sessionFreed() {
+        while !waiting.isEmpty, let session = take() {
+            session.cascade(to: waiting.removeFirst())
+        }
+    }
+
+    /// A new session, in use, once its origin connection is open (or has failed: its first request gets a 502
+    /// naming why). The stream's head waits for it.
+    private func open() -> EventLoopFuture<InspectedTunnel> {
         let session = InspectedTunnel(
             plan: plan, tunnel: tunnel, proxy: proxy, host: host, limits: proxy.connectionLimits, multiplexed: true
         )
@@ -99,19 +139,23 @@ final class InspectedH2Connection: @unchecked Sendable {
             .map { [self] origin in
                 // The agent's connection may have closed while this one was opening.
                 if closed { origin.close(promise: nil) }
+                origin.closeFuture.whenComplete { _ in self.sessionFreed() }
                 return session
             }
-            .flatMapErrorThrowing { error in
+            .recover { error in
                 session.originOpen = false
-                session.originError = error
+                if session.originError == nil { session.originError = error }
                 return session
             }
     }
 
-    /// The agent's connection closed: every origin connection it opened goes with it.
+    /// The agent's connection closed: every origin connection it opened goes with it, and no stream waits.
     func agentClosed() {
         closed = true
         for session in sessions { session.origin?.close(promise: nil) }
+        let waiters = waiting
+        waiting.removeAll()
+        for promise in waiters { promise.fail(ChannelError.ioOnClosedChannel) }
     }
 }
 

@@ -378,11 +378,9 @@ final class InspectAgentHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if session.multiplexed {
-            session.streamEnded()
-        } else {
-            session.origin?.close(promise: nil)
-        }
+        // A stream's end gives its session back to the connection (InspectedH2Connection); a whole HTTP/1.1
+        // connection's end takes the origin connection with it.
+        if !session.multiplexed { session.origin?.close(promise: nil) }
         context.fireChannelInactive()
     }
 
