@@ -69,6 +69,8 @@ public struct ProcessRunner: CommandRunning {
         process.standardError = stderrPipe
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let deadline = DispatchTime.now() + seconds
         try process.run()
         // Our copies of the child's pipe ends must go, or the readers never see end-of-file.
         try? stdoutPipe.fileHandleForWriting.close()
@@ -79,9 +81,14 @@ public struct ProcessRunner: CommandRunning {
         let collected = Collected()
         let readers = DispatchGroup()
         for (pipe, isOut) in [(stdoutPipe, true), (stderrPipe, false)] {
+            // The reader owns a descriptor of its own: the Pipe closes its copy when it goes, which may be before a
+            // reader held up by a grandchild finishes, and a closed number can be reused by anything.
+            let fd = dup(pipe.fileHandleForReading.fileDescriptor)
+            guard fd >= 0 else { continue }
             readers.enter()
             Thread.detachNewThread {
-                collected.set(Self.readToEnd(pipe.fileHandleForReading.fileDescriptor), stdout: isOut)
+                collected.set(Self.readToEnd(fd), stdout: isOut)
+                close(fd)
                 readers.leave()
             }
         }
@@ -91,16 +98,17 @@ public struct ProcessRunner: CommandRunning {
             try? stdinPipe.fileHandleForWriting.close()
         }
 
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if exited.wait(timeout: .now() + seconds) == .timedOut {
+        if exited.wait(timeout: deadline) == .timedOut {
             process.terminate()
             if exited.wait(timeout: .now() + 1) == .timedOut { kill(process.processIdentifier, SIGKILL) }
             _ = readers.wait(timeout: .now() + 1)
             let name = ([executable] + arguments).joined(separator: " ")
             throw EgressGuardError.timedOut(command: name, seconds: seconds)
         }
-        // A grandchild holding the pipes open must not hang us either.
-        _ = readers.wait(timeout: .now() + 2)
+        // The readers end at end-of-file, which follows the exit at once unless a grandchild holds the pipes: they
+        // get what is left of the deadline (at least 2 s), so a loaded machine that is slow to schedule them loses
+        // no output, and a grandchild cannot hang us either.
+        _ = readers.wait(timeout: max(deadline, .now() + 2))
         let status =
             process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
