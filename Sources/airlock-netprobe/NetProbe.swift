@@ -13,12 +13,15 @@
 //   airlock-netprobe dns HOST             one DNS query to HOST:53     -> same
 //   airlock-netprobe serve SECONDS READY_FILE SPEC...   SPEC = tcp:HOST:PORT | udp:HOST:PORT (HOST may be [v6])
 //                                        bind all, touch READY_FILE, accept-and-close for SECONDS, then exit
-// Exit status: 0 ok, 1 socket error, 3 timeout, 64 usage.
+// Exit status: 0 ok, 1 socket error, 3 timeout, 64 usage. tcp, udp and dns also print `elapsed_ms=N` on standard
+// error: how long the socket calls took, measured here, so a test can tell an immediate refusal from a slow one
+// whatever the time it took to start the probe.
 
 @main
 enum NetProbe {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        started = now()
         switch (args.first, args.count) {
         case ("tcp", 3): finish(connectTCP(host: args[1], port: args[2]))
         case ("udp", 3): finish(sendUDP(host: args[1], port: args[2], payload: Array("probe".utf8)))
@@ -36,7 +39,17 @@ enum NetProbe {
         case timeout
     }
 
+    nonisolated(unsafe) static var started: UInt64 = 0
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     static func finish(_ outcome: Outcome) -> Never {
+        let line = Array("elapsed_ms=\((now() - started) / 1_000_000)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         switch outcome {
         case .ok:
             print("ok")
