@@ -174,6 +174,18 @@ static int make_view_entry(const struct airlock_view_entry *entry, int tree) {
     }
 }
 
+// Whether an absolute path is, or lies below, a directory the sandbox mounts a file system of its own on (its private
+// /tmp, its empty /run, its /dev): a view entry there is made after that mount, on top of it, or the mount would hide
+// it.
+static int under_own_mount(const char *path) {
+    static const char *const mounts[] = {"/tmp", "/run", "/dev"};
+    for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+        size_t n = strlen(mounts[i]);
+        if (strncmp(path, mounts[i], n) == 0 && (path[n] == 0 || path[n] == '/')) return 1;
+    }
+    return 0;
+}
+
 void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd) {
     int err = airlock_injected(spec, AIRLOCK_STAGE_MOUNT_PRIVATE);
     if (err == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) err = errno;
@@ -208,6 +220,7 @@ void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd
     if (err == 0 && mount("airlock-root", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) err = errno;
     if (err != 0) airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_ROOT_ATTACH, err, 0);
     for (int i = 0; i < spec->view_count; i++) {
+        if (under_own_mount(spec->view[i].path)) continue;
         check(make_view_entry(&spec->view[i], view[i]), report_fd, AIRLOCK_STAGE_MOUNT_VIEW, i);
         if (view[i] >= 0) close(view[i]);
     }
@@ -218,10 +231,17 @@ void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd
     }
     if (mount("airlock-tmp", ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, spec->tmp_options) != 0)
         airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_TMP, errno, 0);
-    // /run is empty and stays so: services keep their sockets there on a host.
-    if (mount("airlock-run", ROOT "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") != 0)
+    // /run is empty but for what the policy names (allowSocketPaths): services keep their sockets there on a host. It
+    // turns read-only once the policy's paths are on it.
+    if (mount("airlock-run", ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=4k") != 0)
         airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_TMP, errno, 1);
     check(populate_dev(), report_fd, AIRLOCK_STAGE_MOUNT_DEV, 0);
+    // The policy's paths inside /tmp, /run or /dev, on top of the sandbox's own mounts there.
+    for (int i = 0; i < spec->view_count; i++) {
+        if (!under_own_mount(spec->view[i].path)) continue;
+        check(make_view_entry(&spec->view[i], view[i]), report_fd, AIRLOCK_STAGE_MOUNT_VIEW, i);
+        if (view[i] >= 0) close(view[i]);
+    }
     check(bind_writable(workdir, spec->workdir), report_fd, AIRLOCK_STAGE_MOUNT_WORKDIR, 0);
     close(workdir);
     for (int i = 0; i < spec->readwrite_count; i++) {
@@ -232,6 +252,7 @@ void airlock_setup_mounts(const struct airlock_sandbox_spec *spec, int report_fd
     for (int i = 0; i < spec->hidden_count; i++) {
         check(hide(spec->hidden_paths[i]), report_fd, AIRLOCK_STAGE_MOUNT_HIDE, i);
     }
+    check(set_attr(AT_FDCWD, ROOT "/run", 0, MOUNT_ATTR_RDONLY, 0), report_fd, AIRLOCK_STAGE_MOUNT_ROOT_READONLY, -1);
     // A fresh procfs shows only the sandbox's pid namespace: the router's /proc/<pid> does not exist here.
     if (mount("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         airlock_fail(report_fd, AIRLOCK_STAGE_MOUNT_PROC, errno, 0);

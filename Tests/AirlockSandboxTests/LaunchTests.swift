@@ -96,6 +96,40 @@ struct LaunchTests {
         #expect(!FileManager.default.fileExists(atPath: "\(workdir)/started"))
     }
 
+    /// The policy check accepts a directory of one's own inside /tmp, and a /run path named in allowSocketPaths; the
+    /// worker must then see them, read-only, on top of its private /tmp and empty /run rather than under them.
+    @Test("read-only paths inside /tmp and /run are shown, read-only, over the private /tmp and the empty /run")
+    func readonlyPathsUnderTmpAndRunAreShown() async throws {
+        let shared = try TestSupport.makeDirectory(under: "/tmp")
+        let service = try TestSupport.makeDirectory(under: "/run")
+        defer {
+            try? FileManager.default.removeItem(atPath: shared)
+            try? FileManager.default.removeItem(atPath: service)
+        }
+        try "from tmp\n".write(toFile: "\(shared)/note", atomically: false, encoding: .utf8)
+        try "from run\n".write(toFile: "\(service)/note", atomically: false, encoding: .utf8)
+        let workdir = try TestSupport.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        var policy = TestSupport.policy(workdir: workdir)
+        policy.readonlyPaths = [shared, service]
+        policy.allowSocketPaths = [service]
+        let launcher = try SandboxLauncher(policy: policy)
+        let script = """
+            cat \(shared)/note \(service)/note > seen 2>&1
+            (echo x > \(shared)/new) 2>/dev/null && echo tmp_writable >> seen || echo tmp_readonly >> seen
+            (echo x > \(service)/new) 2>/dev/null && echo run_writable >> seen || echo run_readonly >> seen
+            (echo x > /tmp/scratch && echo tmp_private_ok >> seen) 2>/dev/null
+            ls /tmp | grep -c airlock-test > others
+            """
+        let running = try launcher.start(["/bin/sh", "-c", script], sandbox: "t")
+        #expect(await TestSupport.wait(running) == .exited(0))
+        let seen = try String(contentsOfFile: "\(workdir)/seen", encoding: .utf8)
+        #expect(seen == "from tmp\nfrom run\ntmp_readonly\nrun_readonly\ntmp_private_ok\n", "\(seen)")
+        #expect(!FileManager.default.fileExists(atPath: "\(shared)/new") && !FileManager.default.fileExists(atPath: "/tmp/scratch"))
+        // The private /tmp shows the named directory (and the workdir, here under /tmp too), nothing else of the host's.
+        #expect(try String(contentsOfFile: "\(workdir)/others", encoding: .utf8) == "2\n")
+    }
+
     @Test func workerSeesOnlyItsOwnNetworkAndIdentity() async throws {
         let (launcher, workdir) = try launcher()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
