@@ -141,7 +141,8 @@ final class StdioBridge: Sendable {
         if workdirMade.withLock({ $0 }) { rmdir(workdir) }
     }
 
-    private func endIdle(after idle: Duration) {
+    /// Ends the sessions idle for `idle` or longer (the sweep calls it every quarter of `idle_timeout`).
+    func endIdle(after idle: Duration) {
         let now = ContinuousClock.now
         let idleSessions = sessions.withLock { all in
             let ids = all.filter { $0.value.idleSince(now) >= idle }.map(\.key)
@@ -381,6 +382,7 @@ final class StdioSession: Sendable {
     private struct State {
         /// Request id (its JSON text) → where its events go, in the order the requests came.
         var waiting: [(id: [UInt8], continuation: AsyncStream<Event>.Continuation)] = []
+        /// The last request of the client's or answer of the server's.
         var lastUsed = ContinuousClock.now
         var ended = false
     }
@@ -435,6 +437,8 @@ final class StdioSession: Sendable {
         let id = scanner.value(of: root, key: "id").map { Array(line[$0.start..<$0.end]) }
         let (target, answer): (AsyncStream<Event>.Continuation?, Bool) = state.withLock { state in
             if !isMessage, let id, let index = state.waiting.firstIndex(where: { $0.id == id }) {
+                // An answer is use too: a session whose answer was slow to come is not idle the moment it comes.
+                state.lastUsed = .now
                 return (state.waiting.remove(at: index).continuation, true)
             }
             // A message no request waits for has no stream to go on (the bridge offers no GET stream).
@@ -449,7 +453,8 @@ final class StdioSession: Sendable {
         }
     }
 
-    /// Time since the last request (a request still waiting counts too: a server that never answers is ended).
+    /// Time since the last request or answer (a request still waiting counts too: a server that never answers is
+    /// ended).
     func idleSince(_ now: ContinuousClock.Instant) -> Duration {
         state.withLock { now - $0.lastUsed }
     }

@@ -20,10 +20,10 @@ import Testing
 struct MCPStdioBridgeTests {
     static let canRun = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
-    /// Answers `initialize`, `env` (its TOKEN variable), `chatty` (a notification, then the answer), `pid`, and
-    /// exits on `exit` without answering.
+    /// Answers `initialize`, `env` (its TOKEN variable), `chatty` (a notification, then the answer), `pid`, `slow`
+    /// (after `params.seconds`), and exits on `exit` without answering.
     static let server = """
-        import json, os, sys
+        import json, os, sys, time
         for line in sys.stdin:
             m = json.loads(line)
             if "id" not in m or "method" not in m:
@@ -38,6 +38,8 @@ struct MCPStdioBridgeTests {
                 result = {"pid": os.getpid()}
             elif method == "chatty":
                 print(json.dumps({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "working"}}), flush=True)
+            elif method == "slow":
+                time.sleep(m["params"]["seconds"])
             elif method == "exit":
                 sys.exit(0)
             print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": result}), flush=True)
@@ -189,6 +191,20 @@ struct MCPStdioBridgeTests {
             try await Task.sleep(for: .seconds(7))
             #expect(try await f.post(#"{"jsonrpc":"2.0","id":3,"method":"env"}"#, session: session).status == 404)
             #expect(kill(number, 0) != 0, "the idle session's process is still running")
+        }
+    }
+
+    @Test("idle time runs from the last answer too: a session whose answer took longer than the idle time is not ended when it comes", .enabled(if: canRun))
+    func idleAfterSlowAnswer() async throws {
+        // The sweep is called here, not waited for: the answer takes 6 s, the sweep ends sessions idle for 5 s, so
+        // the answer alone must keep the session (counted from the request it would be gone).
+        try await Self.withFixture(idle: .seconds(3600)) { (f: Fixture) async throws in
+            let session = try await f.initialize()
+            let slow = try await f.post(#"{"jsonrpc":"2.0","id":1,"method":"slow","params":{"seconds":6}}"#, session: session)
+            #expect(slow.status == 200, "\(slow)")
+            f.bridge.endIdle(after: .seconds(5))
+            let next = try await f.post(#"{"jsonrpc":"2.0","id":2,"method":"env"}"#, session: session)
+            #expect(next.status == 200, "the session ended as its answer came: \(next)")
         }
     }
 }
