@@ -73,6 +73,10 @@ extension Router {
         await shared.tracker.drain(timeout: drain)
         let left = shared.tracker.inFlight
         await shared.tracker.closeAll()
+        // Local MCP servers' processes end with the router.
+        for server in holder.current.mcp.byName.values {
+            await server.bridge?.shutdown()
+        }
         await Self.recordFloods(holder.current, before: nil, logger: logger)
         await shared.budgets.close()
         await shared.clients.shutdown()

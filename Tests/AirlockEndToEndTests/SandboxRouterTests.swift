@@ -24,7 +24,10 @@ struct SandboxRouterTests {
 
     /// `mcpPort`: an MCP server `tools` on that loopback port, granted to the sandbox (tools `echo` and `add`), with
     /// the router's credential `mcp.key`.
-    static func start(mcpPort: Int? = nil) async throws -> Stack {
+    /// `stdio`: the local MCP server `local` (tests/python/mcp_stdio_server.py), launched by the router in the
+    /// sandbox `toolbox` (UID 480001) with `TOOL_TOKEN` from `tool.token`, granted to the sandbox (all its tools but
+    /// `forbidden`).
+    static func start(mcpPort: Int? = nil, stdio: Bool = false) async throws -> Stack {
         let directory = TempDirectory.make()
         chmod(directory, 0o755)
         let key = "sk-sandbox-\(UInt64.random(in: 0...UInt64.max))"
@@ -37,6 +40,39 @@ struct SandboxRouterTests {
             try TempDirectory.write(directory + "/mcp.key", "mcp-router-token", mode: 0o600)
             mcpAccess = "\n    mcp: [{server: tools, tools: [echo, add]}]"
             mcpServers = "\nmcp_servers:\n  - {name: tools, url: \"http://127.0.0.1:\(mcpPort)/mcp\", credential: {file: \(directory)/mcp.key}}"
+        }
+        var toolbox = ""
+        var receipts = "receipts: {enabled: false}"
+        if stdio {
+            try TempDirectory.write(directory + "/tool.token", "tool-secret-\(UInt64.random(in: 0...UInt64.max))", mode: 0o600)
+            let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
+            try TempDirectory.write(directory + "/tools.json", """
+                {"readonlyPaths": ["\(venvRoot)", "\(Self.packageRoot)/tests/python"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
+                """, mode: 0o644)
+            mcpAccess = "\n    mcp: [{server: local, tools: [add, secret_digest, whoami, fetch]}]"
+            let key = try await AirlockProcess.runToEnd([
+                "receipts", "keygen", "--name", "router.test/receipts", "--out", directory + "/log",
+            ])
+            #expect(key.status == 0, "\(key.error)")
+            receipts = "receipts: {directory: \(directory)/receipts, origin: router.test/receipts, signing_keys: [\(directory)/log.key]}"
+            toolbox = """
+
+                  - name: toolbox
+                    tenant: team
+                    uids: [480001]
+                    models: []
+                    egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}
+                """
+            mcpServers = """
+
+                mcp_servers:
+                  - name: local
+                    command: ["\(Self.agentVenv)/bin/python", "\(Self.packageRoot)/tests/python/mcp_stdio_server.py"]
+                    sandbox: toolbox
+                    policy: \(directory)/tools.json
+                    env: {TOOL_TOKEN: {file: \(directory)/tool.token}}
+                    max_sessions: 2
+                """
         }
         let config = """
             version: 1
@@ -53,12 +89,12 @@ struct SandboxRouterTests {
                 tenant: team
                 uids: [480000]
                 models: ["gpt-test"]
-                egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}\(mcpAccess)
+                egress: {allow: ["allowed.test:\(origin.port)"], allow_addresses: [127.0.0.1]}\(mcpAccess)\(toolbox)
             upstreams:
               - {name: mock, kind: openai-compatible, base_url: "http://127.0.0.1:\(mock.port)", credential: {file: \(directory)/provider.key}}
             models:
               - {name: gpt-test, api: openai, targets: [{upstream: mock}]}
-            receipts: {enabled: false}\(mcpServers)
+            \(receipts)\(mcpServers)
             """
         try TempDirectory.write(directory + "/airlock.yaml", config, mode: 0o644)
         let router = try await RouterProcessTests.startRouter(
@@ -196,12 +232,7 @@ struct SandboxRouterTests {
         }
         #expect(listening, "the MCP server did not listen within 20 s")
         let stack = try await Self.start(mcpPort: port)
-        let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
-        let policy = stack.directory + "/sandbox.json"
-        try TempDirectory.write(policy, """
-            {"readonlyPaths": ["\(venvRoot)"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
-            """, mode: 0o644)
-        let (status, out, err) = try await Self.run(stack, policy: policy, """
+        let (status, out, err) = try await Self.run(stack, policy: try Self.venvPolicy(stack), """
             \(Self.agentVenv)/bin/python -c '
             import asyncio
             from mcp import ClientSession
@@ -225,6 +256,147 @@ struct SandboxRouterTests {
         _ = try await stack.router.waitForExit()
         try await stack.mock.shutdown()
         try await stack.origin.shutdown()
+    }
+
+    @Test("a local (stdio) MCP server runs in a sandbox of its own: the agent's official SDK lists and calls its tools through the router, a forbidden tool is refused, its credential reaches only the server, and DELETE ends its process",
+          .enabled(if: canRun && hasAgentVenv, "needs root and the agent virtual environment (make test installs it with scripts/install-agent-venv.sh)"))
+    func mcpStdioServer() async throws {
+        let stack = try await Self.start(stdio: true)
+        let token = try String(contentsOfFile: stack.directory + "/tool.token", encoding: .utf8)
+        let (status, out, err) = try await Self.run(stack, policy: try Self.venvPolicy(stack), """
+            \(Self.agentVenv)/bin/python -c '
+            import asyncio, os
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamablehttp_client
+            async def main():
+                async with streamablehttp_client("http://127.0.0.1:8443/mcp/local") as (read, write, session_id):
+                    async with ClientSession(read, write) as session:
+                        await session.initialize()
+                        print("tools=" + ",".join(sorted(tool.name for tool in (await session.list_tools()).tools)))
+                        print("add=" + (await session.call_tool("add", {"a": 2, "b": 40})).content[0].text)
+                        print("digest=" + (await session.call_tool("secret_digest", {})).content[0].text)
+                        who = await session.call_tool("whoami", {"probe_path": os.getcwd(), "host": "127.0.0.1", "port": \(stack.mock.port)})
+                        print("who=" + who.content[0].text)
+                        try:
+                            result = await session.call_tool("forbidden", {})
+                            print("forbidden=ran:" + str(result.content))
+                        except Exception as error:
+                            print("forbidden=refused:" + str(error)[:200])
+                        print("session=" + str(session_id()))
+                print("agent_env=" + ("set" if "TOOL_TOKEN" in os.environ else "unset"))
+                try:
+                    open("\(stack.directory)/tool.token").read()
+                    print("agent_file=read")
+                except OSError:
+                    print("agent_file=refused")
+            asyncio.run(main())
+            '
+            """)
+        #expect(status == 0, "\(out)\n\(err)\nrouter: \(stack.router.standardErrorSoFar())")
+        #expect(out.contains("tools=add,fetch,secret_digest,whoami"), "\(out)\n\(err)")
+        #expect(out.contains("add=42"), "\(out)\n\(err)")
+        // The server got the credential; the agent has neither the variable nor the file.
+        let digest = try await offPool {
+            try Spawn.run(Self.agentVenv + "/bin/python", [
+                "-c", "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest())",
+                stack.directory + "/tool.token",
+            ], environment: [:]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(digest.count == 64)
+        #expect(out.contains("digest=\(digest)"), "\(out)\n\(err)")
+        #expect(out.contains("agent_env=unset"), "\(out)\n\(err)")
+        #expect(out.contains("agent_file=refused"), "\(out)\n\(err)")
+        // Its own sandbox: its own UID, no view of the agent's workdir, no direct network.
+        #expect(out.contains("who=uid=480001 sees=no reached=no"), "\(out)\n\(err)")
+        #expect(out.contains("forbidden=refused:") && out.contains("is not allowed for sandbox"), "\(out)\n\(err)")
+        #expect(!out.contains(token))
+        // The SDK ended its session with DELETE on leaving: the server's process is gone.
+        var running = Self.processes(containing: "mcp_stdio_server.py")
+        for _ in 0..<50 where !running.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            running = Self.processes(containing: "mcp_stdio_server.py")
+        }
+        #expect(running.isEmpty, "server processes still running: \(running)")
+        stack.router.signal(SIGTERM)
+        _ = try await stack.router.waitForExit()
+        // Every call has its `mcp` receipt, the refused one a denial naming the tool.
+        let exported = try await AirlockProcess.runToEnd(["receipts", "export", stack.directory + "/receipts", "--kind", "mcp"])
+        let records = exported.output.split(separator: "\n").map(String.init)
+        #expect(records.contains { $0.contains("\"tool\":\"add\"") && $0.contains("\"server\":\"local\"") }, "\(exported)")
+        #expect(records.contains { $0.contains("\"tool\":\"forbidden\"") && $0.contains("\"decision\":\"deny\"") }, "\(exported)")
+        #expect(records.contains { $0.contains("\"method\":\"session_end\"") }, "\(exported)")
+        #expect(!exported.output.contains(token))
+        try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
+    }
+
+    @Test("a local MCP server's sessions are processes of their own: at most max_sessions at once (503 beyond), and one ending leaves another's egress through the router working",
+          .enabled(if: canRun && hasAgentVenv, "needs root and the agent virtual environment (make test installs it with scripts/install-agent-venv.sh)"))
+    func mcpStdioSessions() async throws {
+        let stack = try await Self.start(stdio: true)
+        let allowed = "http://allowed.test:\(stack.origin.port)/__mock/health"
+        let (status, out, err) = try await Self.run(stack, policy: try Self.venvPolicy(stack), """
+            \(Self.agentVenv)/bin/python -c '
+            import asyncio, json, urllib.error, urllib.request
+            from contextlib import AsyncExitStack
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamablehttp_client
+            URL = "http://127.0.0.1:8443/mcp/local"
+            async def open_session(stack):
+                read, write, _ = await stack.enter_async_context(streamablehttp_client(URL))
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                return session
+            def third():
+                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode()
+                request = urllib.request.Request(URL, data=body, headers={"content-type": "application/json", "accept": "application/json, text/event-stream"})
+                try:
+                    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=20) as response:
+                        return str(response.status)
+                except urllib.error.HTTPError as error:
+                    return str(error.code)
+            async def main():
+                async with AsyncExitStack() as b_stack:
+                    b = await open_session(b_stack)
+                    async with AsyncExitStack() as a_stack:
+                        a = await open_session(a_stack)
+                        print("a_fetch=" + (await a.call_tool("fetch", {"url": "\(allowed)"})).content[0].text)
+                        print("third=" + await asyncio.to_thread(third))
+                    await asyncio.sleep(1)
+                    print("b_fetch=" + (await b.call_tool("fetch", {"url": "\(allowed)"})).content[0].text)
+                    print("b_denied=" + (await b.call_tool("fetch", {"url": "http://denied.test:\(stack.origin.port)/"})).content[0].text)
+            asyncio.run(main())
+            '
+            """)
+        #expect(status == 0, "\(out)\n\(err)\nrouter: \(stack.router.standardErrorSoFar())")
+        #expect(out.contains("a_fetch=200"), "\(out)\n\(err)")
+        #expect(out.contains("third=503"), "\(out)\n\(err)")
+        // Session A's launcher unregistered only its own listeners: B's egress proxy still answers.
+        #expect(out.contains("b_fetch=200"), "\(out)\n\(err)")
+        #expect(out.contains("b_denied=403"), "\(out)\n\(err)")
+        stack.router.signal(SIGTERM)
+        _ = try await stack.router.waitForExit()
+        try await stack.mock.shutdown()
+        try await stack.origin.shutdown()
+    }
+
+    /// A sandbox policy that shows the agent virtual environment, in the stack's directory.
+    static func venvPolicy(_ stack: Stack) throws -> String {
+        let venvRoot = URL(fileURLWithPath: Self.agentVenv).deletingLastPathComponent().path
+        let policy = stack.directory + "/sandbox.json"
+        try TempDirectory.write(policy, """
+            {"readonlyPaths": ["\(venvRoot)"], "seccompProfile": "\(Self.packageRoot)/policies/seccomp/agent-strict.json"}
+            """, mode: 0o644)
+        return policy
+    }
+
+    /// PIDs whose command line contains `text`.
+    static func processes(containing text: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { $0.allSatisfy(\.isNumber) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
     }
 
     @Test("if the router is not reachable the launcher stops with a clear error and never starts the worker", .enabled(if: canRun, "needs root (namespaces, UID switch)"))

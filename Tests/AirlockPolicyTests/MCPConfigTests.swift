@@ -101,4 +101,72 @@ struct MCPConfigTests {
         #expect(text != Self.valid)
         #expect { try load(text) } throws: { "\($0)".contains(path) }
     }
+
+    /// `valid` with a local server `git` run in the sandbox `toolbox`, and the control socket it needs.
+    static let stdio =
+        valid.replacingOccurrences(
+            of: "  state_directory: /var/lib/airlock\n",
+            with: "  state_directory: /var/lib/airlock\n  control: {path: /run/airlock/control.sock}\n"
+        ).replacingOccurrences(
+            of: "upstreams:\n",
+            with: """
+                  - name: toolbox
+                    tenant: team
+                    uids: [480001]
+                    models: []
+                    egress: {allow: ["api.github.com:443"]}
+                upstreams:
+
+                """
+        ) + """
+
+              - name: git
+                command: [/usr/bin/python3, /opt/tools/git_server.py, --stdio]
+                sandbox: toolbox
+                policy: /etc/airlock/git-server.json
+                env: {GITHUB_TOKEN: {file: /etc/airlock/github.token}, GIT_AUTHOR: {env: ROUTER_GIT_AUTHOR}}
+                max_sessions: 4
+                idle_timeout: 2m
+            """
+
+    @Test("a command server loads: its command, sandbox, policy, credentials and session limits")
+    func stdioLoads() throws {
+        let config = try load(Self.stdio).config
+        let server = try #require(config.mcpServers.first { $0.name == "git" })
+        #expect(server.url == "")
+        #expect(
+            server.stdio
+                == MCPStdioSettings(
+                    command: ["/usr/bin/python3", "/opt/tools/git_server.py", "--stdio"], sandbox: "toolbox",
+                    policy: "/etc/airlock/git-server.json",
+                    environment: [
+                        "GITHUB_TOKEN": .file("/etc/airlock/github.token"), "GIT_AUTHOR": .environment("ROUTER_GIT_AUTHOR"),
+                    ],
+                    maxSessions: 4, idleTimeout: .seconds(120)))
+        #expect(config.mcpServers.first { $0.name == "tickets" }?.stdio == nil)
+    }
+
+    @Test(
+        "refuses a command server's mistakes with the key path",
+        arguments: [
+            ("command: [/usr/bin/python3, /opt/tools/git_server.py, --stdio]", "command: []", "mcp_servers[3].command"),
+            ("command: [/usr/bin/python3,", "command: [python3,", "mcp_servers[3].command[0]"),
+            ("sandbox: toolbox", "sandbox: nowhere", "mcp_servers[3].sandbox"),
+            // The server's sandbox may not itself reach MCP servers through the router.
+            ("sandbox: toolbox", "sandbox: agent", "mcp_servers[3].sandbox"),
+            ("policy: /etc/airlock/git-server.json", "policy: git-server.json", "mcp_servers[3].policy"),
+            ("{GITHUB_TOKEN:", "{\"GITHUB TOKEN\":", "mcp_servers[3].env"),
+            ("{file: /etc/airlock/github.token}", "{file: github.token}", "mcp_servers[3].env.GITHUB_TOKEN.file"),
+            ("max_sessions: 4", "max_sessions: 0", "mcp_servers[3].max_sessions"),
+            ("idle_timeout: 2m", "idle_timeout: 0s", "mcp_servers[3].idle_timeout"),
+            ("  control: {path: /run/airlock/control.sock}\n", "", "mcp_servers[3].command"),
+            ("sandbox: toolbox", "sandbox: toolbox\n    url: http://127.0.0.1:9/mcp", "exactly one of `url` or `command`"),
+            ("sandbox: toolbox", "sandbox: toolbox\n    credential: {file: /etc/airlock/x}", "mcp_servers[3]: "),
+            ("url: https://tickets.example.com/mcp", "url: https://tickets.example.com/mcp\n    sandbox: toolbox", "sandbox"),
+        ])
+    func stdioRefused(find: String, replace: String, path: String) {
+        let text = Self.stdio.replacingOccurrences(of: find, with: replace)
+        #expect(text != Self.stdio)
+        #expect { try load(text) } throws: { "\($0)".contains(path) }
+    }
 }

@@ -42,9 +42,37 @@ public final class AirlockProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// What `standardErrorSoFar` has taken from the pipe already.
+    private let earlierError = NSLock()
+    private var takenError = Data()
+
     /// Everything the process wrote to stderr (call after it exited).
     public func standardError() -> String {
-        String(decoding: readToEnd(stderrPipe.fileHandleForReading), as: UTF8.self)
+        let rest = readToEnd(stderrPipe.fileHandleForReading)
+        return earlierError.withLock { String(decoding: takenError + rest, as: UTF8.self) }
+    }
+
+    /// What the process has written to stderr until now, without waiting for it to exit: for the message of a
+    /// failed expectation about a process that still runs (a router). `standardError()` still returns all of it.
+    public func standardErrorSoFar() -> String {
+        earlierError.withLock {
+            let fd = stderrPipe.fileHandleForReading.fileDescriptor
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            defer { _ = fcntl(fd, F_SETFL, flags) }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    takenError.append(contentsOf: buffer[0..<n])
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            return String(decoding: takenError, as: UTF8.self)
+        }
     }
 
     /// Everything the process wrote to stdout, when started with `captureOutput` (call after it exited).

@@ -267,7 +267,12 @@ extension AirlockConfig {
         var seen = Set<String>()
         for (i, server) in mcpServers.enumerated() {
             let path = "mcp_servers[\(i)]"
-            checkEndpoint(name: server.name, url: server.url, urlKey: "url", caFile: server.caFile, what: "MCP server", seen: &seen, path, add)
+            if let stdio = server.stdio {
+                checkName(server.name, what: "MCP server", seen: &seen, path, add)
+                validateStdio(stdio, server: server, path, add)
+            } else {
+                checkEndpoint(name: server.name, url: server.url, urlKey: "url", caFile: server.caFile, what: "MCP server", seen: &seen, path, add)
+            }
             if let oauth = server.oauth {
                 validateOAuth(oauth, "\(path).oauth", add)
                 if server.credential != nil {
@@ -467,6 +472,54 @@ extension AirlockConfig {
         }
     }
 
+    /// A local MCP server's command, sandbox and environment at `path`.
+    private func validateStdio(_ stdio: MCPStdioSettings, server: MCPServerConfig, _ path: String, _ add: (String, String, String) -> Void) {
+        if server.credential != nil || server.oauth != nil || server.caFile != nil {
+            add(path, "a `command` server takes no `credential`, `oauth` or `ca_file`", "Give the server its credentials with `env`; the router reaches it over a pipe, not the network.")
+        }
+        if router.control == nil {
+            add("\(path).command", "a `command` server needs the router's control socket", "Set `router.control`: the server's sandbox hands its listeners to the router through it.")
+        }
+        if let program = stdio.command.first {
+            if !program.hasPrefix("/") {
+                add("\(path).command[0]", "\"\(program)\" is not an absolute path", "Name the program by its absolute path inside the server's sandbox, e.g. /usr/bin/python3.")
+            }
+        } else {
+            add("\(path).command", "the command is empty", "Give the program and its arguments, e.g. [/usr/bin/python3, /opt/tools/server.py].")
+        }
+        if stdio.command.contains(where: { $0.utf8.contains(0) }) {
+            add("\(path).command", "an argument contains a NUL byte", "Remove it.")
+        }
+        if let sandbox = sandboxes.first(where: { $0.name == stdio.sandbox }) {
+            if !sandbox.mcp.isEmpty {
+                add("\(path).sandbox", "sandbox \"\(stdio.sandbox)\" is itself granted MCP servers", "Give the server a sandbox of its own without `mcp` entries, so no server reaches tools (its own included) through the router.")
+            }
+        } else {
+            add("\(path).sandbox", "no sandbox is named \"\(stdio.sandbox)\"", "Add a `sandboxes` entry for the server (its egress allowlist) and name it here.")
+        }
+        if let policy = stdio.policy, !policy.hasPrefix("/") {
+            add("\(path).policy", "\"\(policy)\" is not an absolute path", "Use an absolute path to a sandbox policy (JSON).")
+        }
+        for (name, source) in stdio.environment.sorted(by: { $0.key < $1.key }) {
+            if name.isEmpty || name.first?.isNumber == true || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                add("\(path).env", "\"\(name)\" is not an environment variable name", "Use letters, digits and '_', not starting with a digit.")
+            }
+            check(source, "\(path).env.\(name)", add)
+        }
+        check(stdio.maxSessions, in: 1...1024, "\(path).max_sessions", add)
+        check(stdio.idleTimeout, in: .seconds(1)...(.seconds(86_400)), "\(path).idle_timeout", add)
+    }
+
+    /// The name of an upstream or an MCP server at `path`: valid, and not used before.
+    private func checkName(_ name: String, what: String, seen: inout Set<String>, _ path: String, _ add: (String, String, String) -> Void) {
+        if !Self.isName(name) {
+            add("\(path).name", "\"\(name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
+        }
+        if !seen.insert(name).inserted {
+            add("\(path).name", "the name \"\(name)\" is used twice", "Give every \(what) its own name.")
+        }
+    }
+
     /// The name, URL and CA bundle of an upstream or an MCP server at `path`.
     private func checkEndpoint(
         name: String,
@@ -478,12 +531,7 @@ extension AirlockConfig {
         _ path: String,
         _ add: (String, String, String) -> Void
     ) {
-        if !Self.isName(name) {
-            add("\(path).name", "\"\(name)\" is not a valid name", "Use 1–63 characters of a-z, 0-9, '.', '_' or '-'.")
-        }
-        if !seen.insert(name).inserted {
-            add("\(path).name", "the name \"\(name)\" is used twice", "Give every \(what) its own name.")
-        }
+        checkName(name, what: what, seen: &seen, path, add)
         if case .failure(let why) = UpstreamURL.parse(url) {
             add("\(path).\(urlKey)", why.message, why.hint)
         }

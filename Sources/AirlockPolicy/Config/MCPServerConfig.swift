@@ -1,9 +1,12 @@
-/// One remote MCP server the router serves to sandboxes at `/mcp/<name>` (Streamable HTTP). Configured like an
-/// upstream: `https` (plain `http` for loopback only), TLS verified, redirects never followed.
+/// One MCP server the router serves to sandboxes at `/mcp/<name>` (Streamable HTTP): a remote one at `url`,
+/// configured like an upstream (`https`, plain `http` for loopback only, TLS verified, redirects never followed),
+/// or a local one the router launches as `command` in a sandbox of its own (`stdio`).
 public struct MCPServerConfig: Decodable, Sendable, Equatable {
     public var name: String
-    /// The server's MCP endpoint, e.g. `https://tickets.example.com/mcp`.
+    /// The server's MCP endpoint, e.g. `https://tickets.example.com/mcp`; empty for a `command` server.
     public var url: String
+    /// A local server: the command the router launches per MCP session, and how; nil for a remote server.
+    public var stdio: MCPStdioSettings?
     /// The router's credential for the server; the agent never holds it.
     public var credential: MCPCredential?
     /// An OAuth 2.1 grant the router runs for an access token (instead of `credential`).
@@ -18,7 +21,7 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
     public static let defaultMaxListBytes = 4 << 20
 
     enum CodingKeys: String, CodingKey {
-        case name, url, credential, oauth, timeouts, breaker
+        case name, url, credential, oauth, timeouts, breaker, command
         case caFile = "ca_file"
         case maxListBytes = "max_list_bytes"
     }
@@ -26,7 +29,20 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        url = try c.decode(String.self, forKey: .url)
+        let url = try c.decodeIfPresent(String.self, forKey: .url)
+        let command = try c.decodeIfPresent([String].self, forKey: .command)
+        switch (url, command) {
+        case (let url?, nil):
+            self.url = url
+            stdio = nil
+        case (nil, .some):
+            self.url = ""
+            stdio = try MCPStdioSettings(from: decoder)
+        default:
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: c.codingPath, debugDescription: "an MCP server needs exactly one of `url` or `command`")
+            )
+        }
         credential = try c.decodeIfPresent(MCPCredential.self, forKey: .credential)
         oauth = try c.decodeIfPresent(MCPOAuth.self, forKey: .oauth)
         caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
@@ -43,16 +59,76 @@ public struct MCPServerConfig: Decodable, Sendable, Equatable {
         caFile: String? = nil,
         timeouts: UpstreamTimeouts = UpstreamTimeouts(),
         breaker: BreakerSettings = BreakerSettings(),
-        maxListBytes: Int = MCPServerConfig.defaultMaxListBytes
+        maxListBytes: Int = MCPServerConfig.defaultMaxListBytes,
+        stdio: MCPStdioSettings? = nil
     ) {
         self.name = name
         self.url = url
+        self.stdio = stdio
         self.credential = credential
         self.oauth = oauth
         self.caFile = caFile
         self.timeouts = timeouts
         self.breaker = breaker
         self.maxListBytes = maxListBytes
+    }
+}
+
+/// A local (stdio) MCP server: the router launches `command` with `airlock run --sandbox <sandbox>` (its own
+/// namespaces, view and egress allowlist), one process per MCP session, and bridges it to `/mcp/<name>`.
+public struct MCPStdioSettings: Sendable, Equatable {
+    /// The program (an absolute path, as seen inside the server's sandbox) and its arguments.
+    public var command: [String]
+    /// The `sandboxes` entry the server runs as: its egress allowlist, and the UID (its first `uids`) when root.
+    public var sandbox: String
+    /// The sandbox policy file (`airlock run --policy`); nil: the built-in policy.
+    public var policy: String?
+    /// Environment variables given to the server only (never to agents, never logged), read by the router like
+    /// every other credential.
+    public var environment: [String: CredentialSource]
+    /// Server processes alive at once (one per session); an `initialize` beyond is answered 503.
+    public var maxSessions: Int
+    /// A session without a new request for this long ends (a call still waiting included), and its process with it.
+    public var idleTimeout: ConfigDuration
+
+    public static let defaultMaxSessions = 8
+    public static let defaultIdleTimeout = ConfigDuration.seconds(600)
+
+    enum CodingKeys: String, CodingKey {
+        case command, sandbox, policy, env
+        case maxSessions = "max_sessions"
+        case idleTimeout = "idle_timeout"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        command = try c.decode([String].self, forKey: .command)
+        sandbox = try c.decode(String.self, forKey: .sandbox)
+        policy = try c.decodeIfPresent(String.self, forKey: .policy)
+        let env = try c.decodeIfPresent([String: UpstreamConfig.CredentialKeys].self, forKey: .env) ?? [:]
+        var environment: [String: CredentialSource] = [:]
+        for (name, keys) in env {
+            environment[name] = try CredentialSource.decode(file: keys.file, env: keys.env, codingPath: c.codingPath + [CodingKeys.env])
+        }
+        self.environment = environment
+        maxSessions = try c.decodeIfPresent(Int.self, forKey: .maxSessions) ?? Self.defaultMaxSessions
+        idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idleTimeout) ?? Self.defaultIdleTimeout
+    }
+
+    public init(
+        command: [String],
+        sandbox: String,
+        policy: String? = nil,
+        environment: [String: CredentialSource] = [:],
+        maxSessions: Int = MCPStdioSettings.defaultMaxSessions,
+        idleTimeout: ConfigDuration = MCPStdioSettings.defaultIdleTimeout
+    ) {
+        self.command = command
+        self.sandbox = sandbox
+        self.policy = policy
+        self.environment = environment
+        self.maxSessions = maxSessions
+        self.idleTimeout = idleTimeout
     }
 }
 

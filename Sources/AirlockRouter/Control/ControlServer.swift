@@ -111,7 +111,8 @@ final class ControlServer: @unchecked Sendable {
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
-        guard airlock_peercred(client, &pid, &uid, &gid) == 0, operators.contains(uid) else {
+        // The router's own user is always an operator: it launches local MCP servers' sandboxes itself.
+        guard airlock_peercred(client, &pid, &uid, &gid) == 0, operators.contains(uid) || uid == geteuid() else {
             logger.warning("control socket: refused a peer that is not an operator", metadata: ["peer.uid": "\(uid)", "peer.pid": "\(pid)"])
             send(client, ControlMessage.reply(.failure(.init("UID \(uid) is not an operator of this router"))))
             lingerAndDrain(client)

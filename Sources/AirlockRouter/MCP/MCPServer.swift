@@ -1,4 +1,5 @@
 import AirlockPolicy
+import Logging
 
 /// One configured MCP server at run time: where it is, the router's credential for it, its circuit breaker and
 /// the tool definitions it last listed.
@@ -29,8 +30,15 @@ final class MCPServer: Sendable {
         part.map { "mcp_servers/\(name)/\($0)" } ?? "mcp_servers/\(name)"
     }
 
-    init(config: MCPServerConfig, url: UpstreamURL, credentials: [String: Credential], previous: MCPServer?) {
+    /// The bridge of a local (`command`) server, which the relay reaches at `url`; nil for a remote server.
+    let bridge: StdioBridge?
+
+    init(
+        config: MCPServerConfig, url: UpstreamURL, credentials: [String: Credential], previous: MCPServer?,
+        bridge: StdioBridge? = nil
+    ) {
         let credential = credentials[Self.credentialKey(config.name)]
+        self.bridge = bridge
         self.config = config
         origin = UpstreamOrigin(
             tls: url.tls,
@@ -40,13 +48,15 @@ final class MCPServer: Sendable {
             connectTimeout: config.timeouts.connect.nanoseconds
         )
         target = url.pathPrefix.isEmpty ? "/" : url.pathPrefix
-        if let credential, let header = config.credential {
+        if let bridge {
+            credentialHeader = CredentialHeader(name: "authorization", value: "Bearer \(bridge.secret)")
+        } else if let credential, let header = config.credential {
             let value = header.scheme.isEmpty ? credential.secret : "\(header.scheme) \(credential.secret)"
             credentialHeader = CredentialHeader(name: header.header, value: value)
         } else {
             credentialHeader = nil
         }
-        let same = previous.flatMap { $0.config.url == config.url ? $0 : nil }
+        let same = previous.flatMap { $0.config.url == config.url && $0.bridge === bridge ? $0 : nil }
         breaker = Locked.breaker(config.breaker, previous: same?.config.breaker == config.breaker ? same?.breaker : nil)
         listed = same?.listed ?? Locked([:])
         sessions = same?.sessions ?? Locked(MCPSessions())
@@ -117,17 +127,49 @@ final class MCPServers: Sendable {
     /// "sandbox/server" → bucket, for the sandboxes whose access names a rate.
     private let buckets: [String: Locked<Bucket>]
 
-    init(config: AirlockConfig, credentials: [String: Credential], client: UpstreamHTTPClient, previous: MCPServers?) {
+    init(
+        config: AirlockConfig, credentials: [String: Credential], client: UpstreamHTTPClient, previous: MCPServers?,
+        logger: Logger
+    ) {
         var servers: [String: MCPServer] = [:]
+        var kept: Set<ObjectIdentifier> = []
         for server in config.mcpServers {
+            var bridge: StdioBridge?
+            var address = server.url
+            if let stdio = server.stdio {
+                let launch = StdioLaunch(config: config, server: server, stdio: stdio, credentials: credentials)
+                if let old = previous?.byName[server.name]?.bridge, old.launch == launch {
+                    bridge = old
+                } else {
+                    do {
+                        bridge = try StdioBridge(name: server.name, launch: launch, group: client.group, logger: logger)
+                    } catch {
+                        logger.error(
+                            "MCP server left out: its bridge could not listen",
+                            metadata: ["mcp.server": "\(server.name)", "error": "\(error)"])
+                        continue
+                    }
+                }
+                if let bridge {
+                    kept.insert(ObjectIdentifier(bridge))
+                    address = "http://127.0.0.1:\(bridge.port)\(StdioBridge.path)"
+                }
+            }
             // Validation parsed every URL; one that no longer parses is left out rather than trusted.
-            guard case .success(let url) = UpstreamURL.parse(server.url) else { continue }
+            guard case .success(let url) = UpstreamURL.parse(address) else { continue }
+            var effective = server
+            effective.url = address
             servers[server.name] = MCPServer(
-                config: server,
+                config: effective,
                 url: url,
                 credentials: credentials,
-                previous: previous?.byName[server.name]
+                previous: previous?.byName[server.name],
+                bridge: bridge
             )
+        }
+        // A local server removed or changed by a reload: its sessions end with its old bridge.
+        for old in previous?.byName.values.compactMap(\.bridge) ?? [] where !kept.contains(ObjectIdentifier(old)) {
+            Task { await old.shutdown() }
         }
         byName = servers
         self.client = client
@@ -153,6 +195,24 @@ final class MCPServers: Sendable {
     }
 }
 
+extension StdioLaunch {
+    init(config: AirlockConfig, server: MCPServerConfig, stdio: MCPStdioSettings, credentials: [String: Credential]) {
+        let sandbox = config.sandboxes.first { $0.name == stdio.sandbox }
+        var environment: [String: String] = [:]
+        for name in stdio.environment.keys {
+            environment[name] = credentials[MCPServer.credentialKey(server.name, "env/\(name)")]?.secret
+        }
+        self.init(
+            binary: Self.ownBinary(),
+            control: config.router.control?.path ?? "",
+            settings: stdio,
+            uid: sandbox?.uids.first,
+            gid: sandbox?.gids.first ?? sandbox?.uids.first,
+            environment: environment
+        )
+    }
+}
+
 extension AirlockConfig {
     /// Every credential the router reads, by owner: upstream names, and ``MCPServer/credentialKey(_:)`` of MCP servers.
     var credentialSources: [(String, CredentialSource)] {
@@ -166,6 +226,9 @@ extension AirlockConfig {
             }
             if let refresh = server.oauth?.refreshToken {
                 sources.append((MCPServer.credentialKey(server.name, "refresh_token"), refresh))
+            }
+            for (name, source) in server.stdio?.environment ?? [:] {
+                sources.append((MCPServer.credentialKey(server.name, "env/\(name)"), source))
             }
         }
         for sandbox in sandboxes {

@@ -2,6 +2,7 @@
 import AirlockJSON
 import Glibc
 #endif
+import CAirlockLinux
 import Logging
 
 /// One JSON object per line on standard error: `time`, `level`, `label`, `message`, then metadata under its

@@ -56,7 +56,8 @@ final class RouterRuntime: Sendable {
             )
         }
         self.upstreams = upstreams
-        mcp = MCPServers(config: config, credentials: credentials, client: clients, previous: previous?.mcp)
+        mcp = MCPServers(
+            config: config, credentials: credentials, client: clients, previous: previous?.mcp, logger: logger)
         var routes: [String: Route] = [:]
         for model in config.models {
             routes[model.name] = Route(

@@ -11,9 +11,12 @@ import NIOSSL
 /// CA bundle, at TLS 1.2 or later; proxy environment variables are never consulted.
 final class UpstreamHTTPClient: Sendable {
     private let pools: [ObjectIdentifier: UpstreamLoopPool]
+    /// The event loops the client's connections run on (local MCP servers' bridges run there too).
+    let group: any EventLoopGroup
     private let tlsContexts = Locked<[String: NIOSSLContext]>([:])
 
     init(group: any EventLoopGroup, idleTimeout: TimeAmount = .seconds(50)) {
+        self.group = group
         var pools: [ObjectIdentifier: UpstreamLoopPool] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = UpstreamLoopPool(loop: loop, idleTimeout: idleTimeout)

@@ -41,3 +41,15 @@ int airlock_setid_all_threads(uint32_t uid, uint32_t gid);
 /// Fills `len` bytes from the kernel's random source (getrandom(2), blocking only before the pool is seeded).
 /// Returns 0, or -errno.
 int airlock_random_bytes(void *buffer, size_t len);
+
+/// posix_spawn of `path` with `in`, `out`, `err` as its standard descriptors, every other descriptor closed, an
+/// empty signal mask, default dispositions for the usual signals, in a process group of its own. 0 or -errno.
+int airlock_spawn_piped(const char *path, char *const argv[], char *const envp[], int in, int out, int err,
+                        int32_t *pid);
+
+/// pipe2(fds, O_CLOEXEC): 0 or -errno.
+int airlock_pipe_cloexec(int fds[2]);
+
+/// A TCP socket listening on 127.0.0.1 at a port the kernel picks (close-on-exec), with `backlog`; the port is
+/// written to `port`. The descriptor, or -errno.
+int airlock_listen_loopback4(int backlog, uint16_t *port);
