@@ -106,7 +106,8 @@ let package = Package(
             path: "bench/ledger/Sources",
             swiftSettings: swiftSettings
         ),
-        .target(name: "AirlockEgressGuard", swiftSettings: swiftSettings),
+        // CAirlockLinux: pipe2(O_CLOEXEC) for the command runner.
+        .target(name: "AirlockEgressGuard", dependencies: ["CAirlockLinux"], swiftSettings: swiftSettings),
         // Tries one socket operation and prints the exact errno: the egress guard's tests run it as other UIDs.
         .executableTarget(name: "airlock-netprobe", swiftSettings: swiftSettings),
         .target(

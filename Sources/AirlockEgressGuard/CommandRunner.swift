@@ -1,4 +1,4 @@
-import Dispatch
+import CAirlockLinux
 import Foundation
 
 #if canImport(Glibc)
@@ -31,8 +31,17 @@ public protocol CommandRunning: Sendable {
         -> CommandResult
 }
 
-/// Runs programs with Foundation's `Process`, with a hard deadline.
+/// Runs programs with `posix_spawn`, reading their output with `poll` on a thread of its own, with a hard deadline.
+///
+/// Not Foundation's `Process`: on Linux its `run` lists `/proc/self/fd` and can read past the end of glibc's
+/// directory buffer once the calling process holds more than about 1,300 descriptors, which crashes the process (a
+/// router's or a test run's), and its pipes are closed when the objects go, under readers that may still use them.
+/// Here one thread owns every descriptor from start to end.
 public struct ProcessRunner: CommandRunning {
+    /// How long output may stay open after the child exited (a grandchild holding it) before the runner stops
+    /// reading.
+    static let afterExit: Double = 2
+
     /// Creates a runner.
     public init() {}
 
@@ -42,9 +51,8 @@ public struct ProcessRunner: CommandRunning {
         input: String?,
         timeout: Duration
     ) async throws -> CommandResult {
-        // Process and pipe reads block. They get threads of their own: on a 2-core machine Dispatch's global
-        // pool (and certainly Swift's cooperative pool) can be too narrow, and a blocked reader would starve
-        // the stdin writer until the pool grows, which costs seconds.
+        // The child's life is waited for with blocking calls: a thread of its own, never one of the cooperative
+        // pool's (two on a 2-core machine).
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(with: Result { try Self.runBlocking(executable, arguments, input, timeout) })
@@ -58,91 +66,184 @@ public struct ProcessRunner: CommandRunning {
         _ input: String?,
         _ timeout: Duration
     ) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        let stderrPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
+        let name = ([executable] + arguments).joined(separator: " ")
+        // A child that exits without reading its input makes our write fail with EPIPE; the signal that comes with it
+        // stays pending on this thread, which ends with the run.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+
+        var stdinPipe: [Int32] = [-1, -1]
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        func closeAll() {
+            for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
+        }
+        let made = [airlock_pipe_cloexec(&stdinPipe), airlock_pipe_cloexec(&stdoutPipe), airlock_pipe_cloexec(&stderrPipe)]
+        if let failed = made.first(where: { $0 != 0 }) {
+            let code = -failed
+            closeAll()
+            throw EgressGuardError.cannotStart(command: name, reason: "pipe2: \(String(cString: strerror(code)))")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The child starts with no signal blocked (this thread blocks SIGPIPE) and SIGPIPE at its default.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        // The child has its copies (or never will).
+        close(stdinPipe[0])
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        stdinPipe[0] = -1
+        stdoutPipe[1] = -1
+        stderrPipe[1] = -1
+        guard spawned == 0 else {
+            closeAll()
+            throw EgressGuardError.cannotStart(command: name, reason: String(cString: strerror(spawned)))
+        }
+
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        let deadline = DispatchTime.now() + seconds
-        try process.run()
-        // Our copies of the child's pipe ends must go, or the readers never see end-of-file.
-        try? stdoutPipe.fileHandleForWriting.close()
-        try? stderrPipe.fileHandleForWriting.close()
-        try? stdinPipe.fileHandleForReading.close()
-
-        // Drain both pipes concurrently so a chatty child cannot block on a full pipe while we wait.
-        let collected = Collected()
-        let readers = DispatchGroup()
-        for (pipe, isOut) in [(stdoutPipe, true), (stderrPipe, false)] {
-            // The reader owns a descriptor of its own: the Pipe closes its copy when it goes, which may be before a
-            // reader held up by a grandchild finishes, and a closed number can be reused by anything.
-            let fd = dup(pipe.fileHandleForReading.fileDescriptor)
-            guard fd >= 0 else { continue }
-            readers.enter()
-            Thread.detachNewThread {
-                collected.set(Self.readToEnd(fd), stdout: isOut)
-                close(fd)
-                readers.leave()
+        var io = ChildIO(stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0], input: Array((input ?? "").utf8))
+        let finished = io.run(child: pid, deadline: monotonicSeconds() + seconds)
+        io.closeAll()
+        if !finished {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            let graceEnd = monotonicSeconds() + 1
+            while waitpid(pid, &status, WNOHANG) == 0 {
+                if monotonicSeconds() > graceEnd {
+                    kill(pid, SIGKILL)
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                    break
+                }
+                usleep(10_000)
             }
-        }
-        Thread.detachNewThread {
-            // The throwing write: the other one traps on EPIPE (a child that exits without reading) or EINTR.
-            if let input { try? stdinPipe.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
-            try? stdinPipe.fileHandleForWriting.close()
-        }
-
-        if exited.wait(timeout: deadline) == .timedOut {
-            process.terminate()
-            if exited.wait(timeout: .now() + 1) == .timedOut { kill(process.processIdentifier, SIGKILL) }
-            _ = readers.wait(timeout: .now() + 1)
-            let name = ([executable] + arguments).joined(separator: " ")
             throw EgressGuardError.timedOut(command: name, seconds: seconds)
         }
-        // The readers end at end-of-file, which follows the exit at once unless a grandchild holds the pipes: they
-        // get what is left of the deadline (at least 2 s), so a loaded machine that is slow to schedule them loses
-        // no output, and a grandchild cannot hang us either.
-        _ = readers.wait(timeout: max(deadline, .now() + 2))
-        let status =
-            process.terminationReason == .uncaughtSignal
-            ? 128 + process.terminationStatus : process.terminationStatus
-        return CommandResult(status: status, stdout: collected.stdout, stderr: collected.stderr)
+        let status = io.exitStatus ?? Self.reap(pid)
+        return CommandResult(
+            status: status, stdout: String(decoding: io.stdoutBytes, as: UTF8.self),
+            stderr: String(decoding: io.stderrBytes, as: UTF8.self))
     }
 
-    /// Reads `fd` to its end with read(2), retrying on EINTR: Foundation's `readDataToEndOfFile()` traps when a
-    /// signal interrupts it.
-    private static func readToEnd(_ fd: Int32) -> Data {
-        var data = Data()
+    /// Waits for `pid` and returns its status: the exit code, or 128 + the signal that ended it.
+    static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return decode(status)
+    }
+
+    static func decode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// The child's three pipes, served by one `poll` loop: its input written as it can take it (then closed), both
+/// outputs read to their ends.
+private struct ChildIO {
+    var stdin: Int32
+    var stdout: Int32
+    var stderr: Int32
+    let input: [UInt8]
+    var written = 0
+    var stdoutBytes: [UInt8] = []
+    var stderrBytes: [UInt8] = []
+    /// The child's status, once it was reaped here.
+    var exitStatus: Int32?
+
+    init(stdin: Int32, stdout: Int32, stderr: Int32, input: [UInt8]) {
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.input = input
+        _ = fcntl(stdin, F_SETFL, fcntl(stdin, F_GETFL) | O_NONBLOCK)
+        if input.isEmpty { closeInput() }
+    }
+
+    mutating func closeInput() {
+        if stdin >= 0 { close(stdin) }
+        stdin = -1
+    }
+
+    mutating func closeAll() {
+        closeInput()
+        for fd in [stdout, stderr] where fd >= 0 { close(fd) }
+        stdout = -1
+        stderr = -1
+    }
+
+    /// Serves the pipes until both outputs end (or, once the child has exited, for `afterExit` more seconds at most).
+    /// Returns false when `deadline` passed first.
+    mutating func run(child: pid_t, deadline: Double) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                data.append(contentsOf: buffer[0..<n])
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                return data
+        var readingUntil = Double.infinity
+        while stdout >= 0 || stderr >= 0 {
+            let now = ProcessRunner.monotonicSeconds()
+            if now >= deadline { return false }
+            if now >= readingUntil { return true }
+            if exitStatus == nil {
+                var status: Int32 = 0
+                if waitpid(child, &status, WNOHANG) == child {
+                    exitStatus = ProcessRunner.decode(status)
+                    // A grandchild may hold the outputs open: what it writes meanwhile is kept, for a while.
+                    readingUntil = now + ProcessRunner.afterExit
+                }
+            }
+            var fds = [
+                pollfd(fd: stdout, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stderr, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0),
+            ]
+            // Short waits while the child runs, so its exit is seen soon even if a grandchild keeps the pipes.
+            let wait = Int32(max(1, min(100, (min(deadline, readingUntil) - now) * 1000)))
+            let ready = poll(&fds, nfds_t(fds.count), wait)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return true
+            }
+            for (index, entry) in fds.enumerated().prefix(2) where entry.fd >= 0 && entry.revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    if index == 0 { stdoutBytes += buffer[0..<n] } else { stderrBytes += buffer[0..<n] }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    close(entry.fd)
+                    if index == 0 { stdout = -1 } else { stderr = -1 }
+                }
+            }
+            if stdin >= 0, fds[2].revents != 0 {
+                let n = input[written...].withUnsafeBytes { write(stdin, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    written += n
+                    if written == input.count { closeInput() }
+                } else if n < 0 && errno != EINTR && errno != EAGAIN {
+                    // EPIPE: the child will not read it.
+                    closeInput()
+                }
             }
         }
+        return true
     }
 }
 
-/// Output gathered by the reader threads.
-private final class Collected: @unchecked Sendable {
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
-
-    func set(_ data: Data, stdout: Bool) {
-        lock.withLock { if stdout { out = data } else { err = data } }
-    }
-
-    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
-}

@@ -17,6 +17,8 @@ public enum EgressGuardError: Error, Equatable, Sendable, CustomStringConvertibl
     case nftFailed(arguments: [String], status: Int32, stderr: String)
     /// A helper process did not finish in time and was killed.
     case timedOut(command: String, seconds: Double)
+    /// A helper process could not be started.
+    case cannotStart(command: String, reason: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum EgressGuardError: Error, Equatable, Sendable, CustomStringConvertibl
                 + (detail.isEmpty ? "" : ": \(detail)")
         case .timedOut(let command, let seconds):
             return "\(command) did not finish within \(seconds) s and was killed"
+        case .cannotStart(let command, let reason):
+            return "cannot start \(command): \(reason); check that the program exists and is executable"
         }
     }
 }

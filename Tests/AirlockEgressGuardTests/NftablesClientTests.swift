@@ -87,6 +87,32 @@ struct NftablesClientTests {
         #expect(ContinuousClock.now - start < .seconds(20))
     }
 
+    @Test("the runner keeps every byte of a child that writes a lot and exits at once, on both streams")
+    func runnerKeepsLargeOutput() async throws {
+        let result = try await ProcessRunner().run(
+            "/bin/sh", ["-c", "head -c 3000000 /dev/zero | tr '\\0' a; head -c 200000 /dev/zero | tr '\\0' b >&2"],
+            input: nil, timeout: .seconds(20))
+        #expect(result.status == 0)
+        #expect(result.stdout.utf8.count == 3_000_000 && result.stdout.utf8.allSatisfy { $0 == UInt8(ascii: "a") })
+        #expect(result.stderr.utf8.count == 200_000)
+    }
+
+    @Test("a child that exits without reading a large input is no harm to the runner (no SIGPIPE), and its status is kept")
+    func runnerSurvivesAnUnreadInput() async throws {
+        let result = try await ProcessRunner().run(
+            "/bin/sh", ["-c", "exit 4"], input: String(repeating: "x", count: 4 << 20), timeout: .seconds(20))
+        #expect(result.status == 4)
+    }
+
+    @Test("a grandchild that keeps the output open does not hold the runner past the child's exit for long")
+    func runnerDoesNotWaitForAGrandchild() async throws {
+        let start = ContinuousClock.now
+        let result = try await ProcessRunner().run(
+            "/bin/sh", ["-c", "sleep 30 & echo started"], input: nil, timeout: .seconds(25))
+        #expect(result.status == 0 && result.stdout == "started\n")
+        #expect(ContinuousClock.now - start < .seconds(15))
+    }
+
     @Test func runnerPassesStdinAndCollectsOutput() async throws {
         let result = try await ProcessRunner().run(
             "/bin/sh", ["-c", "cat; echo oops >&2; exit 3"], input: "hello", timeout: .seconds(10))
