@@ -164,7 +164,7 @@ let package = Package(
             linkerSettings: buildID
         ),
         .testTarget(name: "AirlockJSONTests", dependencies: ["AirlockJSON"], swiftSettings: swiftSettings),
-        .target(name: "AirlockTestSupport", path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
+        .target(name: "AirlockTestSupport", dependencies: ["CAirlockLinux"], path: "Tests/AirlockTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "AirlockSandboxTests",
             dependencies: ["AirlockJSON", "AirlockSandbox", "AirlockTestSupport", "CAirlockSandbox", "airlock-escape"],

@@ -86,26 +86,12 @@ public struct ProcessRunner: CommandRunning {
             closeAll()
             throw EgressGuardError.cannotStart(command: name, reason: "pipe2: \(String(cString: strerror(code)))")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The child starts with no signal blocked (this thread blocks SIGPIPE) and SIGPIPE at its default.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        var pid: Int32 = 0
+        // Every other descriptor of this process closed in the child, an empty signal mask, SIGPIPE at its default.
+        let rc = airlock_spawn_piped(executable, argv, environ, stdinPipe[0], stdoutPipe[1], stderrPipe[1], &pid)
+        let spawned = -rc
         // The child has its copies (or never will).
         close(stdinPipe[0])
         close(stdoutPipe[1])

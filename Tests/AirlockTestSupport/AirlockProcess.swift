@@ -1,13 +1,58 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAirlockLinux
 import Foundation
+
+/// A child process started with `posix_spawn`, with the few names of Foundation's `Process` that tests use. Not
+/// `Process` itself: its `run` lists `/proc/self/fd` and crashes a test process that holds more than about 1,300
+/// descriptors (see `Spawn`), which the test process does while many suites run at once.
+public final class ChildProcess: @unchecked Sendable {
+    public enum TerminationReason: Sendable { case exit, uncaughtSignal }
+
+    public let processIdentifier: Int32
+    public let arguments: [String]?
+    private let lock = NSLock()
+    /// The wait status, once reaped.
+    private var waitStatus: Int32?
+
+    init(pid: Int32, arguments: [String]) {
+        processIdentifier = pid
+        self.arguments = arguments
+    }
+
+    /// Whether it still runs; reaps it (once) when it has exited.
+    public var isRunning: Bool {
+        lock.withLock {
+            guard waitStatus == nil else { return false }
+            var status: Int32 = 0
+            let reaped = waitpid(processIdentifier, &status, WNOHANG)
+            if reaped == processIdentifier {
+                waitStatus = status
+                return false
+            }
+            return !(reaped < 0 && errno == ECHILD)
+        }
+    }
+
+    /// The exit status, or the number of the signal that ended it (as `Process` reports them); call after it exited.
+    public var terminationStatus: Int32 {
+        let status = lock.withLock { waitStatus ?? 0 }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
+    }
+
+    public var terminationReason: TerminationReason {
+        let status = lock.withLock { waitStatus ?? 0 }
+        return (status & 0x7f) == 0 ? .exit : .uncaughtSignal
+    }
+}
 
 /// The `airlock` binary run as a real child process, as operators run it.
 public final class AirlockProcess: @unchecked Sendable {
-    public let process = Process()
-    private let stderrPipe = Pipe()
-    private let stdoutPipe = Pipe()
+    public let process: ChildProcess
+    /// Read ends of the child's standard error and (with `captureOutput`) output; -1 when not captured.
+    private let stderrFD: Int32
+    private let stdoutFD: Int32
 
     /// `airlock` next to the running test binary (both are build products), or `$AIRLOCK_BIN`.
     public static var binary: String {
@@ -17,12 +62,35 @@ public final class AirlockProcess: @unchecked Sendable {
     }
 
     public init(_ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = false) throws {
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardOutput = captureOutput ? stdoutPipe : FileHandle.nullDevice
-        process.standardError = stderrPipe
-        try process.run()
+        var errorPipe: [Int32] = [-1, -1]
+        var outputPipe: [Int32] = [-1, -1]
+        // Close-on-exec from the start: a child another test spawns meanwhile must not hold the write ends.
+        guard airlock_pipe_cloexec(&errorPipe) == 0 else { throw TestSupportError("pipe2: errno \(errno)") }
+        if captureOutput, airlock_pipe_cloexec(&outputPipe) != 0 {
+            close(errorPipe[0])
+            close(errorPipe[1])
+            throw TestSupportError("pipe2: errno \(errno)")
+        }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        let binary = Self.binary
+        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + env).forEach { free($0) } }
+        var pid: Int32 = 0
+        // Every other descriptor of the test process closed in the child: a router must not keep a test's sockets
+        // or files open (Foundation's Process closes them too).
+        let spawned = -airlock_spawn_piped(binary, argv, env, null, captureOutput ? outputPipe[1] : null, errorPipe[1], &pid)
+        close(errorPipe[1])
+        if captureOutput { close(outputPipe[1]) }
+        guard spawned == 0 else {
+            close(errorPipe[0])
+            if captureOutput { close(outputPipe[0]) }
+            throw TestSupportError("cannot run \(binary): errno \(spawned)")
+        }
+        process = ChildProcess(pid: pid, arguments: arguments)
+        stderrFD = errorPipe[0]
+        stdoutFD = captureOutput ? outputPipe[0] : -1
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -48,7 +116,7 @@ public final class AirlockProcess: @unchecked Sendable {
 
     /// Everything the process wrote to stderr (call after it exited).
     public func standardError() -> String {
-        let rest = readToEnd(stderrPipe.fileHandleForReading)
+        let rest = readToEnd(stderrFD)
         return earlierError.withLock { String(decoding: takenError + rest, as: UTF8.self) }
     }
 
@@ -56,7 +124,7 @@ public final class AirlockProcess: @unchecked Sendable {
     /// failed expectation about a process that still runs (a router). `standardError()` still returns all of it.
     public func standardErrorSoFar() -> String {
         earlierError.withLock {
-            let fd = stderrPipe.fileHandleForReading.fileDescriptor
+            let fd = stderrFD
             let flags = fcntl(fd, F_GETFL)
             _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
             defer { _ = fcntl(fd, F_SETFL, flags) }
@@ -77,7 +145,7 @@ public final class AirlockProcess: @unchecked Sendable {
 
     /// Everything the process wrote to stdout, when started with `captureOutput` (call after it exited).
     public func standardOutput() -> String {
-        String(decoding: readToEnd(stdoutPipe.fileHandleForReading), as: UTF8.self)
+        stdoutFD < 0 ? "" : String(decoding: readToEnd(stdoutFD), as: UTF8.self)
     }
 
     /// Waits until `path` exists (a ready or port file) and returns its contents.
@@ -103,5 +171,7 @@ public final class AirlockProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        close(stderrFD)
+        if stdoutFD >= 0 { close(stdoutFD) }
     }
 }

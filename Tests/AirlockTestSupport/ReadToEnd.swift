@@ -7,7 +7,11 @@ import Foundation
 /// `readDataToEndOfFile()` traps (`try!`) when a read is interrupted by a signal, which took the whole test run down
 /// once while a child's output was collected.
 public func readToEnd(_ handle: FileHandle) -> Data {
-    let fd = handle.fileDescriptor
+    readToEnd(handle.fileDescriptor)
+}
+
+/// Everything left to read on the descriptor `fd`, as `readToEnd(_: FileHandle)`; `fd` stays open.
+public func readToEnd(_ fd: Int32) -> Data {
     var data = Data()
     var buffer = [UInt8](repeating: 0, count: 65_536)
     while true {

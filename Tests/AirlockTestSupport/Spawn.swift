@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAirlockLinux
 
 /// Runs a program to its end with `posix_spawn`, capturing what it writes, without Foundation's `Process`.
 ///
@@ -23,29 +24,25 @@ public enum Spawn {
     ) throws -> Result {
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
-        guard pipe(&out) == 0 else { throw TestSupportError("pipe: errno \(errno)") }
-        guard pipe(&err) == 0 else {
+        // Close-on-exec from the start: not inherited by children other tests spawn meanwhile (they would hold the
+        // write ends open).
+        guard airlock_pipe_cloexec(&out) == 0 else { throw TestSupportError("pipe2: errno \(errno)") }
+        guard airlock_pipe_cloexec(&err) == 0 else {
             close(out[0])
             close(out[1])
-            throw TestSupportError("pipe: errno \(errno)")
+            throw TestSupportError("pipe2: errno \(errno)")
         }
-        // Not inherited by children other tests spawn meanwhile (they would hold the write ends open).
-        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        var pid: Int32 = 0
+        // Every other descriptor of the test process closed in the child.
+        let spawned = -airlock_spawn_piped(path, argv, envp, null, out[1], err[1], &pid)
         close(out[1])
         close(err[1])
         guard spawned == 0 else {
