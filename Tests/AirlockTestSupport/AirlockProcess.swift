@@ -45,6 +45,34 @@ public final class ChildProcess: @unchecked Sendable {
         let status = lock.withLock { waitStatus ?? 0 }
         return (status & 0x7f) == 0 ? .exit : .uncaughtSignal
     }
+
+    /// Starts `path` with `arguments` and `environment` (this process's when nil), with `stdin`, `stdout` and `stderr`
+    /// (descriptors the caller keeps; -1 for /dev/null) as its standard descriptors and every other descriptor of the
+    /// test process closed in it: a server must not keep a test's sockets or files open.
+    public static func spawn(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+        stdin: Int32 = -1, stdout: Int32 = -1, stderr: Int32 = -1
+    ) throws -> ChildProcess {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + env).forEach { free($0) } }
+        var pid: Int32 = 0
+        let rc = airlock_spawn_piped(
+            path, argv, env, stdin >= 0 ? stdin : null, stdout >= 0 ? stdout : null, stderr >= 0 ? stderr : null, &pid)
+        guard rc == 0 else { throw TestSupportError("cannot run \(path): errno \(-rc)") }
+        return ChildProcess(pid: pid, arguments: arguments)
+    }
+
+    public func signal(_ number: Int32) {
+        if isRunning { kill(processIdentifier, number) }
+    }
+
+    /// Blocks until it has exited.
+    public func waitUntilExit() {
+        while isRunning { usleep(5_000) }
+    }
 }
 
 /// The `airlock` binary run as a real child process, as operators run it.
@@ -71,24 +99,20 @@ public final class AirlockProcess: @unchecked Sendable {
             close(errorPipe[1])
             throw TestSupportError("pipe2: errno \(errno)")
         }
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if null >= 0 { close(null) } }
-        let binary = Self.binary
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + env).forEach { free($0) } }
-        var pid: Int32 = 0
-        // Every other descriptor of the test process closed in the child: a router must not keep a test's sockets
-        // or files open (Foundation's Process closes them too).
-        let spawned = -airlock_spawn_piped(binary, argv, env, null, captureOutput ? outputPipe[1] : null, errorPipe[1], &pid)
+        let spawned = Result {
+            try ChildProcess.spawn(
+                Self.binary, arguments, environment: environment, stdout: captureOutput ? outputPipe[1] : -1,
+                stderr: errorPipe[1])
+        }
         close(errorPipe[1])
         if captureOutput { close(outputPipe[1]) }
-        guard spawned == 0 else {
+        do {
+            process = try spawned.get()
+        } catch {
             close(errorPipe[0])
             if captureOutput { close(outputPipe[0]) }
-            throw TestSupportError("cannot run \(binary): errno \(spawned)")
+            throw error
         }
-        process = ChildProcess(pid: pid, arguments: arguments)
         stderrFD = errorPipe[0]
         stdoutFD = captureOutput ? outputPipe[0] : -1
     }

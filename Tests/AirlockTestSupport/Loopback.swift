@@ -29,16 +29,11 @@ public enum Loopback {
     /// Runs curl as another UID (root only, via setpriv), ignoring proxy variables; returns its exit status and
     /// everything it printed.
     public static func curl(asUID uid: UInt32, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "--max-time", "5"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = readToEnd(pipe.fileHandleForReading)
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Spawn.run(
+            "/usr/bin/setpriv",
+            ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/curl", "--noproxy", "*", "--max-time", "5"] + arguments,
+            environment: ProcessInfo.processInfo.environment, seconds: 30)
+        return (result.status, result.output + result.error)
     }
 
     /// Whether this process can run clients as other UIDs.

@@ -22,7 +22,7 @@ public final class PostgresServer: @unchecked Sendable {
     private let bin: String
     private let data: String
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
 
     /// Where the server binaries are: the newest /usr/lib/postgresql/N/bin with `postgres`, `initdb` and `psql`.
     static let binaries: String? = {
@@ -132,18 +132,15 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private func launch() async throws {
-        let process = Process()
         let log = directory + "/server.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let (executable, arguments) = asServerUser("\(bin)/postgres", ["-D", data])
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let logHandle = FileHandle(forWritingAtPath: log)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = logHandle
-        try process.run()
+        let logFD = open(log, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard logFD >= 0 else { throw TestSupportError("cannot open \(log): errno \(errno)") }
+        let started = Result { try ChildProcess.spawn(executable, arguments, stderr: logFD) }
         // The child has its copy; the test process keeps as few descriptors as it can.
-        try? logHandle?.close()
+        close(logFD)
+        let process = try started.get()
         lock.withLock { self.process = process }
         let port = self.port
         let ready = await eventually(seconds: 30) {
@@ -153,7 +150,7 @@ public final class PostgresServer: @unchecked Sendable {
             return (try? await self.psql("SELECT 1", database: "postgres")) == "1"
         }
         guard ready, process.isRunning else {
-            process.terminate()
+            process.signal(SIGTERM)
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let message = "PostgreSQL did not start on 127.0.0.1:\(port): \(text)"
             if text.contains("Address already in use") { throw PortTaken(description: message) }
@@ -164,7 +161,7 @@ public final class PostgresServer: @unchecked Sendable {
     /// Stops the server (SIGINT: fast shutdown, connections are cut) and waits until it has exited.
     public func stop() async throws {
         guard let process = lock.withLock({ self.process }) else { return }
-        process.interrupt()
+        process.signal(SIGINT)
         let exited = await eventually(seconds: 20) { !process.isRunning }
         if !exited {
             kill(process.processIdentifier, SIGKILL)
@@ -259,8 +256,6 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     deinit {
-        if let process, process.isRunning {
-            process.interrupt()
-        }
+        process?.signal(SIGINT)
     }
 }

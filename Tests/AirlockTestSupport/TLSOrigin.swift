@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAirlockLinux
 import Foundation
 
 /// A real HTTPS origin on loopback for the egress inspection tests: Python's `http.server` behind `ssl`, with a
@@ -13,7 +14,7 @@ public final class TLSOrigin: @unchecked Sendable {
     public let caFile: String
     public let port: Int
     public let log: String
-    private let process = Process()
+    private let process: ChildProcess
 
     static let script = #"""
         import base64, hashlib, http.server, os, ssl, subprocess, sys, zipfile
@@ -173,17 +174,19 @@ public final class TLSOrigin: @unchecked Sendable {
         try Self.openssl(["x509", "-req", "-in", directory + "/req.pem", "-CA", caFile, "-CAkey", directory + "/origin-ca.key",
                           "-CAcreateserial", "-days", "1", "-extfile", directory + "/ext.cnf", "-out", directory + "/cert.pem"])
         try TempDirectory.write(directory + "/origin.py", Self.script, mode: 0o644)
-        let out = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [directory + "/origin.py", directory + "/cert.pem", directory + "/key.pem", required, log]
+        var out: [Int32] = [-1, -1]
+        guard airlock_pipe_cloexec(&out) == 0 else { throw TestSupportError("pipe2: errno \(errno)") }
+        let fd = out[0]
+        defer { close(fd) }
+        let arguments = [directory + "/origin.py", directory + "/cert.pem", directory + "/key.pem", required, log]
             + (content ? [directory + "/content"] : [])
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let writeEnd = out[1]
+        let started = Result { try ChildProcess.spawn("/usr/bin/python3", arguments, stdout: writeEnd) }
+        close(out[1])
+        process = try started.get()
         // The first line is the port the kernel picked.
         var line: [UInt8] = []
         var byte: UInt8 = 0
-        let fd = out.fileHandleForReading.fileDescriptor
         while true {
             let n = read(fd, &byte, 1)
             if n < 0 && errno == EINTR { continue }
@@ -203,14 +206,8 @@ public final class TLSOrigin: @unchecked Sendable {
     }
 
     private static func openssl(_ arguments: [String]) throws {
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        make.arguments = arguments
-        make.standardError = FileHandle.nullDevice
-        make.standardOutput = FileHandle.nullDevice
-        try make.run()
-        make.waitUntilExit()
-        guard make.terminationStatus == 0 else { throw TestSupportError("openssl \(arguments[0]) failed") }
+        let made = try Spawn.run("/usr/bin/openssl", arguments, environment: ProcessInfo.processInfo.environment)
+        guard made.status == 0 else { throw TestSupportError("openssl \(arguments[0]) failed: \(made.error)") }
     }
 
     deinit {

@@ -103,16 +103,10 @@ struct EgressInspectTests {
 
     static func curl(_ arguments: [String]) async throws -> String {
         try await offPool {
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-s", "--max-time", "15"] + arguments
-            let pipe = Pipe()
-            curl.standardOutput = pipe
-            curl.standardError = FileHandle.nullDevice
-            try curl.run()
-            let data = readToEnd(pipe.fileHandleForReading)
-            curl.waitUntilExit()
-            return String(decoding: data, as: UTF8.self) + "\nexit=\(curl.terminationStatus)"
+            let curl = try Spawn.run(
+                "/usr/bin/curl", ["-s", "--max-time", "15"] + arguments, environment: ProcessInfo.processInfo.environment,
+                seconds: 30)
+            return curl.output + "\nexit=\(curl.status)"
         }
     }
 
